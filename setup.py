@@ -1,0 +1,40 @@
+"""
+Packaging for twisted_pyhandlers.
+
+The twistd plugin lives in ``twisted/plugins/pyhandlers.py``; it is shipped as
+package data of the ``twisted.plugins`` namespace so that ``twistd --help``
+lists ``pyhandlers`` after ``pip install .``.  ``twisted/`` and
+``twisted/plugins/`` deliberately have no ``__init__.py``.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="twisted_pyhandlers",
+    version="0.1.0",
+    description="wptserve-compatible Python file handlers on twisted.web",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["twisted_pyhandlers", "twisted_pyhandlers.*"])
+    + ["twisted.plugins"],
+    package_data={"twisted.plugins": ["pyhandlers.py"]},
+    include_package_data=True,
+    install_requires=[
+        "twisted>=23.10",
+        "treq>=23.11",
+        # redis: the Redis-backed stash (--stash redis://...); a well-kept
+        # client beats speaking RESP by hand.
+        "redis>=5",
+        "idna>=3",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=7",
+            "pytest-twisted>=1.14",
+            "wptserve==4.0.3",
+        ],
+        "docs": ["sphinx>=7"],
+        "lint": ["ruff", "mypy"],
+    },
+)

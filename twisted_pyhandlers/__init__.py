@@ -1,0 +1,16 @@
+"""
+twisted_pyhandlers: wptserve-style Python file handlers on twisted.web.
+
+The public surface is small on purpose:
+
+- :class:`HandlerDirectory`, the :class:`twisted.web.resource.Resource` that
+  serves a document root (``*.py`` files run as handlers, everything else is
+  static);
+- :class:`HTTPException`, which a handler raises to answer with a status.
+"""
+
+from twisted_pyhandlers.errors import HTTPException
+from twisted_pyhandlers.resource import HandlerDirectory
+
+__all__ = ["HandlerDirectory", "HTTPException"]
+__version__ = "0.1.0"

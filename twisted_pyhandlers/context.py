@@ -1,0 +1,54 @@
+"""
+What every request under one :class:`~twisted_pyhandlers.HandlerDirectory`
+shares: the document root, the reactor and thread pool that run handlers, the
+stash, the server config and the compiled-code cache.
+
+It is one small immutable record so that the resource tree, the handler
+leaves, the request objects and the static side can be handed the same
+dependencies without any of them importing a global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorTime
+from twisted.python.filepath import FilePath
+from twisted.python.threadpool import ThreadPool
+
+if TYPE_CHECKING:
+    from twisted_pyhandlers.codecache import CodeCache
+    from twisted_pyhandlers.config import ServerConfig
+    from twisted_pyhandlers.stash import StashStore
+
+
+class HandlerReactor(IReactorCore, IReactorThreads, IReactorTime):
+    """
+    The reactor features handler code needs: running calls from threads,
+    timed calls (trickle pipes) and shutdown triggers.
+    """
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """
+    Dependencies shared by all requests under one handler root.
+
+    :ivar root: The document root, already resolved (symlinks followed), so
+        that containment checks compare real paths.
+    :ivar reactor: The reactor that owns every transport; handler threads
+        reach it only through ``callFromThread`` / ``blockingCallFromThread``.
+    :ivar threadpool: Runs ``main(request, response)`` off the reactor thread.
+    :ivar stashStore: The store behind ``request.server.stash``, shared by
+        every request (and, for Redis, every process) that uses it.
+    :ivar config: What ``request.server.config`` and ``.sub.`` templates see.
+    :ivar codeCache: Compiled handler code keyed by (path, mtime, size).
+    """
+
+    root: FilePath[str]
+    reactor: HandlerReactor
+    threadpool: ThreadPool
+    stashStore: StashStore
+    config: ServerConfig
+    codeCache: CodeCache

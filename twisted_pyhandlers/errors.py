@@ -1,0 +1,59 @@
+"""
+The exception handlers raise to answer with a status, and the JSON error body
+every failure is turned into.
+
+The body shape ``{"error": {"code": ..., "message": ...}}`` is wptserve's, so
+test harnesses that parse it keep working.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Optional
+
+
+class HTTPException(Exception):
+    """
+    Raised by a handler (or by the server) to answer with ``code``.
+
+    :ivar code: the HTTP status code.
+    :ivar message: the message placed in the JSON error body, or None.
+    """
+
+    def __init__(self, code: int, message: Optional[str] = "") -> None:
+        self.code = code
+        self.message = message
+        super().__init__(code, message)
+
+
+def isHTTPException(error: BaseException) -> bool:
+    """
+    Whether ``error`` is an HTTPException: ours, or one of the same shape
+    from a real wptserve installation (a class named ``HTTPException`` with an
+    integer ``code``), so handlers that import wptserve's still get their
+    status.
+    """
+    if isinstance(error, HTTPException):
+        return True
+    return type(error).__name__ == "HTTPException" and isinstance(
+        getattr(error, "code", None), int
+    )
+
+
+def formatServerError(url: str, error: Optional[BaseException]) -> str:
+    """
+    The message of a 5xx error body: names the URL and carries the
+    traceback, exactly as wptserve words it.
+    """
+    if error is None:
+        suffix = "<no traceback>"
+    else:
+        tb = "\n".join(f"  {line}" for line in traceback.format_tb(error.__traceback__))
+        suffix = f"Traceback (most recent call last):\n{tb}  {type(error).__name__}: {error}\n"
+    return f"Internal server error loading {url}:\n  {suffix}"
+
+
+def errorBody(code: int, message: str) -> bytes:
+    """The JSON error body wptserve sends for ``code`` and ``message``."""
+    return json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
