@@ -1,0 +1,185 @@
+"""
+The bytes of one response on their way from a handler thread to the
+connection's transport.
+
+Handlers run in a thread pool, but a transport may only be touched from the
+reactor thread.  :class:`ConnectionOutput` is the one place where the two
+meet: a handler thread hands it bytes, it forwards them to the transport with
+``callFromThread`` (in order, as they are written, without waiting for the
+reactor), and it applies back-pressure by registering itself as a streaming
+producer on the request, so that a handler producing faster than the client
+reads is made to wait instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Optional
+
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.threads import blockingCallFromThread
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadable import isInIOThread
+from twisted.web.server import Request as TwistedRequest
+from zope.interface import implementer
+
+from twisted_pyhandlers.context import HandlerReactor
+
+#: How many bytes may be queued for the reactor but not yet handed to the
+#: transport before a writing thread waits.  Large enough that a normal
+#: response never waits, small enough that a 1 GiB body stays bounded.
+HIGH_WATER = 256 * 1024
+
+
+@implementer(IPushProducer)
+class ConnectionOutput:
+    """
+    A thread-safe, back-pressured byte pipe to one request's transport.
+
+    Created on the reactor thread when a handler request starts; written to
+    from the handler's worker thread (or from the reactor thread, for
+    ``async`` handlers); finished exactly once.
+
+    :ivar lost: True once the client has gone away (or the response was
+        finished); writes then report failure instead of raising.
+    :ivar bytesWritten: how many bytes were handed to the transport, for
+        the access log.
+    """
+
+    _log = Logger()
+
+    def __init__(self, reactor: HandlerReactor, request: TwistedRequest) -> None:
+        """
+        Runs in the reactor thread.
+        """
+        self._reactor = reactor
+        self._request = request
+        self._condition = threading.Condition()
+        self._paused = False
+        self._queued = 0
+        self._finishing = False
+        self.lost = False
+        self.bytesWritten = 0
+        request.registerProducer(self, True)
+        request.notifyFinish().addBoth(self._requestGone)
+
+    # -- IPushProducer: called by the transport, in the reactor thread ------
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: writers wait.  Reactor thread."""
+        with self._condition:
+            self._paused = True
+
+    def resumeProducing(self) -> None:
+        """The transport drained: waiting writers go on.  Reactor thread."""
+        with self._condition:
+            self._paused = False
+            self._condition.notify_all()
+
+    def stopProducing(self) -> None:
+        """The connection is going away.  Reactor thread."""
+        self._markLost()
+
+    # -- what handler threads call ------------------------------------------
+
+    def write(self, data: bytes) -> bool:
+        """
+        Send ``data`` to the client, after everything written before it.
+
+        Any thread.  From a worker thread this returns as soon as the bytes
+        are queued for the reactor, unless too much is already queued or the
+        transport asked us to pause, in which case it waits; it never waits
+        for the client to read.
+
+        :return: False if the client has gone away (the bytes are dropped),
+            True otherwise.
+        """
+        if not data:
+            return not self.lost
+        if isInIOThread():
+            self._deliver(data, 0)
+            return not self.lost
+        with self._condition:
+            while (self._paused or self._queued > HIGH_WATER) and not self.lost:
+                self._condition.wait()
+            if self.lost:
+                return False
+            self._queued += len(data)
+        self._reactor.callFromThread(self._deliver, data, len(data))
+        return True
+
+    def flush(self) -> bool:
+        """
+        Return once everything written so far has been handed to the
+        transport.  Any thread; from the reactor thread it is immediate.
+
+        :return: False if the client has gone away.
+        """
+        if not isInIOThread():
+            blockingCallFromThread(self._reactor, _nothing)
+        return not self.lost
+
+    def finish(self, code: int, persistent: bool) -> None:
+        """
+        End the response: the request is logged with ``code`` and the
+        connection is kept for the next request only if ``persistent``.
+        Any thread; the work happens in the reactor thread after every byte
+        written before this call.
+        """
+        if isInIOThread():
+            self._finish(code, persistent)
+        else:
+            self._reactor.callFromThread(self._finish, code, persistent)
+
+    # -- reactor-thread internals -------------------------------------------
+
+    def _deliver(self, data: bytes, queued: int) -> None:
+        """Hand ``data`` to the transport.  Reactor thread."""
+        try:
+            if not self.lost:
+                self._request.channel.transport.write(data)  # type: ignore[union-attr]
+                self.bytesWritten += len(data)
+        finally:
+            if queued:
+                with self._condition:
+                    self._queued -= queued
+                    self._condition.notify_all()
+
+    def _finish(self, code: int, persistent: bool) -> None:
+        """
+        Tell twisted.web the response is complete without letting it write
+        a status line or headers of its own.  Reactor thread.
+        """
+        if self._finishing:
+            return
+        self._finishing = True
+        request = self._request
+        if self.lost or request._disconnected:  # type: ignore[attr-defined]
+            return
+        request.unregisterProducer()
+        # We wrote the status line ourselves: stop Request.finish() from
+        # writing one, and give the access log the real figures.
+        request.startedWriting = 1
+        request.code = code
+        request.sentLength = self.bytesWritten
+        if not persistent and request.channel is not None:
+            request.channel.persistent = False
+        request.finish()
+        self._markLost()
+
+    def _requestGone(self, result: Optional[Failure]) -> None:
+        """The request finished or its connection was lost.  Reactor thread."""
+        self._markLost()
+
+    def _markLost(self) -> None:
+        with self._condition:
+            self.lost = True
+            self._condition.notify_all()
+
+
+def _nothing() -> None:
+    """A reactor call that does nothing: its return means the queue before it ran."""
+
+
+OutputFactory = Callable[[HandlerReactor, TwistedRequest], ConnectionOutput]

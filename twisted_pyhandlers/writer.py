@@ -1,0 +1,203 @@
+"""
+``response.writer``: direct control of the bytes on the wire.
+
+This is wptserve's ``ResponseWriter`` API, method for method, on top of a
+:class:`~twisted_pyhandlers.output.ConnectionOutput`.  Everything a handler
+writes through it goes to the connection exactly as given and in order; the
+only bytes the server adds are the required headers that ``end_headers``
+adds (Server, Date, Content-Length) unless ``response.add_required_headers``
+is False — as in wptserve.
+
+The normal response path (``response.write()`` after ``main`` returns) uses
+this same writer, so there is one way bytes reach a client.  To keep a
+small response to one reactor call, the server groups the status line, the
+headers and a body known in full into one :meth:`ResponseWriter.batch`.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING, Iterator, List, Optional, Set, Union
+
+from twisted.web.http import datetimeToString
+
+from twisted_pyhandlers.encoding import isomorphic_encode
+from twisted_pyhandlers.output import ConnectionOutput
+from twisted_pyhandlers.reasons import REASONS
+
+if TYPE_CHECKING:
+    from twisted_pyhandlers.response import Response
+
+SERVER_VERSION = b"twisted_pyhandlers"
+
+Writable = Union[str, bytes]
+
+
+class ResponseWriter:
+    """
+    Writes a response's parts to the connection, as wptserve's writer does.
+
+    Every method runs in the handler's thread (or the reactor thread for
+    ``async`` handlers) and returns a bool: False once the client has gone
+    away, so a handler in a write loop can stop.
+
+    :ivar content_written: True once anything was written; the server then
+        leaves the response object and ``main``'s return value alone.
+    :ivar file_chunk_size: how much of a file-like body is read at a time.
+    :ivar default_status: the status written when a header or content comes
+        before any status line.
+    """
+
+    file_chunk_size = 32 * 1024
+    default_status = 200
+
+    def __init__(self, output: ConnectionOutput, response: Response) -> None:
+        self._output = output
+        self._response = response
+        self.request = response.request
+        self._status_written = False
+        self._headers_seen: Set[bytes] = set()
+        self._headers_complete = False
+        self._pending: Optional[List[bytes]] = None
+        self.content_written = False
+
+    # -- what the server reads after main returns -----------------------------
+
+    @property
+    def status_written(self) -> bool:
+        """Whether a status line went out."""
+        return self._status_written
+
+    def saw_header(self, name: bytes) -> bool:
+        """Whether a header named ``name`` (lower-case bytes) was written."""
+        return name in self._headers_seen
+
+    # -- wptserve's API ------------------------------------------------------
+
+    def write_status(self, code: int, message: Optional[Writable] = None) -> bool:
+        """Write the status line, with wptserve's default reason if none is given."""
+        if message is None:
+            message = REASONS.get(code, "")
+        self._status_written = True
+        return self.write(
+            b"%s %d %s\r\n"
+            % (isomorphic_encode(self._response.request.protocol_version), code, isomorphic_encode(message))
+        )
+
+    def write_header(self, name: Writable, value: Union[Writable, int]) -> bool:
+        """
+        Write one header line as given (case and all).  Writes the default
+        status line first if none was written.
+        """
+        if not self._status_written:
+            self.write_status(self.default_status)
+        nameBytes = self.encode(name)
+        self._headers_seen.add(nameBytes.lower())
+        valueBytes = b"%d" % (value,) if isinstance(value, int) else self.encode(value)
+        return self.write(b"%s: %s\r\n" % (nameBytes, valueBytes))
+
+    def write_default_headers(self) -> bool:
+        """Write Server, Date and (for a body known in full) Content-Length if missing."""
+        if not self.saw_header(b"server"):
+            if not self.write_header(b"Server", SERVER_VERSION):
+                return False
+        if not self.saw_header(b"date"):
+            if not self.write_header(b"Date", datetimeToString()):
+                return False
+        content = self._response.content
+        if isinstance(content, (bytes, str)) and not self.saw_header(b"content-length"):
+            if not self.write_header(b"Content-Length", len(self.encode(content))):
+                return False
+        return True
+
+    def end_headers(self) -> bool:
+        """
+        End the header block, adding the required headers unless the
+        response says not to.  Without a Content-Length the connection must
+        close after the body, as in wptserve.
+        """
+        with self.batch():
+            if self._response.add_required_headers:
+                if not self.write_default_headers():
+                    return False
+            if not self.write(b"\r\n"):
+                return False
+        if not self.saw_header(b"content-length"):
+            self._response.close_connection = True
+        self._headers_complete = True
+        return True
+
+    def write_content(self, data: Union[Writable, IO[bytes]]) -> bool:
+        """
+        Write body data, first completing the status line and headers (and
+        the required headers for ``data``) if that has not happened yet.
+        """
+        if not self._status_written:
+            self.write_status(self.default_status)
+        if not self._headers_complete:
+            self._response.content = data
+            self.end_headers()
+        return self.write_raw_content(data)
+
+    def write_raw_content(self, data: Union[Writable, IO[bytes]]) -> bool:
+        """Write ``data`` (text, bytes or a file-like object) as is."""
+        if data is None:
+            raise ValueError("data cannot be None")
+        if isinstance(data, (str, bytes)):
+            return self.write(data)
+        return self.write_content_file(data)
+
+    def write(self, data: Writable) -> bool:
+        """Write raw bytes (text is encoded with ``response.encoding``)."""
+        self.content_written = True
+        encoded = self.encode(data)
+        if self._pending is not None:
+            self._pending.append(encoded)
+            return not self._output.lost
+        return self._output.write(encoded)
+
+    def write_content_file(self, data: IO[bytes]) -> bool:
+        """Copy a file-like object to the connection in chunks, then close it."""
+        self.content_written = True
+        try:
+            while True:
+                chunk = data.read(self.file_chunk_size)
+                if not chunk:
+                    return True
+                if not self.write(chunk):
+                    return False
+        finally:
+            data.close()
+
+    def flush(self) -> bool:
+        """Return once everything written so far has reached the transport."""
+        return self._output.flush()
+
+    def encode(self, data: Writable) -> bytes:
+        """Convert text to bytes with ``response.encoding``."""
+        if isinstance(data, bytes):
+            return data
+        if isinstance(data, str):
+            return data.encode(self._response.encoding)
+        raise ValueError(f"data {data!r} should be text or binary, but is {type(data)}")
+
+    # -- grouping ------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """
+        Hold the writes made inside the block and send them as one, at its
+        end.  Nesting is allowed; the outermost block sends.  Used for a
+        status line with its headers, which a client cannot tell apart from
+        separate writes, to save reactor round trips.
+        """
+        if self._pending is not None:
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            if pending:
+                self._output.write(b"".join(pending))
