@@ -27,6 +27,10 @@ setup(
         # client beats speaking RESP by hand.
         "redis>=5",
         "idna>=3",
+        # multipart: request.POST's multipart/form-data parser (cgi is gone
+        # from Python 3.13); well kept, streaming, spools big uploads to
+        # disk, and already pulled in by treq.
+        "multipart>=1.1",
     ],
     extras_require={
         "test": [
