@@ -194,7 +194,9 @@ class pipe:
             if isinstance(converter, opt):
                 optionalSeen = True
             elif optionalSeen:
-                raise ValueError("Non-optional argument cannot follow optional argument")
+                raise ValueError(
+                    "Non-optional argument cannot follow optional argument"
+                )
             else:
                 self.min_args += 1
 
@@ -244,7 +246,9 @@ def status(request: Any, response: Any, code: int) -> Any:
 
 
 @pipe(str, str, opt(boolean))
-def header(request: Any, response: Any, name: str, value: str, append: bool = False) -> Any:
+def header(
+    request: Any, response: Any, name: str, value: str, append: bool = False
+) -> Any:
     """Set a header, or add one more value with ``append`` true."""
     if append:
         response.headers.append(name, value)
@@ -297,7 +301,9 @@ def parseTrickle(delays: str) -> list[TrickleStep]:
     return steps
 
 
-def _trickled(content: bytes, steps: list[TrickleStep], sleep: Callable[[float], None]) -> Iterator[bytes]:
+def _trickled(
+    content: bytes, steps: list[TrickleStep], sleep: Callable[[float], None]
+) -> Iterator[bytes]:
     """
     The body in trickle order.  Iterated in the worker thread that writes
     the response, so ``sleep`` blocks that thread only.
@@ -346,7 +352,9 @@ def trickle(request: Any, response: Any, delays: str) -> Any:
 
 
 @pipe(nullable(int), opt(nullable(int)))
-def slice(request: Any, response: Any, start: int | None, end: int | None = None) -> Any:
+def slice(
+    request: Any, response: Any, start: int | None, end: int | None = None
+) -> Any:
     """Keep ``content[start:end]`` and set Content-Length to its size."""
     content = resolve_content(response)[start:end]
     response.content = content
@@ -387,7 +395,9 @@ def parse_qs(qs: str) -> dict[str, list[str]]:
         pair = item.split("=", 1)
         if len(pair) == 1 or len(pair[1]) == 0:
             continue
-        values[unquote(pair[0].replace("+", " "))].append(unquote(pair[1].replace("+", " ")))
+        values[unquote(pair[0].replace("+", " "))].append(
+            unquote(pair[1].replace("+", " "))
+        )
     return dict(values)
 
 
@@ -409,7 +419,9 @@ def pipeString(path: str, query: str, docRoot: str | None = None) -> str:
             below = path[len(root) :]
     pipes = ""
     if ".sub." in below:
-        escapeType = "html" if os.path.splitext(below)[1] in MARKUP_EXTENSIONS else "none"
+        escapeType = (
+            "html" if os.path.splitext(below)[1] in MARKUP_EXTENSIONS else "none"
+        )
         pipes = f"sub({escapeType})"
     query_values = parse_qs(query)
     if "pipe" in query_values:
@@ -431,12 +443,17 @@ def wrapPipeline(path: str, request: Any, response: Any) -> Any:
 
     :raises Exception: whatever a pipe raises; the caller turns it into a 500.
     """
-    pipes = pipeString(path, request.url_parts.query, getattr(request, "doc_root", None))
+    pipes = pipeString(
+        path, request.url_parts.query, getattr(request, "doc_root", None)
+    )
     if pipes:
         response = Pipeline(pipes)(request, response)
     from twisted_pyhandlers.filebody import FileBody
 
-    if isinstance(response.content, FileBody) and "Content-Length" not in response.headers:
+    if (
+        isinstance(response.content, FileBody)
+        and "Content-Length" not in response.headers
+    ):
         response.headers.set("Content-Length", response.content.remaining)
     return response
 

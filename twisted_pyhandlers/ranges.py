@@ -112,7 +112,7 @@ def parseRange(header: bytes, fileSize: int) -> list[ByteRange]:
     if not text.startswith(prefix):
         raise HTTPException(416, f"Unrecognised range type {text}")
     ranges: list[ByteRange] = []
-    for item in text[len(prefix):].split(","):
+    for item in text[len(prefix) :].split(","):
         components = item.split("-")
         if len(components) != 2:
             raise HTTPException(416, f"Bad range specifier {item}")

@@ -125,7 +125,9 @@ def fileHeaders(request: Any, path: FilePath[str]) -> list[HeaderPair]:
     """
     pairs = loadHeaders(request, path)
     if not any(name.lower() == b"content-type" for name, _ in pairs):
-        pairs.insert(0, (b"Content-Type", guessContentType(path.basename()).encode("ascii")))
+        pairs.insert(
+            0, (b"Content-Type", guessContentType(path.basename()).encode("ascii"))
+        )
     return pairs
 
 
@@ -179,7 +181,9 @@ def serveFile(path: FilePath[str], request: Any, response: Any) -> None:
 
     partType = response.headers.get("Content-Type")
     multipart = MultipartContent()
-    response.headers.set("Content-Type", f"multipart/byteranges; boundary={multipart.boundary}")
+    response.headers.set(
+        "Content-Type", f"multipart/byteranges; boundary={multipart.boundary}"
+    )
     for byteRange in ranges:
         multipart.append_part(
             _readRange(path, byteRange),
@@ -235,7 +239,9 @@ class StaticFile(Resource):
 
     isLeaf = True
 
-    def __init__(self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]) -> None:
+    def __init__(
+        self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]
+    ) -> None:
         super().__init__()
         self.path = path
         self.segments = tuple(segments)
@@ -286,7 +292,9 @@ class AsIsFile(Resource):
 
     isLeaf = True
 
-    def __init__(self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]) -> None:
+    def __init__(
+        self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]
+    ) -> None:
         super().__init__()
         self.path = path
         self.segments = tuple(segments)
@@ -311,7 +319,10 @@ def fileResource(path: FilePath[str], context: HandlerContext) -> IResource:
     already checked that ``path`` is inside the root and is a file.
     Reactor thread.
     """
-    segments = [segment.encode("utf-8", "surrogateescape") for segment in path.segmentsFrom(context.root)]
+    segments = [
+        segment.encode("utf-8", "surrogateescape")
+        for segment in path.segmentsFrom(context.root)
+    ]
     if path.basename().endswith(".asis"):
         return AsIsFile(path, context, segments)
     return StaticFile(path, context, segments)

@@ -33,7 +33,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from html import escape
-from typing import Any, Union
+from typing import Any
 from urllib.parse import unquote
 
 from twisted.python.filepath import FilePath, InsecurePath
@@ -124,7 +124,9 @@ def _insideRoot(request: Any, relative: str) -> FilePath[str]:
     """
     root = _docRoot(request)
     try:
-        target = root.preauthChild(relative.lstrip("/")) if relative.strip("/") else root
+        target = (
+            root.preauthChild(relative.lstrip("/")) if relative.strip("/") else root
+        )
     except InsecurePath:
         raise TemplateError(f"Path outside the document root: {relative!r}")
     realRoot = root.realpath()
@@ -219,7 +221,9 @@ def _location(request: Any) -> dict[str, Any]:
     }
 
 
-def _lookup(request: Any, name: str, variables: Mapping[str, Scalar], expression: str) -> Any:
+def _lookup(
+    request: Any, name: str, variables: Mapping[str, Scalar], expression: str
+) -> Any:
     """The value of the first name of an expression, in wptserve's order."""
     config = request.server.config
     if name in variables:
@@ -278,7 +282,9 @@ def _evaluate(request: Any, expression: str, variables: dict[str, Scalar]) -> Sc
             try:
                 value = value(request, *field)
             except TypeError as error:
-                raise TemplateError(f"Bad arguments in {{{{{expression}}}}}: {error}") from error
+                raise TemplateError(
+                    f"Bad arguments in {{{{{expression}}}}}: {error}"
+                ) from error
         else:
             raise TemplateError(
                 f"unexpected token type {kind} (token {field!r}), expected index or "
