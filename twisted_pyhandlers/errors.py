@@ -22,9 +22,11 @@ class HTTPException(Exception):
     """
 
     def __init__(self, code: int, message: Optional[str] = "") -> None:
+        # Exception.__init__ is deliberately not called with (code, message):
+        # wptserve's str(error) is that of the arguments as given ("404", or
+        # "(403, 'message')"), and it ends up in 4xx error bodies.
         self.code = code
         self.message = message
-        super().__init__(code, message)
 
 
 def isHTTPException(error: BaseException) -> bool:

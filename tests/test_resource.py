@@ -1,0 +1,163 @@
+"""
+URL to file (SPEC section 2): what each URL reaches, and that none reaches
+outside the root or shows a handler's source.  Traversal attempts go over
+raw sockets, because HTTP clients normalise ``..`` away before sending.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import pytest_twisted
+import treq
+from twisted.web.resource import Resource
+from twisted.web.static import Data
+
+from twisted_pyhandlers import HandlerDirectory
+
+from serving import HandlerRoot, Serve
+from rawhttp import exchange, portOf
+
+SECRET = "TOP-SECRET-CONTENT"
+
+
+@pytest.fixture
+def guardedRoot(handlerRoot: HandlerRoot, tmp_path: object) -> HandlerRoot:
+    """
+    A root beside a secret file and a secret handler, with a symlink
+    pointing out of the root.
+    """
+    outside = handlerRoot.path.parent
+    (outside / "secret.txt").write_text(SECRET)
+    (outside / "evil.py").write_text(f"def main(request, response):\n    return {SECRET!r}\n")
+    handlerRoot.write("sub/ok.txt", "fine")
+    handlerRoot.write("hello.py", """
+        # SOURCE-MARKER
+        def main(request, response):
+            return "hello from handler"
+    """)
+    os.symlink(outside, handlerRoot.path / "escape")
+    os.symlink(outside / "secret.txt", handlerRoot.path / "secret-link.txt")
+    return handlerRoot
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/../secret.txt",
+        "/sub/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/sub/%2E%2E/%2e%2e/secret.txt",
+        "/..%2fsecret.txt",
+        "/sub%2f..%2f..%2fsecret.txt",
+        "/..%5csecret.txt",
+        "/sub/%5c..%5c..%5csecret.txt",
+        "/secret.txt%00.py",
+        "/%00",
+        "//etc/passwd",
+        "/sub//ok.txt",
+        "/./hello.py",
+        "/escape/secret.txt",
+        "/escape/evil.py",
+        "/secret-link.txt",
+        "/%2fetc%2fpasswd",
+    ],
+)
+async def test_traversalIsNotFound(guardedRoot: HandlerRoot, serve: Serve, target: str) -> None:
+    """
+    Every attempt to leave the root (dot segments, encoded or not, encoded
+    separators, NUL, absolute paths, empty segments, symlinks leaving the
+    root) is a 404 that shows nothing from outside.
+    """
+    base = serve(HandlerDirectory(guardedRoot.path))
+    raw = await exchange(portOf(base), f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert raw.startswith(b"HTTP/1.1 404 "), raw[:200]
+    assert SECRET.encode() not in raw
+    assert b"root:" not in raw
+
+
+@pytest_twisted.ensureDeferred
+async def test_handlerSourceNeverServed(guardedRoot: HandlerRoot, serve: Serve) -> None:
+    """A ``.py`` URL runs the handler; no URL form returns its source."""
+    base = serve(HandlerDirectory(guardedRoot.path))
+    port = portOf(base)
+    for target in ["/hello.py", "/hello.py?raw=1", "/hello.py/", "/hello.py/x", "/HELLO.PY", "/hello.py%20"]:
+        raw = await exchange(port, f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        assert b"SOURCE-MARKER" not in raw, target
+        assert b"def main" not in raw, target
+    raw = await exchange(port, b"GET /hello.py HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert raw.endswith(b"hello from handler")
+
+
+@pytest_twisted.ensureDeferred
+async def test_missingIsNotFound(handlerRoot: HandlerRoot, serve: Serve) -> None:
+    """A missing file or handler is a 404 with wptserve's JSON error body."""
+    base = serve(HandlerDirectory(handlerRoot.path))
+    for path in ["/nothing.py", "/nothing.txt", "/no/such/dir/"]:
+        response = await treq.get(base + path, persistent=False)
+        assert response.code == 404
+        assert json.loads(await response.content()) == {"error": {"code": 404, "message": "404"}}
+
+
+@pytest_twisted.ensureDeferred
+async def test_directoryRedirectDefaultAndListing(handlerRoot: HandlerRoot, serve: Serve) -> None:
+    """
+    A directory without its slash redirects (301) to the slash form; with
+    the slash it runs the first ``default*.py`` by name, or lists the
+    directory when there is none.
+    """
+    handlerRoot.write("withdefault/default_z.py", "def main(request, response):\n    return 'z'\n")
+    handlerRoot.write("withdefault/default.py", "def main(request, response):\n    return 'plain default'\n")
+    handlerRoot.write("plain/file.txt", "x")
+    base = serve(HandlerDirectory(handlerRoot.path))
+    response = await treq.get(base + "/withdefault", allow_redirects=False, persistent=False)
+    assert response.code == 301
+    assert response.headers.getRawHeaders("Location") == [base + "/withdefault/"]
+    response = await treq.get(base + "/withdefault/", persistent=False)
+    assert await response.content() == b"plain default"
+    response = await treq.get(base + "/plain/", persistent=False)
+    assert response.code == 200
+    body = await response.content()
+    assert b"file.txt" in body
+
+
+@pytest_twisted.ensureDeferred
+async def test_composition(handlerRoot: HandlerRoot, serve: Serve) -> None:
+    """
+    Mounted under ``b"wpt"`` of an existing Site beside another child, both
+    answer, and handlers see ``request.url_base == "/wpt/"``.
+    """
+    handlerRoot.write("sub/base.py", """
+        def main(request, response):
+            return "%s %s" % (request.url_base, request.url_parts.path)
+    """)
+    root = Resource()
+    root.putChild(b"other", Data(b"other child", "text/plain"))
+    root.putChild(b"wpt", HandlerDirectory(handlerRoot.path))
+    base = serve(root)
+    response = await treq.get(base + "/other", persistent=False)
+    assert await response.content() == b"other child"
+    response = await treq.get(base + "/wpt/sub/base.py", persistent=False)
+    assert await response.content() == b"/wpt/ /wpt/sub/base.py"
+    response = await treq.get(base + "/wpt", allow_redirects=False, persistent=False)
+    assert response.code == 301
+    assert response.headers.getRawHeaders("Location") == [base + "/wpt/"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_urlBaseAtRoot(handlerRoot: HandlerRoot, serve: Serve) -> None:
+    """At the root of a Site, ``request.url_base`` is "/"."""
+    handlerRoot.write("base.py", "def main(request, response):\n    return request.url_base\n")
+    base = serve(HandlerDirectory(handlerRoot.path))
+    response = await treq.get(base + "/base.py", persistent=False)
+    assert await response.content() == b"/"
+
+
+def test_rootMustBeADirectory(tmp_path: object) -> None:
+    """A root that is not a directory is refused at once, with its path named."""
+    with pytest.raises(ValueError, match="not a directory"):
+        HandlerDirectory(os.path.join(str(tmp_path), "missing"))

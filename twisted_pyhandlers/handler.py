@@ -1,0 +1,240 @@
+"""
+The leaves of the tree that run Python: a wptserve-style function
+``func(request, response)`` in the thread pool, and ``*.py`` handler files
+built on it.
+
+The flow follows :class:`twisted.web.wsgi.WSGIResource`: ``render`` runs in
+the reactor thread, builds the request and response objects, starts the
+work with ``threadpool.callInThread`` and returns ``NOT_DONE_YET``; the
+worker thread runs the handler and writes the response through a
+:class:`~twisted_pyhandlers.output.ConnectionOutput`, which is the only
+thing that touches the transport.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Optional, Sequence
+from urllib.parse import quote
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+from twisted.web.server import Request as TwistedRequest
+
+from twisted_pyhandlers.context import HandlerContext
+from twisted_pyhandlers.errors import HTTPException, isHTTPException
+from twisted_pyhandlers.output import ConnectionOutput
+from twisted_pyhandlers.request import Request
+from twisted_pyhandlers.response import Response
+from twisted_pyhandlers.writer import ResponseWriter
+
+HandlerFunction = Callable[[Request, Response], Any]
+
+
+def applyReturnValue(response: Response, value: Any) -> None:
+    """
+    Fold what ``main`` returned into ``response``, as wptserve does:
+    ``(status, headers, content)``, ``(headers, content)``, or bare content.
+    Headers are appended to those the handler already set.
+    """
+    if isinstance(value, tuple):
+        if len(value) == 3:
+            status, headers, content = value
+            response.status = status
+        elif len(value) == 2:
+            headers, content = value
+        else:
+            raise HTTPException(500, f"main returned a tuple of {len(value)} items")
+        response.headers.update(headers)
+    else:
+        content = value
+    response.content = content
+
+
+def urlBaseOf(request: TwistedRequest, depth: int) -> str:
+    """
+    The URL prefix the handler tree is mounted under ("/" at the root of a
+    site, "/wpt/" under ``putChild(b"wpt", ...)``): the path consumed
+    before the ``depth`` segments that lead from the tree's root to here.
+    """
+    mount = request.prepath[: len(request.prepath) - depth]
+    if not mount:
+        return "/"
+    return "/" + "/".join(quote(segment, safe="") for segment in mount) + "/"
+
+
+class FunctionResource(Resource):
+    """
+    A leaf that answers by running ``func(request, response)`` in the
+    thread pool, with wptserve's semantics for return values, errors and
+    pipes.
+
+    :ivar segments: the URL path segments from the tree's root to this
+        leaf; they give ``request.url_base`` when the tree is mounted under
+        a prefix.
+    :ivar filePath: the file the function serves (its ``.sub.`` and pipes
+        are decided from it), or "" for none.
+    """
+
+    isLeaf = True
+    _log = Logger()
+
+    def __init__(
+        self,
+        context: HandlerContext,
+        func: HandlerFunction,
+        segments: Sequence[bytes],
+        filePath: str = "",
+    ) -> None:
+        super().__init__()
+        self._context = context
+        self._func = func
+        self.segments = tuple(segments)
+        self.filePath = filePath
+
+    def render(self, request: TwistedRequest) -> Any:
+        """
+        Start the handler in the thread pool.  Reactor thread.
+        """
+        output = ConnectionOutput(self._context.reactor, request)
+        handlerRequest = Request(request, self._context, urlBaseOf(request, len(self.segments)))
+        response = Response(handlerRequest, lambda r: ResponseWriter(output, r))
+        self._context.threadpool.callInThread(self._respond, handlerRequest, response, output)
+        return NOT_DONE_YET
+
+    def _respond(self, request: Request, response: Response, output: ConnectionOutput) -> None:
+        """
+        Run the handler, then write its response.  Worker thread.
+        """
+        try:
+            value = self._func(request, response)
+        except BaseException as error:
+            self._recordError(response, error)
+        else:
+            if inspect.iscoroutine(value) or isinstance(value, Deferred):
+                self._context.reactor.callFromThread(self._awaitOnReactor, value, request, response, output)
+                return
+            self._completed(value, request, response)
+        self._write(request, response, output)
+
+    def _awaitOnReactor(
+        self, value: Any, request: Request, response: Response, output: ConnectionOutput
+    ) -> None:
+        """
+        ``async def main`` and Deferred-returning handlers: wait for the
+        result on the reactor, then write from a worker thread again (bodies
+        and pipes may block).  Reactor thread.
+        """
+        result: Deferred[Any] = ensureDeferred(value) if inspect.iscoroutine(value) else value
+
+        def succeeded(returned: Any) -> None:
+            try:
+                self._completed(returned, request, response)
+            except BaseException as error:
+                self._recordError(response, error)
+
+        def failed(failure: Failure) -> None:
+            self._recordError(response, failure.value)
+
+        result.addCallbacks(succeeded, failed)
+        result.addCallback(
+            lambda _: deferToThreadPool(
+                self._context.reactor, self._context.threadpool, self._write, request, response, output
+            )
+        )
+        result.addErrback(self._log.failure, "Writing an asynchronous handler's response failed")
+
+    def _completed(self, value: Any, request: Request, response: Response) -> None:
+        """
+        ``main`` returned ``value``: apply it and the pipes.  Worker thread
+        (or reactor thread for asynchronous handlers).
+        """
+        if response.writer.content_written:
+            return
+        if value is not None:
+            applyReturnValue(response, value)
+        from twisted_pyhandlers.pipes import wrapPipeline
+
+        wrapPipeline(self.filePath, request, response)
+
+    def _recordError(self, response: Response, error: BaseException) -> None:
+        """
+        Turn a handler's exception into wptserve's JSON error response (and
+        log it).  Any thread.
+        """
+        if isinstance(error, (KeyboardInterrupt, SystemExit)) and not isinstance(error, Exception):
+            error = RuntimeError(f"handler raised {type(error).__name__}")
+        if isHTTPException(error):
+            code: int = error.code  # type: ignore[attr-defined]
+            cause = _errorCause(error) if 500 <= code < 600 else error
+        else:
+            code, cause = 500, error
+        if response.writer.content_written:
+            # Too late for an error response: log it, close the connection.
+            self._log.failure(
+                "Handler for {url} failed after writing", Failure(error), url=response.request.url
+            )
+            response.close_connection = True
+            return
+        response.set_error(code, cause)
+
+    def _write(self, request: Request, response: Response, output: ConnectionOutput) -> None:
+        """
+        Write the response unless the handler already wrote through the
+        writer, then finish it.  Worker thread.
+        """
+        try:
+            if not response.writer.content_written:
+                response.write()
+        except BaseException as error:
+            if response.writer.content_written:
+                self._log.failure("Writing the response to {url} failed", Failure(error), url=request.url)
+                response.close_connection = True
+            else:
+                self._recordError(response, error)
+                response.write()
+        writer = response.writer
+        persistent = (
+            writer.status_written
+            and writer.saw_header(b"content-length")
+            and not response.close_connection
+        )
+        output.finish(response.status[0], persistent)
+
+
+def _errorCause(error: BaseException) -> BaseException:
+    """The exception behind ``error``, as wptserve's ``get_error_cause``."""
+    if error.__cause__ is not None:
+        return error.__cause__
+    if error.__context__ is not None:
+        return error.__context__
+    return error
+
+
+class PythonFileResource(FunctionResource):
+    """
+    A ``*.py`` handler file: compiled once (see
+    :class:`~twisted_pyhandlers.codecache.CodeCache`), executed per request
+    in a fresh namespace holding ``__file__``, then its ``main`` called.
+    """
+
+    def __init__(self, context: HandlerContext, path: str, segments: Sequence[bytes]) -> None:
+        super().__init__(context, self._runFile, segments, filePath=path)
+        self._path = path
+
+    def _runFile(self, request: Request, response: Response) -> Any:
+        """Execute the file and call its ``main``.  Worker thread."""
+        try:
+            code = self._context.codeCache.get(self._path)
+        except OSError:
+            raise HTTPException(404)
+        namespace: dict[str, Any] = {"__file__": self._path}
+        exec(code, namespace, namespace)
+        main: Optional[HandlerFunction] = namespace.get("main")
+        if main is None:
+            raise HTTPException(500, f"No main function in script {self._path}")
+        return main(request, response)

@@ -1,0 +1,211 @@
+"""
+The resource tree over a document root.
+
+:class:`HandlerDirectory` is what users mount: ``getChild`` maps each URL
+path segment to a subdirectory, to a ``*.py`` handler leaf, or to a static
+file, and refuses every segment that could leave the root.  It fits any
+``twisted.web.server.Site``, at the root or under ``putChild``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Sequence, Union
+
+from twisted.internet.interfaces import IReactorCore
+from twisted.python.filepath import FilePath
+from twisted.python.threadpool import ThreadPool
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request as TwistedRequest
+
+from twisted_pyhandlers.codecache import CodeCache
+from twisted_pyhandlers.config import ServerConfig
+from twisted_pyhandlers.context import HandlerContext, HandlerReactor
+from twisted_pyhandlers.errors import HTTPException
+from twisted_pyhandlers.handler import FunctionResource, PythonFileResource
+from twisted_pyhandlers.imports import installWptserveCompat, makeImportable
+from twisted_pyhandlers.listing import DirectoryListing
+from twisted_pyhandlers.request import Request
+from twisted_pyhandlers.response import Response
+from twisted_pyhandlers.stash import StashStore, stashStoreFromURL
+from twisted_pyhandlers.static import fileResource
+
+#: Threads that run handlers, by default.  Many real handlers sleep (to
+#: delay a response, to trickle a body); a thread that sleeps costs a little
+#: memory and no CPU, so the pool is large enough that 200 concurrent
+#: sleeping requests do not queue behind each other.
+DEFAULT_THREADS = 256
+
+_FORBIDDEN = (b"/", b"\\", b"\x00")
+
+
+def _missing(request: Request, response: Response) -> None:
+    """The handler of every URL that names nothing under the root."""
+    raise HTTPException(404)
+
+
+def _redirectToSlash(request: Request, response: Response) -> None:
+    """A directory URL without its slash: 301 to the slash form, as wptserve."""
+    response.status = 301
+    response.headers = [("Location", "%s/" % request.url)]
+
+
+def isSafeSegment(segment: bytes) -> bool:
+    """
+    Whether a decoded URL path segment may be looked up on disk: not empty,
+    not ``.`` or ``..``, without separators or NUL, valid UTF-8.
+    """
+    if segment in (b"", b".", b".."):
+        return False
+    if any(character in segment for character in _FORBIDDEN):
+        return False
+    try:
+        segment.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class _Directory(Resource):
+    """
+    One directory of the tree.  Reactor thread throughout: it only looks
+    at the file system metadata and picks a child.
+
+    :ivar path: the directory (inside the root).
+    :ivar segments: URL segments from the tree's root to here.
+    """
+
+    def __init__(self, context: HandlerContext, path: FilePath[str], segments: Sequence[bytes]) -> None:
+        super().__init__()
+        self.context = context
+        self.path = path
+        self.segments = tuple(segments)
+
+    def getChild(self, path: bytes, request: TwistedRequest) -> IResource:
+        """
+        Map one URL segment (already percent-decoded by twisted.web) to what
+        it names.  Reactor thread.
+        """
+        context = self.context
+        segments = self.segments + (path,)
+        if path == b"" and not request.postpath:
+            return self._index(segments)
+        if not isSafeSegment(path):
+            return FunctionResource(context, _missing, segments)
+        child = self.path.child(path.decode("utf-8"))
+        if not _isInside(child, context.root):
+            return FunctionResource(context, _missing, segments)
+        if child.isdir():
+            return _Directory(context, child, segments)
+        if not child.isfile() or request.postpath:
+            # Missing, not a regular file, or a path below a file.
+            return FunctionResource(context, _missing, segments)
+        if child.basename().endswith(".py"):
+            return PythonFileResource(context, child.path, segments)
+        return fileResource(child, context)
+
+    def render(self, request: TwistedRequest) -> Any:
+        """
+        The directory's URL without the trailing slash: redirect to it.
+        Reactor thread.
+        """
+        return FunctionResource(self.context, _redirectToSlash, self.segments).render(request)
+
+    def _index(self, segments: Sequence[bytes]) -> IResource:
+        """The first ``default*.py`` here, else the listing."""
+        defaults = sorted(
+            child for child in self.path.globChildren("default*.py") if child.isfile()
+        )
+        if defaults and _isInside(defaults[0], self.context.root):
+            return PythonFileResource(self.context, defaults[0].path, segments)
+        return DirectoryListing(self.path, self.context)
+
+
+def _isInside(path: FilePath[str], root: FilePath[str]) -> bool:
+    """
+    Whether ``path``, with every symlink resolved, is ``root`` or below it.
+    """
+    real = os.path.realpath(path.path)
+    return real == root.path or real.startswith(root.path + os.sep)
+
+
+class HandlerDirectory(_Directory):
+    """
+    A twisted.web resource serving a document root the way wptserve does:
+    ``*.py`` files are run as handlers, everything else is a static file.
+
+    ``HandlerDirectory("/srv/tests")`` is all most users need, at the root of
+    a ``Site`` or under ``putChild``.  Dependencies can be injected (tests,
+    or several roots sharing one pool and one stash).
+
+    :param root: the document root.
+    :param reactor: the reactor; defaults to the global one.
+    :param threadpool: runs handlers; defaults to a pool of
+        :data:`DEFAULT_THREADS` shared by every ``HandlerDirectory`` of the
+        process, started and stopped with the reactor.
+    :param stash: a :class:`~twisted_pyhandlers.stash.StashStore`, or a stash
+        URL (``redis://host:port/db``); defaults to the process-wide
+        in-memory store, shared by every root of the process.
+    :param config: what ``request.server.config`` shows; defaults to a
+        config for ``localhost``.
+    """
+
+    def __init__(
+        self,
+        root: Union[str, os.PathLike[str]],
+        *,
+        reactor: Optional[HandlerReactor] = None,
+        threadpool: Optional[ThreadPool] = None,
+        stash: Union[StashStore, str, None] = None,
+        config: Optional[ServerConfig] = None,
+    ) -> None:
+        rootPath = FilePath(os.path.realpath(os.fspath(root)))
+        if not rootPath.isdir():
+            raise ValueError(f"document root {rootPath.path!r} is not a directory")
+        if reactor is None:
+            # Only the one-argument form used inside an existing Site picks
+            # the global reactor; everything else passes its own.
+            from twisted.internet import reactor as globalReactor
+
+            reactor = globalReactor  # type: ignore[assignment]
+        assert reactor is not None
+        if threadpool is None:
+            threadpool = sharedThreadPool(reactor)
+        stashStore = stash if stash is not None and not isinstance(stash, str) else stashStoreFromURL(stash)
+        if config is None:
+            config = ServerConfig(docRoot=rootPath.path)
+        makeImportable(rootPath.path)
+        installWptserveCompat()
+        context = HandlerContext(
+            root=rootPath,
+            reactor=reactor,
+            threadpool=threadpool,
+            stashStore=stashStore,
+            config=config,
+            codeCache=CodeCache(),
+        )
+        super().__init__(context, rootPath, ())
+
+
+_sharedPools: Dict[int, ThreadPool] = {}
+
+
+def sharedThreadPool(reactor: IReactorCore, size: int = DEFAULT_THREADS) -> ThreadPool:
+    """
+    The handler thread pool shared by every :class:`HandlerDirectory` on
+    ``reactor`` that was not given its own: started when the reactor runs
+    and stopped when it shuts down, like ``reactor.getThreadPool()``.
+    """
+    pool = _sharedPools.get(id(reactor))
+    if pool is None:
+        pool = newThreadPool(reactor, size)
+        _sharedPools[id(reactor)] = pool
+    return pool
+
+
+def newThreadPool(reactor: IReactorCore, size: int) -> ThreadPool:
+    """A thread pool of ``size`` threads tied to ``reactor``'s life."""
+    pool = ThreadPool(minthreads=0, maxthreads=size, name="twisted_pyhandlers")
+    reactor.callWhenRunning(pool.start)
+    reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
+    return pool

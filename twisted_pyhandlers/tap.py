@@ -1,0 +1,154 @@
+"""
+``twistd pyhandlers``: serve a document root of handler files.
+
+``Options`` parses the command line; ``makeService`` builds a service tree
+that starts the handler thread pool and listens on each ``--listen``
+endpoint when twistd starts it (not while parsing options), and records the
+ports it really listens on in the server config, so handlers and templates
+see them even when the system chose the port.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, List, Optional
+
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet import endpoints
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.logger import Logger
+from twisted.python import usage
+from twisted.python.threadpool import ThreadPool
+from twisted.web.server import Site
+
+from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
+from twisted_pyhandlers.resource import DEFAULT_THREADS, HandlerDirectory
+from twisted_pyhandlers.stash import stashStoreFromURL
+
+#: Loopback only: handlers are arbitrary code, so the server never binds a
+#: public interface unless the user names one.
+DEFAULT_LISTEN = "tcp:8000:interface=127.0.0.1"
+
+
+class Options(usage.Options):
+    """Command-line options of ``twistd pyhandlers``."""
+
+    synopsis = "[options]"
+    longdesc = (
+        "Serve a document root the way wptserve does: *.py files run as "
+        "handlers (main(request, response)), everything else is static."
+    )
+    optParameters = [
+        ["root", "r", None, "The document root to serve (required)."],
+        ["threads", "t", DEFAULT_THREADS, "Threads that run handlers.", int],
+        ["logfile", "l", None, "Write the access log to this file."],
+        ["stash", None, None, "Stash URL: redis://host:port/db to share the stash between processes (default: in memory)."],
+        ["config", None, None, "A wptserve-style JSON config file (browser_host, subdomains, alternate_hosts, ports...)."],
+        ["host", None, None, "The host name handed to handlers and templates (browser_host; default localhost)."],
+    ]
+    compData = usage.Completions(
+        optActions={"root": usage.CompleteDirs(), "logfile": usage.CompleteFiles(), "config": usage.CompleteFiles()}
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """
+        Listen on a Twisted endpoint string, e.g. tcp:8000:interface=127.0.0.1
+        (repeatable; default tcp:8000:interface=127.0.0.1).
+        """
+        self["listen"].append(description)
+
+    def postOptions(self) -> None:
+        if self["root"] is None:
+            raise usage.UsageError("--root is required")
+        if not os.path.isdir(self["root"]):
+            raise usage.UsageError(f"--root {self['root']!r} is not a directory")
+        if self["threads"] < 1:
+            raise usage.UsageError("--threads must be at least 1")
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+
+
+class ThreadPoolService(Service):
+    """Starts the handler thread pool with the application, stops it after."""
+
+    def __init__(self, pool: ThreadPool) -> None:
+        self.pool = pool
+
+    def startService(self) -> None:
+        super().startService()
+        self.pool.start()
+
+    def stopService(self) -> Optional[Deferred[None]]:
+        super().stopService()
+        self.pool.stop()
+        return None
+
+
+class ListeningService(Service):
+    """
+    Listens on one endpoint while running, and records the port it got in
+    the server config under the endpoint's scheme.
+    """
+
+    _log = Logger()
+
+    def __init__(self, endpoint: IStreamServerEndpoint, factory: Site, scheme: str, config: ServerConfig) -> None:
+        self.endpoint = endpoint
+        self.factory = factory
+        self.scheme = scheme
+        self.config = config
+        self.port: Optional[IListeningPort] = None
+
+    def startService(self) -> None:
+        super().startService()
+        listening = self.endpoint.listen(self.factory)
+        listening.addCallback(self._listening)
+        listening.addErrback(self._failed)
+
+    def _listening(self, port: IListeningPort) -> None:
+        self.port = port
+        address = port.getHost()
+        number = getattr(address, "port", None)
+        if isinstance(number, int):
+            self.config.addListeningPort(self.scheme, number)
+        self._log.info("twisted_pyhandlers listening on {address}", address=address)
+
+    def _failed(self, failure: Any) -> None:
+        self._log.failure("Could not listen", failure)
+        from twisted.internet import reactor
+
+        reactor.stop()  # type: ignore[attr-defined]
+
+    def stopService(self) -> Optional[Deferred[None]]:
+        super().stopService()
+        if self.port is not None:
+            return self.port.stopListening()  # type: ignore[return-value]
+        return None
+
+
+def makeService(options: Options) -> IService:
+    """Build the service tree for ``twistd pyhandlers``."""
+    from twisted.internet import reactor
+
+    root = os.path.realpath(options["root"])
+    config = ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root)
+    pool = ThreadPool(minthreads=0, maxthreads=options["threads"], name="twisted_pyhandlers")
+    resource = HandlerDirectory(
+        root,
+        reactor=reactor,  # type: ignore[arg-type]
+        threadpool=pool,
+        stash=stashStoreFromURL(options["stash"]),
+        config=config,
+    )
+    site = Site(resource, logPath=options["logfile"])
+    service = MultiService()
+    ThreadPoolService(pool).setServiceParent(service)
+    for description in options["listen"]:
+        endpoint = endpoints.serverFromString(reactor, description)
+        ListeningService(endpoint, site, schemeForEndpoint(description), config).setServiceParent(service)
+    return service
