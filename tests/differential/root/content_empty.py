@@ -1,0 +1,5 @@
+"""An empty string: Content-Length 0 and no body."""
+
+
+def main(request, response):
+    return ""

@@ -1,0 +1,5 @@
+"""Not chosen: sorts last."""
+
+
+def main(request, response):
+    return "default_z.py"

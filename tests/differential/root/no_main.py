@@ -1,0 +1,3 @@
+"""A handler file without main: a 500."""
+
+x = 1

@@ -1,0 +1,5 @@
+"""Return form: bare content."""
+
+
+def main(request, response):
+    return "bare content"

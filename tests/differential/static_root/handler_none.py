@@ -1,0 +1,3 @@
+def main(request, response):
+    response.headers.set("Content-Type", "text/plain")
+    response.content = "set on response"

@@ -1,0 +1,93 @@
+"""
+Serve a document root with the real wptserve 4.0.3, for the differential suite.
+
+Run as ``python -m tests.differential.wptserve_runner ROOT`` (or by file
+path).  It starts a :class:`wptserve.server.WebTestHttpd` on 127.0.0.1 with a
+port chosen by the kernel, wptserve's standard routes and a stash server, then
+prints ``PORT <number>`` on one line of stdout and serves until stdin closes
+or the process is killed.
+
+wptserve runs in its own process because it is blocking, thread-per-request
+code that changes process-wide state (``sys.path``, ``os.environ``,
+``Server.config``); keeping it out of the pytest process means neither server
+can see the other's state.
+
+One route is added to wptserve's defaults: wptserve's
+:class:`~wptserve.handlers.PythonScriptHandler` knows how to run the first
+``default*.py`` of a directory, but its default route table only sends
+``*.py`` paths to it, so a directory URL never reaches that code.  The
+``DirectoryDispatch`` route below sends a slash-terminated directory URL to
+the script handler when the directory holds a ``default*.py`` file and to the
+normal file handler (slash redirect, listing) otherwise, which is what the
+SPEC (section 2) asks of our server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import threading
+from typing import Any
+
+from wptserve import handlers, routes, server, stash
+
+
+class DirectoryDispatch:
+    """
+    Route slash-terminated directory URLs with a ``default*.py`` to
+    wptserve's script handler, and everything else to its file handler.
+
+    Runs in one of wptserve's per-connection threads.
+    """
+
+    def __call__(self, request: Any, response: Any) -> Any:
+        path = handlers.filesystem_path(None, request, "/")
+        if os.path.isdir(path) and any(
+            p.is_file() for p in pathlib.Path(path).glob("default*.py")
+        ):
+            return handlers.python_script_handler(request, response)
+        return handlers.file_handler(request, response)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """
+    Start wptserve on ``ROOT``, print the port, serve until stdin closes.
+
+    Runs in the process's main thread; wptserve serves from its own threads.
+    """
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("root", help="document root to serve")
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    root = os.path.abspath(args.root)
+
+    # wptserve tries routes in list order; ours must come before ("GET", "*").
+    ourRoutes = [("GET", "*/", DirectoryDispatch())] + list(routes.routes)
+
+    with stash.StashServer():
+        httpd = server.WebTestHttpd(
+            host=args.host,
+            port=0,
+            doc_root=root,
+            routes=ourRoutes,
+        )
+        httpd.start()
+        sys.stdout.write(f"PORT {httpd.port}\n")
+        sys.stdout.flush()
+        # Serve until the parent closes our stdin (or kills us).
+        done = threading.Event()
+
+        def waitForStdin() -> None:
+            sys.stdin.read()
+            done.set()
+
+        threading.Thread(target=waitForStdin, daemon=True).start()
+        done.wait()
+        httpd.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
