@@ -12,10 +12,11 @@ import subprocess
 import sys
 import threading
 import uuid
+from pathlib import Path
 from typing import Iterator
 
 import pytest
-from redisserver import RedisServer, freePort, requireRedisServer
+from redisserver import PyhandlersProcess, RedisServer, freePort, requireRedisServer
 
 from twisted_pyhandlers.redisstash import RedisStashStore, redactURL
 from twisted_pyhandlers.stash import Stash, StashError, StashUnavailable
@@ -230,3 +231,80 @@ def test_restartBetweenCallsIsInvisible(redisServer: RedisServer, store: RedisSt
     key = newKey()
     stash.put(key, "after restart")
     assert stash.take(key) == "after restart"
+
+
+_PUT = """
+def main(request, response):
+    request.server.stash.put(request.GET.first(b"id"), request.GET.first(b"value"), path="/shared")
+    return "stored"
+"""
+
+_TAKE = """
+def main(request, response):
+    value = request.server.stash.take(request.GET.first(b"id"), path="/shared")
+    return "missing" if value is None else value
+"""
+
+_PLAIN = """
+def main(request, response):
+    return "ok"
+"""
+
+
+@pytest.fixture
+def handlerRoot(tmp_path: Path) -> str:
+    """A document root with handlers that put and take over HTTP, and one that ignores the stash."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "put.py").write_text(_PUT)
+    (root / "take.py").write_text(_TAKE)
+    (root / "plain.py").write_text(_PLAIN)
+    (root / "static.txt").write_text("static")
+    return str(root)
+
+
+def test_twoServerProcessesShareStash(redisServer: RedisServer, handlerRoot: str) -> None:
+    """
+    Two server processes started with the same --stash redis:// URL share
+    one stash: a value put over HTTP through one is taken through the other,
+    once.
+    """
+    one = PyhandlersProcess(handlerRoot, "--stash", redisServer.url())
+    two = PyhandlersProcess(handlerRoot, "--stash", redisServer.url())
+    one.start()
+    try:
+        two.start()
+        try:
+            key = newKey()
+            assert one.get(f"/put.py?id={key}&value=hello") == (200, b"stored")
+            assert two.get(f"/put.py?id={key}&value=again")[0] == 500
+            assert two.get(f"/take.py?id={key}") == (200, b"hello")
+            assert one.get(f"/take.py?id={key}") == (200, b"missing")
+        finally:
+            two.stop()
+    finally:
+        one.stop()
+
+
+def test_outageOverHTTP(redisServer: RedisServer, handlerRoot: str) -> None:
+    """
+    With Redis down, a handler touching the stash answers 500 with a body
+    naming the stash URL; handlers and files that do not touch it answer as
+    usual; once Redis is back the stash works again in the same process.
+    """
+    server = PyhandlersProcess(handlerRoot, "--stash", redisServer.url())
+    server.start()
+    try:
+        key = newKey()
+        assert server.get(f"/put.py?id={key}&value=v") == (200, b"stored")
+        redisServer.stop()
+        status, body = server.get(f"/take.py?id={key}")
+        assert status == 500
+        assert f"stash {redisServer.url()} is unreachable".encode() in body
+        assert server.get("/plain.py") == (200, b"ok")
+        assert server.get("/static.txt") == (200, b"static")
+        redisServer.start()
+        assert server.get(f"/put.py?id={key}&value=back") == (200, b"stored")
+        assert server.get(f"/take.py?id={key}") == (200, b"back")
+    finally:
+        server.stop()
