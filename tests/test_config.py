@@ -7,6 +7,7 @@ own ``ConfigBuilder``, the config file, and the merging of listened ports.
 from __future__ import annotations
 
 import json
+import os
 import logging
 import threading
 from pathlib import Path
@@ -318,3 +319,83 @@ def test_asDict() -> None:
 def test_schemeForEndpoint(description: str, scheme: str) -> None:
     """The scheme a listening endpoint's port is recorded under."""
     assert schemeForEndpoint(description) == scheme
+
+
+_SHOW_CONFIG = """
+import json
+import os
+
+def main(request, response):
+    config = request.server.config
+    response.headers.set("Content-Type", "application/json")
+    return json.dumps({
+        "browser_host": config["browser_host"],
+        "server_host": config.server_host,
+        "ports": config["ports"],
+        "domains": config.domains,
+        "all_domains": config["all_domains"],
+        "doc_root": config["doc_root"],
+    })
+"""
+
+
+def test_commandLineConfig(tmp_path: Path) -> None:
+    """
+    ``pyhandlers --config FILE --host NAME`` listening on port 0: handlers
+    see the file's sub-domains, alternate hosts and other processes' ports,
+    --host as browser_host, and the port the system chose merged into
+    ports["http"].
+    """
+    from redisserver import PyhandlersProcess
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "showconfig.py").write_text(_SHOW_CONFIG)
+    configFile = tmp_path / "config.json"
+    configFile.write_text(
+        json.dumps(
+            {
+                "browser_host": "from-file.test",
+                "subdomains": ["www", "élève"],
+                "not_subdomains": ["nonexistent"],
+                "alternate_hosts": {"alt": "127.0.0.1"},
+                "ports": {"http": [8000], "https": [8443]},
+            }
+        ),
+        encoding="utf-8",
+    )
+    server = PyhandlersProcess(str(root), "--config", str(configFile), "--host", "localhost")
+    server.start()
+    try:
+        status, body = server.get("/showconfig.py")
+    finally:
+        server.stop()
+    assert status == 200, body
+    seen = json.loads(body)
+    assert seen["browser_host"] == "localhost"
+    assert seen["server_host"] == "localhost"
+    assert seen["ports"] == {"http": [8000, server.port], "https": [8443]}
+    assert seen["domains"][""] == {"": "localhost", "www": "www.localhost", "élève": "xn--lve-6lad.localhost"}
+    assert seen["domains"]["alt"]["www"] == "www.127.0.0.1"
+    assert seen["all_domains"][""]["nonexistent"] == "nonexistent.localhost"
+    assert seen["doc_root"] == os.path.realpath(root)
+
+
+def test_commandLineDefaults(tmp_path: Path) -> None:
+    """Without --config or --host: localhost and the one port really listened on."""
+    from redisserver import PyhandlersProcess
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "showconfig.py").write_text(_SHOW_CONFIG)
+    server = PyhandlersProcess(str(root))
+    server.start()
+    try:
+        status, body = server.get("/showconfig.py")
+    finally:
+        server.stop()
+    assert status == 200, body
+    seen = json.loads(body)
+    assert seen["browser_host"] == "localhost"
+    assert seen["ports"] == {"http": [server.port]}
+    assert seen["domains"] == {"": {"": "localhost"}}
