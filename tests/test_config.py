@@ -399,3 +399,25 @@ def test_commandLineDefaults(tmp_path: Path) -> None:
     assert seen["browser_host"] == "localhost"
     assert seen["ports"] == {"http": [server.port]}
     assert seen["domains"] == {"": {"": "localhost"}}
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--config", "{missing}"], "cannot be read"),
+        (["--config", "{bad}"], "not valid JSON"),
+        (["--stash", "mongodb://x"], "Unsupported stash URL"),
+        (["--stash", "redis://127.0.0.1:notaport/0"], "Invalid stash URL"),
+    ],
+)
+def test_commandLineErrors(tmp_path: Path, arguments: List[str], message: str) -> None:
+    """A bad --config file or --stash URL is a usage error naming the problem, found before serving."""
+    from twisted.python.usage import UsageError
+
+    from twisted_pyhandlers.tap import Options
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope", encoding="utf-8")
+    arguments = [a.format(missing=tmp_path / "missing.json", bad=bad) for a in arguments]
+    with pytest.raises(UsageError, match=message):
+        Options().parseOptions(["--root", str(tmp_path), *arguments])

@@ -224,6 +224,8 @@ class ServerConfig(Mapping[str, Any]):
                 data = json.load(f)
         except json.JSONDecodeError as e:
             raise ValueError(f"Config file {path}: not valid JSON: {e}") from e
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"Config file {path}: cannot be read: {e}") from e
         try:
             return cls.fromDict(data, browserHost=browserHost, docRoot=docRoot)
         except ValueError as e:

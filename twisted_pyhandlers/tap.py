@@ -71,6 +71,14 @@ class Options(usage.Options):
             raise usage.UsageError("--threads must be at least 1")
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
+        # A bad --config file or --stash URL is a usage error, not a
+        # traceback from makeService (neither check connects anywhere).
+        try:
+            if self["config"] is not None:
+                ServerConfig.fromFile(self["config"])
+            stashStoreFromURL(self["stash"])
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from e
 
 
 class ThreadPoolService(Service):
