@@ -288,13 +288,13 @@ class KnownDifference:
 
     :ivar id: Short name; ``docs/differences/handlers.rst`` mentions it
         (a test checks).
-    :ivar field: What differs: a lower-case header name, ``"status-line"``
-        or ``"body"``.
+    :ivar fields: What differs: lower-case header names, ``"status-line"``,
+        ``"body"``; every one of them must differ where a case allows it.
     :ivar reason: Why we keep it.
     """
 
     id: str
-    field: str
+    fields: tuple[str, ...]
     reason: str
 
 
@@ -480,7 +480,7 @@ def diff(
         theirs = _normalised(theirs, normalise)
         ours = _normalised(ours, normalise)
     comparison = Comparison(path, theirs, ours)
-    known = {k.field: k for k in knownDifferences}
+    known = {f: k for k in knownDifferences for f in k.fields}
     differing: list[tuple[str, str]] = []
 
     if theirs.statusLine != ours.statusLine:
@@ -524,7 +524,8 @@ def diff(
 
     for fieldName, text in differing:
         if fieldName in known:
-            comparison.seen.append(known[fieldName])
+            if known[fieldName] not in comparison.seen:
+                comparison.seen.append(known[fieldName])
         else:
             comparison.problems.append(text)
     differingFields = {f for f, _ in differing}

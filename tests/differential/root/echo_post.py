@@ -1,4 +1,8 @@
-"""Echo request.POST for urlencoded and multipart bodies, uploads included."""
+"""Echo request.POST for urlencoded and multipart bodies, uploads included.
+
+Keys are echoed sorted: wptserve takes them from cgi.FieldStorage.keys(),
+which goes through a set, so its order changes from process to process.
+"""
 
 import json
 
@@ -18,7 +22,7 @@ def describe(value):
 def main(request, response):
     p = request.POST
     out = {
-        "items": [[d(k), [describe(v) for v in p.get_list(k)]] for k in p],
+        "items": [[d(k), [describe(v) for v in p.get_list(k)]] for k in sorted(p)],
         "missing": p.get(b"zzz"),
         "body_length": len(request.body),
     }
