@@ -86,13 +86,20 @@ class RedisServer:
         process = subprocess.Popen(
             [
                 self.binary,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-                "--protected-mode", "no",
-                "--loglevel", "notice",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "no",
+                "--loglevel",
+                "notice",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -114,7 +121,8 @@ class RedisServer:
             process.kill()
             process.wait()
             raise RuntimeError(
-                f"redis-server on port {self.port} did not start:\n" + "\n".join(self.log)
+                f"redis-server on port {self.port} did not start:\n"
+                + "\n".join(self.log)
             )
         self.process = process
 
@@ -156,14 +164,23 @@ class PyhandlersProcess:
         # The repository root holds twisted/plugins/pyhandlers.py; putting
         # it on the path makes the plugin visible however the package was
         # installed.
-        repo = os.path.dirname(os.path.dirname(os.path.abspath(twisted_pyhandlers.__file__)))
+        repo = os.path.dirname(
+            os.path.dirname(os.path.abspath(twisted_pyhandlers.__file__))
+        )
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo, env.get("PYTHONPATH")]))
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "twisted", "--log-format", "text",
-                "pyhandlers", "--root", self.root,
-                "--listen", "tcp:0:interface=127.0.0.1",
+                sys.executable,
+                "-m",
+                "twisted",
+                "--log-format",
+                "text",
+                "pyhandlers",
+                "--root",
+                self.root,
+                "--listen",
+                "tcp:0:interface=127.0.0.1",
                 *self.arguments,
             ],
             stdout=subprocess.PIPE,
@@ -189,7 +206,9 @@ class PyhandlersProcess:
         self.process = process
         if not listening.wait(timeout) or self.port is None:
             self.stop()
-            raise RuntimeError("pyhandlers server did not start:\n" + "\n".join(self.log))
+            raise RuntimeError(
+                "pyhandlers server did not start:\n" + "\n".join(self.log)
+            )
 
     def url(self, path: str) -> str:
         """The URL of ``path`` on this server."""

@@ -7,8 +7,8 @@ own ``ConfigBuilder``, the config file, and the merging of listened ports.
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any, Dict, List
@@ -94,10 +94,16 @@ def test_derivedKeysMatchWptserve(data: Dict[str, Any]) -> None:
 
 
 def test_idnaSubdomains() -> None:
-    """Non-ASCII subdomains are IDNA-encoded in domain names, keyed by their Unicode label."""
+    """
+    Non-ASCII subdomains are IDNA-encoded in domain names, keyed by their
+    Unicode label.
+    """
     config = ServerConfig("web-platform.test", subdomains=["élève", "天気の良い日"])
     assert config["domains"][""]["élève"] == "xn--lve-6lad.web-platform.test"
-    assert config["domains"][""]["天気の良い日"] == "xn--n8j6ds53lwwkrqhv28a.web-platform.test"
+    assert (
+        config["domains"][""]["天気の良い日"]
+        == "xn--n8j6ds53lwwkrqhv28a.web-platform.test"
+    )
 
 
 def test_defaults() -> None:
@@ -124,7 +130,14 @@ def test_mappingAndAttributes() -> None:
     assert config.get("no such key", 5) == 5
     assert "ports" in config
     assert "no such key" not in config
-    assert {"browser_host", "server_host", "ports", "domains", "all_domains", "doc_root"} <= set(config)
+    assert {
+        "browser_host",
+        "server_host",
+        "ports",
+        "domains",
+        "all_domains",
+        "doc_root",
+    } <= set(config)
     assert len(config) == len(list(config))
     assert dict(config.items())["browser_host"] == "web-platform.test"
 
@@ -143,11 +156,14 @@ def test_missingKey() -> None:
     with pytest.raises(ConfigKeyError):
         config["nope"]
     with pytest.raises(AttributeError):
-        config.nope
+        _ = config.nope
 
 
 def test_immutable() -> None:
-    """Handlers cannot change the config: item and attribute assignment raise ValueError."""
+    """
+    Handlers cannot change the config: item and attribute assignment raise
+    ValueError.
+    """
     config = ServerConfig()
     with pytest.raises(ValueError):
         config["browser_host"] = "evil"  # type: ignore[index]
@@ -157,7 +173,10 @@ def test_immutable() -> None:
 
 
 def test_unservedSchemeReadsEmpty() -> None:
-    """ports[scheme] for a scheme nobody serves is [] (wptserve's defaultdict), without inserting it."""
+    """
+    ports[scheme] for a scheme nobody serves is [] (as from wptserve's
+    defaultdict), without inserting it.
+    """
     config = ServerConfig(ports={"http": [80]})
     assert config["ports"]["wss"] == []
     assert "wss" not in config["ports"]
@@ -236,7 +255,11 @@ def test_fromFile(tmp_path: Path) -> None:
     of every server of a suite (other processes' included); unknown keys
     are kept for handlers to read.
     """
-    data = dict(WPT_LIKE, aliases=[{"url-path": "/x/", "local-dir": "y"}], check_subdomains=False)
+    data = dict(
+        WPT_LIKE,
+        aliases=[{"url-path": "/x/", "local-dir": "y"}],
+        check_subdomains=False,
+    )
     path = tmp_path / "config.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     config = ServerConfig.fromFile(str(path))
@@ -251,7 +274,9 @@ def test_fromFile(tmp_path: Path) -> None:
 def test_fromFileRenamedKeys(tmp_path: Path) -> None:
     """The old names wptserve still reads ("host", "external_host") are honoured."""
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"host": "old.test", "external_host": "10.0.0.1"}), encoding="utf-8")
+    path.write_text(
+        json.dumps({"host": "old.test", "external_host": "10.0.0.1"}), encoding="utf-8"
+    )
     config = ServerConfig.fromFile(str(path))
     assert config["browser_host"] == "old.test"
     assert config["server_host"] == "10.0.0.1"
@@ -364,7 +389,9 @@ def test_commandLineConfig(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    server = PyhandlersProcess(str(root), "--config", str(configFile), "--host", "localhost")
+    server = PyhandlersProcess(
+        str(root), "--config", str(configFile), "--host", "localhost"
+    )
     server.start()
     try:
         status, body = server.get("/showconfig.py")
@@ -375,7 +402,11 @@ def test_commandLineConfig(tmp_path: Path) -> None:
     assert seen["browser_host"] == "localhost"
     assert seen["server_host"] == "localhost"
     assert seen["ports"] == {"http": [8000, server.port], "https": [8443]}
-    assert seen["domains"][""] == {"": "localhost", "www": "www.localhost", "élève": "xn--lve-6lad.localhost"}
+    assert seen["domains"][""] == {
+        "": "localhost",
+        "www": "www.localhost",
+        "élève": "xn--lve-6lad.localhost",
+    }
     assert seen["domains"]["alt"]["www"] == "www.127.0.0.1"
     assert seen["all_domains"][""]["nonexistent"] == "nonexistent.localhost"
     assert seen["doc_root"] == os.path.realpath(root)
@@ -411,13 +442,18 @@ def test_commandLineDefaults(tmp_path: Path) -> None:
     ],
 )
 def test_commandLineErrors(tmp_path: Path, arguments: List[str], message: str) -> None:
-    """A bad --config file or --stash URL is a usage error naming the problem, found before serving."""
+    """
+    A bad --config file or --stash URL is a usage error naming the problem,
+    found before serving.
+    """
     from twisted.python.usage import UsageError
 
     from twisted_pyhandlers.tap import Options
 
     bad = tmp_path / "bad.json"
     bad.write_text("{nope", encoding="utf-8")
-    arguments = [a.format(missing=tmp_path / "missing.json", bad=bad) for a in arguments]
+    arguments = [
+        a.format(missing=tmp_path / "missing.json", bad=bad) for a in arguments
+    ]
     with pytest.raises(UsageError, match=message):
         Options().parseOptions(["--root", str(tmp_path), *arguments])

@@ -13,7 +13,7 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 
 import pytest
 from redisserver import PyhandlersProcess, RedisServer, freePort, requireRedisServer
@@ -146,13 +146,20 @@ def test_lockNotReentrantAcrossThreadsOfOneStore(store: RedisStashStore) -> None
     them from each other (each thread's hold is its own).
     """
     store.lock.acquire()
-    results = []
-    t = threading.Thread(target=lambda: results.append(store.lock.acquire(blocking=False)))
+    results: List[bool] = []
+
+    def tryLock() -> None:
+        acquired = store.lock.acquire(blocking=False)
+        results.append(acquired)
+        if acquired:
+            store.lock.release()
+
+    t = threading.Thread(target=tryLock)
     t.start()
     t.join(30)
     store.lock.release()
     assert results == [False]
-    t = threading.Thread(target=lambda: (results.append(store.lock.acquire(blocking=False)), store.lock.release()))
+    t = threading.Thread(target=tryLock)
     t.start()
     t.join(30)
     assert results == [False, True]
@@ -185,7 +192,9 @@ def test_unreachableHidesPassword() -> None:
     assert f"redis://:***@127.0.0.1:{port}/0" in str(info.value)
 
 
-def test_recoversWhenRedisIsBack(redisServer: RedisServer, store: RedisStashStore) -> None:
+def test_recoversWhenRedisIsBack(
+    redisServer: RedisServer, store: RedisStashStore
+) -> None:
     """
     Redis stops: stash calls fail naming the URL.  Redis starts again on the
     same port: the same store works again, without being recreated.
@@ -219,7 +228,9 @@ def test_invalidURL() -> None:
         RedisStashStore("redis://127.0.0.1:notaport/0")
 
 
-def test_restartBetweenCallsIsInvisible(redisServer: RedisServer, store: RedisStashStore) -> None:
+def test_restartBetweenCallsIsInvisible(
+    redisServer: RedisServer, store: RedisStashStore
+) -> None:
     """
     A Redis restart between two calls leaves stale connections in the pool;
     the next call replaces them and succeeds instead of failing once.
@@ -235,7 +246,8 @@ def test_restartBetweenCallsIsInvisible(redisServer: RedisServer, store: RedisSt
 
 _PUT = """
 def main(request, response):
-    request.server.stash.put(request.GET.first(b"id"), request.GET.first(b"value"), path="/shared")
+    key = request.GET.first(b"id")
+    request.server.stash.put(key, request.GET.first(b"value"), path="/shared")
     return "stored"
 """
 
@@ -253,7 +265,10 @@ def main(request, response):
 
 @pytest.fixture
 def handlerRoot(tmp_path: Path) -> str:
-    """A document root with handlers that put and take over HTTP, and one that ignores the stash."""
+    """
+    A document root with handlers that put and take over HTTP, and a
+    handler and a file that ignore the stash.
+    """
     root = tmp_path / "root"
     root.mkdir()
     (root / "put.py").write_text(_PUT)
@@ -263,7 +278,9 @@ def handlerRoot(tmp_path: Path) -> str:
     return str(root)
 
 
-def test_twoServerProcessesShareStash(redisServer: RedisServer, handlerRoot: str) -> None:
+def test_twoServerProcessesShareStash(
+    redisServer: RedisServer, handlerRoot: str
+) -> None:
     """
     Two server processes started with the same --stash redis:// URL share
     one stash: a value put over HTTP through one is taken through the other,

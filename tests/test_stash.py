@@ -86,7 +86,16 @@ def test_keySpellings(store: StashStore, spelling: Callable[[uuid.UUID], Any]) -
 @pytest.mark.parametrize(
     "key",
     ["not-a-uuid", "", b"\xff" * 16, 5, None, 1.5, uuid.uuid4(), ["x"]],
-    ids=["garbage", "empty", "nonascii-bytes", "int", "None", "float", "UUID-object", "list"],
+    ids=[
+        "garbage",
+        "empty",
+        "nonascii-bytes",
+        "int",
+        "None",
+        "float",
+        "UUID-object",
+        "list",
+    ],
 )
 def test_invalidKeys(store: StashStore, key: Any) -> None:
     """Anything but a UUID given as str or bytes is a ValueError, for put and take."""
@@ -108,7 +117,10 @@ def test_putNoneRefused(store: StashStore) -> None:
 
 
 def test_putRefusesOverwrite(store: StashStore) -> None:
-    """A second put under the same key and path is a StashError; the first value stays."""
+    """
+    A second put under the same key and path is a StashError; the first
+    value stays.
+    """
     stash = Stash(store, "/a")
     key = newKey()
     stash.put(key, "first")
@@ -122,7 +134,8 @@ def test_putRefusesOverwrite(store: StashStore) -> None:
 def test_falsyValues(store: StashStore) -> None:
     """Falsy values other than None (0, "", b"", [], False) are stored and taken."""
     stash = Stash(store, "/a")
-    for value in (0, "", b"", [], False):
+    values: List[object] = [0, "", b"", [], False]
+    for value in values:
         key = newKey()
         stash.put(key, value)
         with pytest.raises(StashError):
@@ -248,7 +261,10 @@ def test_concurrentPutTakeLosesNothing(store: StashStore) -> None:
         except BaseException as e:
             errors.append(e)
 
-    putters = [threading.Thread(target=putter, args=(list(range(n, len(keys), 4)),)) for n in range(4)]
+    putters = [
+        threading.Thread(target=putter, args=(list(range(n, len(keys), 4)),))
+        for n in range(4)
+    ]
     takers = [threading.Thread(target=taker) for _ in range(6)]
     for t in takers + putters:
         t.start()
@@ -322,7 +338,12 @@ def test_storeFromBadURL(url: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["not-a-uuid", "", "{12345678-1234-5678-1234-567812345678}", b"12345678123456781234567812345678"],
+    [
+        "not-a-uuid",
+        "",
+        "{12345678-1234-5678-1234-567812345678}",
+        b"12345678123456781234567812345678",
+    ],
 )
 def test_keyRulesMatchWptserve(key: Any) -> None:
     """For str and bytes keys we accept and refuse exactly what wptserve 4.0.3 does."""

@@ -89,7 +89,9 @@ def _idnaLabel(subdomain: str) -> str:
     return subdomain.encode("idna").decode("ascii")
 
 
-def _domainsFor(hosts: Mapping[str, str], subdomains: Iterable[str], withMain: bool) -> Dict[str, Dict[str, str]]:
+def _domainsFor(
+    hosts: Mapping[str, str], subdomains: Iterable[str], withMain: bool
+) -> Dict[str, Dict[str, str]]:
     subs = list(subdomains)
     rv: Dict[str, Dict[str, str]] = {}
     for name, host in hosts.items():
@@ -148,7 +150,9 @@ class ServerConfig(Mapping[str, Any]):
                 raise ValueError(f"Config key {key!r} is derived and cannot be set")
             raw[key] = copy.deepcopy(value)
         raw["browser_host"] = _checkHost("browser_host", browserHost)
-        raw["server_host"] = None if serverHost is None else _checkHost("server_host", serverHost)
+        raw["server_host"] = (
+            None if serverHost is None else _checkHost("server_host", serverHost)
+        )
         raw["ports"] = _checkPorts(ports or {})
         raw["subdomains"] = _checkLabels("subdomains", subdomains)
         raw["not_subdomains"] = _checkLabels("not_subdomains", notSubdomains)
@@ -176,7 +180,9 @@ class ServerConfig(Mapping[str, Any]):
         :raises ValueError: for a malformed value or a derived key.
         """
         if not isinstance(data, Mapping):
-            raise ValueError(f"A config must be a JSON object, not {type(data).__name__}")
+            raise ValueError(
+                f"A config must be a JSON object, not {type(data).__name__}"
+            )
         data = dict(data)
         for old, new in _RENAMED.items():
             if old in data:
@@ -193,7 +199,9 @@ class ServerConfig(Mapping[str, Any]):
         }
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(
-            browserHost if browserHost is not None else data.get("browser_host", "localhost"),
+            browserHost
+            if browserHost is not None
+            else data.get("browser_host", "localhost"),
             serverHost=data.get("server_host"),
             ports=data.get("ports"),
             subdomains=data.get("subdomains", ()),
@@ -362,7 +370,9 @@ def _checkAlternateHosts(hosts: Mapping[str, str]) -> Dict[str, str]:
     result = {}
     for key, host in hosts.items():
         if not isinstance(key, str) or key == "":
-            raise ValueError(f"alternate_hosts keys must be non-empty strings, not {key!r}")
+            raise ValueError(
+                f"alternate_hosts keys must be non-empty strings, not {key!r}"
+            )
         result[key] = _checkHost(f"alternate_hosts[{key!r}]", host)
     return result
 
@@ -382,7 +392,11 @@ def _checkPorts(ports: Mapping[str, Iterable[Port]]) -> Dict[str, List[Port]]:
         for port in values:
             if port == "auto":
                 checked.append("auto")
-            elif isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+            elif (
+                isinstance(port, int)
+                and not isinstance(port, bool)
+                and 0 < port < 65536
+            ):
                 checked.append(port)
             else:
                 raise ValueError(f"ports[{scheme!r}] holds an invalid port {port!r}")
@@ -396,7 +410,9 @@ def _derive(raw: Mapping[str, Any]) -> Dict[str, Any]:
     computes, by its rules.
     """
     data = dict(raw)
-    data["server_host"] = raw["server_host"] if raw["server_host"] is not None else raw["browser_host"]
+    data["server_host"] = (
+        raw["server_host"] if raw["server_host"] is not None else raw["browser_host"]
+    )
     data["paths"] = {"doc_root": raw["doc_root"]}
     ports = _Ports()
     for scheme, values in raw["ports"].items():
@@ -406,12 +422,16 @@ def _derive(raw: Mapping[str, Any]) -> Dict[str, Any]:
     hosts = dict(raw["alternate_hosts"])
     hosts[""] = raw["browser_host"]
     data["domains"] = _domainsFor(hosts, sorted(raw["subdomains"]), withMain=True)
-    data["not_domains"] = _domainsFor(hosts, sorted(raw["not_subdomains"]), withMain=False)
+    data["not_domains"] = _domainsFor(
+        hosts, sorted(raw["not_subdomains"]), withMain=False
+    )
     allDomains = copy.deepcopy(data["domains"])
     for name in allDomains:
         allDomains[name].update(data["not_domains"][name])
     data["all_domains"] = allDomains
-    data["domains_set"] = {d for perHost in data["domains"].values() for d in perHost.values()}
+    data["domains_set"] = {
+        d for perHost in data["domains"].values() for d in perHost.values()
+    }
     data["not_domains_set"] = {
         d for perHost in data["not_domains"].values() for d in perHost.values()
     }

@@ -25,7 +25,8 @@ the next call after Redis is back works again (the pool reconnects).
 from __future__ import annotations
 
 import pickle
-from typing import Any, Callable, Optional, TypeVar
+from types import TracebackType
+from typing import Any, Callable, Optional, Type, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -122,9 +123,7 @@ class RedisStashStore:
         return f"<RedisStashStore {redactURL(self.url)}>"
 
     def _unavailable(self, error: BaseException) -> StashUnavailable:
-        return StashUnavailable(
-            f"stash {redactURL(self.url)} is unreachable: {error}"
-        )
+        return StashUnavailable(f"stash {redactURL(self.url)} is unreachable: {error}")
 
     def _call(self, f: Callable[[], _T]) -> _T:
         """
@@ -262,5 +261,10 @@ class _RedisStashLock:
     def __enter__(self) -> bool:
         return self.acquire()
 
-    def __exit__(self, *excInfo: object) -> None:
+    def __exit__(
+        self,
+        __excType: Optional[Type[BaseException]],
+        __excValue: Optional[BaseException],
+        __traceback: Optional[TracebackType],
+    ) -> None:
         self.release()

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Dict, Optional, Protocol, Tuple, Union
+from types import TracebackType
+from typing import Any, Dict, Optional, Protocol, Tuple, Type, Union
 
 from twisted_pyhandlers.encoding import isomorphic_decode, isomorphic_encode
 
@@ -73,8 +74,12 @@ class StashLock(Protocol):
     :class:`threading.Lock`.
     """
 
-    def acquire(self) -> Any:
-        """Block the calling (handler) thread until the lock is held."""
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """
+        Acquire the lock in the calling (handler) thread: wait until it is
+        held, not at all (``blocking=False``) or ``timeout`` seconds; return
+        whether it is held.
+        """
 
     def release(self) -> None:
         """Release the lock held by the calling thread."""
@@ -82,7 +87,12 @@ class StashLock(Protocol):
     def __enter__(self) -> Any:
         """Acquire the lock."""
 
-    def __exit__(self, *excInfo: object) -> Any:
+    def __exit__(
+        self,
+        __excType: Optional[Type[BaseException]],
+        __excValue: Optional[BaseException],
+        __traceback: Optional[TracebackType],
+    ) -> Optional[bool]:
         """Release the lock."""
 
 
@@ -237,7 +247,9 @@ class Stash:
         self.store = store
         self.default_path = defaultPath
 
-    def _wrap(self, key: Union[str, bytes], path: Optional[Union[str, bytes]]) -> Tuple[str, str]:
+    def _wrap(
+        self, key: Union[str, bytes], path: Optional[Union[str, bytes]]
+    ) -> Tuple[str, str]:
         if path is None:
             path = self.default_path
         return normaliseKey(key), normalisePath(path)
