@@ -52,9 +52,6 @@ class MultiDict(Dict[KT, List[VT]]):
         # wptserve's MultiDict takes no arguments either.
         super().__init__()
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict.__repr__(self)})"
-
     def __setitem__(self, name: KT, value: VT) -> None:  # type: ignore[override]
         """Replace every value of ``name`` by ``value``."""
         dict.__setitem__(self, normaliseKey(name), [value])

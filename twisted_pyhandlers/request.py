@@ -26,6 +26,8 @@ from __future__ import annotations
 import base64
 import re
 from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
 from http.client import HTTPMessage
 from http.cookies import BaseCookie, Morsel
 from io import BytesIO
@@ -49,7 +51,9 @@ from typing import (
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from multipart import (  # type: ignore[import-untyped]
+    MultipartError,
     MultipartParser,
+    ParserLimitReached,
     parse_options_header,
 )
 
@@ -495,29 +499,74 @@ def _formBody(request: Request) -> MultiDict[bytes, Any]:
         boundary = isomorphic_encode(options.get("boundary", ""))
         if not _VALID_BOUNDARY.match(boundary):
             raise ValueError(f"Invalid boundary in multipart form: {boundary!r}")
-        parser = MultipartParser(
-            request._bodyView(),
-            isomorphic_decode(boundary),
-            content_length=request._bodyLength,
-            # Header bytes map one to one onto str and back.
-            charset="latin1",
-            # The body is already held in full by Twisted; these only bound
-            # how much more a malformed body can make us hold.
-            part_limit=10_000,
-            memory_limit=64 * 1024 * 1024,
-        )
-        for part in parser:
-            if part.name is None:
-                part.close()
-                continue
-            key = isomorphic_encode(part.name)
-            if part.filename:
-                upload = UploadedFile(part.name, part.filename, part.file, part.headerlist)
-                result.add(key, upload)
-            else:
-                result.add(key, part.raw)
-                part.close()
+        try:
+            fields = _strictMultipart(request, boundary)
+        except ParserLimitReached:
+            raise
+        except MultipartError:
+            fields = _lenientMultipart(request, boundary)
+        for key, value in fields:
+            result.add(key, value)
     return result
+
+
+def _strictMultipart(request: Request, boundary: bytes) -> List[Tuple[bytes, Any]]:
+    """
+    The fields of a well-formed multipart body, parsed by the ``multipart``
+    library as a stream (large file parts spool to disk).
+
+    :raises MultipartError: if the body is not well-formed.
+    """
+    parser = MultipartParser(
+        request._bodyView(),
+        isomorphic_decode(boundary),
+        content_length=request._bodyLength,
+        # Header bytes map one to one onto str and back.
+        charset="latin1",
+        # The body is already held in full by Twisted; these only bound
+        # how much more a crafted body can make us hold.
+        part_limit=10_000,
+        memory_limit=64 * 1024 * 1024,
+    )
+    fields: List[Tuple[bytes, Any]] = []
+    for part in parser:
+        if part.name is None:
+            part.close()
+        elif part.filename:
+            upload = UploadedFile(part.name, part.filename, part.file, part.headerlist)
+            fields.append((isomorphic_encode(part.name), upload))
+        else:
+            fields.append((isomorphic_encode(part.name), part.raw))
+            part.close()
+    return fields
+
+
+def _lenientMultipart(request: Request, boundary: bytes) -> List[Tuple[bytes, Any]]:
+    """
+    The fields of a multipart body that the strict parser refused (bare LF
+    line ends, a missing close delimiter, no delimiter at all), read as
+    leniently as wptserve's ``cgi`` parser reads them, with the standard
+    library's :mod:`email` parser: what parses is kept, the rest ignored.
+    """
+    head = b"Content-Type: multipart/form-data; boundary=\"%s\"\r\n\r\n" % (boundary,)
+    message = BytesParser(policy=compat32).parsebytes(head + request.body)
+    fields: List[Tuple[bytes, Any]] = []
+    parts = message.get_payload() if message.is_multipart() else []
+    for part in parts:
+        if not isinstance(part, Message):
+            continue
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        content = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename:
+            upload = UploadedFile(name, filename, BytesIO(content), list(part.items()))
+            fields.append((isomorphic_encode(name), upload))
+        else:
+            fields.append((isomorphic_encode(name), content))
+    return fields
 
 
 class Request:
