@@ -31,7 +31,7 @@ class Case:
     id: str
     doc: str
     path: str
-    expectCode: int
+    expectCode: int | None
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None

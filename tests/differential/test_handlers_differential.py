@@ -60,6 +60,14 @@ RETURN_FORMS = [
 
 HEADERS = [
     Case(
+        "non-latin1-value",
+        "a str header value outside latin-1: 500 naming UnicodeEncodeError",
+        "/header_nonlatin1.py",
+        500,
+        bodyMode=JSON_ERROR,
+        mustContain=("UnicodeEncodeError",),
+    ),
+    Case(
         "types",
         "header names and values as str, bytes, int; latin-1 value; odd case",
         "/header_types.py",
@@ -80,6 +88,12 @@ HEADERS = [
 ]
 
 CONTENT = [
+    Case(
+        "multipart-content",
+        "wptserve.response.MultipartContent as content",
+        "/multipart_content.py",
+        200,
+    ),
     Case(
         "str-utf8",
         "str content encoded as utf-8 by default",
@@ -109,6 +123,12 @@ CONTENT = [
 ]
 
 STATUS = [
+    Case(
+        "readback",
+        "response.status reads back as (code, reason-or-None)",
+        "/status_readback.py",
+        200,
+    ),
     *[
         Case(
             f"code-{code}",
