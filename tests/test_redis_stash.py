@@ -264,7 +264,7 @@ def main(request, response):
 
 
 @pytest.fixture
-def handlerRoot(tmp_path: Path) -> str:
+def stashRoot(tmp_path: Path) -> str:
     """
     A document root with handlers that put and take over HTTP, and a
     handler and a file that ignore the stash.
@@ -278,16 +278,14 @@ def handlerRoot(tmp_path: Path) -> str:
     return str(root)
 
 
-def test_twoServerProcessesShareStash(
-    redisServer: RedisServer, handlerRoot: str
-) -> None:
+def test_twoServerProcessesShareStash(redisServer: RedisServer, stashRoot: str) -> None:
     """
     Two server processes started with the same --stash redis:// URL share
     one stash: a value put over HTTP through one is taken through the other,
     once.
     """
-    one = PyhandlersProcess(handlerRoot, "--stash", redisServer.url())
-    two = PyhandlersProcess(handlerRoot, "--stash", redisServer.url())
+    one = PyhandlersProcess(stashRoot, "--stash", redisServer.url())
+    two = PyhandlersProcess(stashRoot, "--stash", redisServer.url())
     one.start()
     try:
         two.start()
@@ -303,13 +301,13 @@ def test_twoServerProcessesShareStash(
         one.stop()
 
 
-def test_outageOverHTTP(redisServer: RedisServer, handlerRoot: str) -> None:
+def test_outageOverHTTP(redisServer: RedisServer, stashRoot: str) -> None:
     """
     With Redis down, a handler touching the stash answers 500 with a body
     naming the stash URL; handlers and files that do not touch it answer as
     usual; once Redis is back the stash works again in the same process.
     """
-    server = PyhandlersProcess(handlerRoot, "--stash", redisServer.url())
+    server = PyhandlersProcess(stashRoot, "--stash", redisServer.url())
     server.start()
     try:
         key = newKey()

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any, Callable, Iterator, List, Optional
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import pytest
+import pytest_twisted
+import treq
 from redisserver import RedisServer, requireRedisServer
+from serving import Serve
 
+from twisted_pyhandlers import HandlerDirectory
 from twisted_pyhandlers.redisstash import RedisStashStore
 from twisted_pyhandlers.stash import (
     MemoryStashStore,
@@ -359,3 +364,49 @@ def test_keyRulesMatchWptserve(key: Any) -> None:
             return "ValueError"
 
     assert outcome(ours) == outcome(theirs)
+
+
+_PUT_HANDLER = """
+def main(request, response):
+    key = request.GET.first(b"id")
+    request.server.stash.put(key, request.GET.first(b"value"), path="/shared")
+    return "stored"
+"""
+
+_TAKE_HANDLER = """
+def main(request, response):
+    value = request.server.stash.take(request.GET.first(b"id"), path="/shared")
+    return "missing" if value is None else value
+"""
+
+
+@pytest_twisted.ensureDeferred
+async def test_rootsAndPortsShareDefaultStash(tmp_path: Path, serve: Serve) -> None:
+    """
+    Two HandlerDirectory roots on two listening ports of one process share
+    the default stash: a value put through one is taken through the other.
+    A root given its own store does not see it.
+    """
+    roots = []
+    for name in ("a", "b", "own"):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "put.py").write_text(_PUT_HANDLER)
+        (root / "take.py").write_text(_TAKE_HANDLER)
+        roots.append(root)
+    first = serve(HandlerDirectory(roots[0]))
+    second = serve(HandlerDirectory(roots[1]))
+    own = serve(HandlerDirectory(roots[2], stash=MemoryStashStore()))
+
+    async def get(url: str) -> Tuple[int, bytes]:
+        response = await treq.get(url, persistent=False)
+        return response.code, await response.content()
+
+    key = newKey()
+    assert await get(f"{first}/put.py?id={key}&value=v") == (200, b"stored")
+    assert await get(f"{own}/take.py?id={key}") == (200, b"missing")
+    assert await get(f"{second}/take.py?id={key}") == (200, b"v")
+    assert await get(f"{first}/take.py?id={key}") == (200, b"missing")
+    assert await get(f"{own}/put.py?id={key}&value=mine") == (200, b"stored")
+    assert await get(f"{first}/take.py?id={key}") == (200, b"missing")
+    assert await get(f"{own}/take.py?id={key}") == (200, b"mine")
