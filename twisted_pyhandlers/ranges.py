@@ -22,6 +22,24 @@ from dataclasses import dataclass
 from twisted_pyhandlers.errors import HTTPException
 
 
+class RangeError(HTTPException):
+    """
+    A ``Range`` header that cannot be answered (400 or 416).
+
+    :ivar errorText: the message wptserve puts in its JSON error body.
+        wptserve shows ``str()`` of its exception there, which is
+        ``"(416, 'Bad range specifier ...')"`` when the message was passed
+        positionally and a bare ``"416"`` for the one place it passes it by
+        keyword (an unknown range unit); we reproduce both.
+    """
+
+    def __init__(
+        self, code: int, message: str, *, keywordMessage: bool = False
+    ) -> None:
+        super().__init__(code, message)
+        self.errorText = str(code) if keywordMessage else str((code, message))
+
+
 @dataclass(frozen=True)
 class ByteRange:
     """
@@ -101,21 +119,21 @@ def parseRange(header: bytes, fileSize: int) -> list[ByteRange]:
     The ranges a ``Range`` header asks of a file of ``fileSize`` bytes,
     merged and sorted.  Safe in any thread.
 
-    :raises HTTPException: 400 for a non-ASCII header, 416 for anything
+    :raises RangeError: 400 for a non-ASCII header, 416 for anything
         malformed or unsatisfiable (with wptserve's messages).
     """
     try:
         text = header.decode("ascii")
     except UnicodeDecodeError:
-        raise HTTPException(400, "Non-ASCII range header value")
+        raise RangeError(400, "Non-ASCII range header value")
     prefix = "bytes="
     if not text.startswith(prefix):
-        raise HTTPException(416, f"Unrecognised range type {text}")
+        raise RangeError(416, f"Unrecognised range type {text}", keywordMessage=True)
     ranges: list[ByteRange] = []
     for item in text[len(prefix) :].split(","):
         components = item.split("-")
         if len(components) != 2:
-            raise HTTPException(416, f"Bad range specifier {item}")
+            raise RangeError(416, f"Bad range specifier {item}")
         bounds: list[int | None] = []
         for component in components:
             if component == "":
@@ -124,9 +142,9 @@ def parseRange(header: bytes, fileSize: int) -> list[ByteRange]:
             try:
                 bounds.append(int(component))
             except ValueError:
-                raise HTTPException(416, f"Bad range specifier {item}")
+                raise RangeError(416, f"Bad range specifier {item}")
         try:
             ranges.append(_absolute(bounds[0], bounds[1], fileSize))
         except ValueError:
-            raise HTTPException(416, f"Bad range specifier {item}")
+            raise RangeError(416, f"Bad range specifier {item}")
     return _coalesce(ranges)

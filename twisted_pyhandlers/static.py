@@ -39,7 +39,7 @@ from twisted_pyhandlers.context import HandlerContext
 from twisted_pyhandlers.errors import HTTPException
 from twisted_pyhandlers.filebody import FileBody
 from twisted_pyhandlers.pipes import parse_qs
-from twisted_pyhandlers.ranges import ByteRange, parseRange
+from twisted_pyhandlers.ranges import ByteRange, RangeError, parseRange
 from twisted_pyhandlers.staticerrors import jsonError, methodNotRouted
 from twisted_pyhandlers.templates import template
 
@@ -131,13 +131,15 @@ def fileHeaders(request: Any, path: FilePath[str]) -> list[HeaderPair]:
     return pairs
 
 
-def _rangeNotSatisfiable(response: Any, error: HTTPException, size: int) -> None:
+def _rangeError(response: Any, error: RangeError, size: int) -> None:
     """
-    Write wptserve's 416 JSON error, plus the ``Content-Range: bytes */SIZE``
-    that wptserve sets and then loses.  Worker thread.
+    Write wptserve's JSON error for a ``Range`` header we cannot answer;
+    for a 416, with the ``Content-Range: bytes */SIZE`` that wptserve sets
+    and then loses.  Worker thread.
     """
-    response.set_error(error.code, error)
-    response.headers.set("Content-Range", f"bytes */{size}")
+    response.set_error(error.code, error.errorText)
+    if error.code == 416:
+        response.headers.set("Content-Range", f"bytes */{size}")
     response.write()
 
 
@@ -166,10 +168,8 @@ def serveFile(path: FilePath[str], request: Any, response: Any) -> None:
         return
     try:
         ranges = parseRange(request.headers["Range"], size)
-    except HTTPException as error:
-        if error.code != 416:
-            raise
-        _rangeNotSatisfiable(response, error, size)
+    except RangeError as error:
+        _rangeError(response, error, size)
         return
     response.status = 206
     if len(ranges) == 1:
