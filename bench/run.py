@@ -1,0 +1,606 @@
+"""
+The side-by-side benchmark of issue 6.
+
+``python bench/run.py`` (with the project's Python, e.g.
+``/tmp/venv/bin/python bench/run.py``) writes a temporary document root with
+the bench handlers, starts wptserve 4.0.3, a plain twisted.web static
+resource and twisted_pyhandlers (``twistd pyhandlers``) as separate processes
+on free loopback ports, drives each with ``wrk`` in the same run, fetches a
+1 GiB generator body while sampling our server's resident memory, times our
+server's start to first answer, and prints a table of the measurements and
+one of the targets of issue 6 point 4 with PASS/FAIL against each.
+
+Exit status: 0 when every target passed, 1 when one or more failed (the
+output says which, plainly), 2 when the bench itself could not run.
+``--quick`` is a smoke run (about 40 s) whose figures are too short to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# ``python bench/run.py`` puts bench/ on sys.path; the modules import as ``bench.*``.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.docroot import (
+    GIB_PIECE_SIZE,
+    GIB_PIECES,
+    SLEEP_SECONDS,
+    STATIC_NAME,
+    writeDocRoot,
+)
+from bench.servers import (
+    ServerFailed,
+    ServerProcess,
+    ourServer,
+    staticServer,
+    wptserveServer,
+)
+from bench.wrk import WRK, WrkError, WrkResult, runWrk
+
+MIB = 1 << 20
+
+#: The servers, in table order.
+SERVERS = ("wptserve", "static", "ours")
+
+#: How the plain twisted.web server serves each scenario (printed with the table).
+STATIC_KIND = {
+    "tiny-keepalive": "static.Data",
+    "tiny-close": "static.Data",
+    "mib": "static.Data",
+    "static-file": "static.File",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """
+    One wrk measurement: which path each server is asked for, and how.
+
+    ``paths`` maps a server name to its path; a server missing from it is
+    not measured in this scenario (shown as ``n/a``).
+    """
+
+    key: str
+    title: str
+    paths: dict[str, str]
+    connections: int
+    threads: int = 1
+    headers: tuple[str, ...] = ()
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "tiny-keepalive",
+        "tiny handler, keep-alive, 10 conns",
+        {"wptserve": "/tiny.py", "static": "/tiny", "ours": "/tiny.py"},
+        connections=10,
+    ),
+    Scenario(
+        "tiny-close",
+        "tiny handler, Connection: close, 10 conns",
+        {"wptserve": "/tiny.py", "static": "/tiny", "ours": "/tiny.py"},
+        connections=10,
+        headers=("Connection: close",),
+    ),
+    Scenario(
+        "sleep",
+        f"{int(SLEEP_SECONDS * 1000)} ms sleeping handler, 200 conns",
+        {"wptserve": "/sleep.py", "ours": "/sleep.py"},
+        connections=200,
+        threads=2,
+    ),
+    Scenario(
+        "mib",
+        "1 MiB body, keep-alive, 10 conns",
+        {"wptserve": "/mib.py", "static": "/mib", "ours": "/mib.py"},
+        connections=10,
+    ),
+    Scenario(
+        "static-file",
+        f"static file ({STATIC_NAME}, 16 KiB), 10 conns",
+        {"wptserve": f"/{STATIC_NAME}", "static": f"/{STATIC_NAME}", "ours": f"/{STATIC_NAME}"},
+        connections=10,
+    ),
+)
+
+#: The ideal rate of the sleeping scenario: connections / sleep time.
+SLEEP_IDEAL = 200 / SLEEP_SECONDS
+
+
+@dataclass
+class GibResult:
+    """One fetch of the 1 GiB generator body, with the server's memory around it."""
+
+    server: str
+    status: str
+    bytesReceived: int
+    seconds: float
+    rssBefore: int
+    rssPeak: int
+    rssAfter: int
+
+    @property
+    def growth(self) -> int:
+        """Peak resident memory during the fetch minus the memory before it."""
+        return self.rssPeak - self.rssBefore
+
+
+@dataclass
+class Target:
+    """One target of issue 6 point 4: a measured ratio against a bound."""
+
+    name: str
+    value: float | None
+    bound: float
+    atLeast: bool
+    unit: str
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """True when measured and on the right side of the bound (strictly under, for upper bounds)."""
+        if self.value is None:
+            return False
+        return self.value >= self.bound if self.atLeast else self.value < self.bound
+
+    def describe(self, value: float | None) -> str:
+        """Format a value in this target's unit."""
+        if value is None:
+            return "not measured"
+        if self.unit == "x":
+            return f"{value:.2f}x"
+        if self.unit == "%":
+            return f"{value * 100:.0f}%"
+        return f"{value:.2f} {self.unit}"
+
+
+@dataclass
+class Report:
+    """Everything one run measured, for the tables and ``--json``."""
+
+    wrk: dict[str, dict[str, WrkResult]] = field(default_factory=dict)
+    gib: dict[str, GibResult] = field(default_factory=dict)
+    startTimes: list[float] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+# -- measuring ---------------------------------------------------------------
+
+
+class MemorySampler:
+    """
+    Samples a server's resident memory every ``interval`` seconds in its own
+    thread and keeps the peak.
+    """
+
+    def __init__(self, server: ServerProcess, interval: float = 0.02) -> None:
+        self.server = server
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        """Runs in the sampler thread until :meth:`stop`."""
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self.server.rss())
+            except (OSError, ServerFailed):
+                return
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        """Start sampling (bench main thread)."""
+        self.peak = self.server.rss()
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Stop sampling and return the peak (bench main thread)."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def fetchGib(server: ServerProcess, limitRate: str | None) -> GibResult:
+    """
+    Fetch ``/gib.py`` once with curl into /dev/null while sampling the
+    server's resident memory; ``limitRate`` is curl's ``--limit-rate``
+    (e.g. ``200M``), ``None`` for as fast as curl reads.
+
+    Runs in the bench's main thread.
+    """
+    time.sleep(0.5)  # let the previous scenario's buffers drain
+    before = server.rss()
+    sampler = MemorySampler(server)
+    sampler.start()
+    command = ["curl", "--silent", "--show-error", "--output", "/dev/null", "--write-out", "%{http_code} %{size_download} %{time_total}"]
+    if limitRate:
+        command += ["--limit-rate", limitRate]
+    started = time.monotonic()
+    try:
+        finished = subprocess.run(command + [server.url("/gib.py")], check=False, capture_output=True, text=True, timeout=600)
+    finally:
+        elapsed = time.monotonic() - started
+        time.sleep(0.5)
+        peak = sampler.stop()
+    after = server.rss()
+    try:
+        code, size, _ = finished.stdout.split()
+        received = int(size)
+    except ValueError:
+        code, received = f"curl failed: {finished.stderr.strip()}", 0
+    return GibResult(server.name, code, received, elapsed, before, max(peak, after), after)
+
+
+def measureStart(root: Path, logDir: Path, tries: int, threads: int | None) -> list[float]:
+    """
+    Start our server ``tries`` times, each time timing spawn to the first
+    200 for ``/tiny.py``, and stop it again.
+
+    Runs in the bench's main thread.
+    """
+    times = []
+    for attempt in range(tries):
+        with ourServer(root, logDir / f"ours-start-{attempt}.log", threads=threads) as server:
+            server.start()
+            times.append(server.waitReady("/tiny.py", interval=0.005))
+    return times
+
+
+def warmUp(server: ServerProcess, path: str, seconds: float) -> None:
+    """
+    Prime a server for a scenario (code caches, threads, JIT-less Python's
+    first-call costs): a short wrk run whose figures are thrown away.
+    """
+    if seconds > 0:
+        runWrk(server.url(path), connections=10, duration=seconds)
+
+
+# -- reporting ---------------------------------------------------------------
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _rate(report: Report, scenario: str, server: str, attr: str = "requestsPerSecond") -> float | None:
+    result = report.wrk.get(scenario, {}).get(server)
+    return None if result is None else float(getattr(result, attr))
+
+
+def computeTargets(report: Report) -> list[Target]:
+    """The targets of issue 6 point 4, each from this run's figures."""
+    gib = report.gib.get("ours")
+    gibGrowth = None
+    if gib is not None and gib.bytesReceived == GIB_PIECES * GIB_PIECE_SIZE:
+        gibGrowth = gib.growth / MIB
+    start = statistics.median(report.startTimes) if report.startTimes else None
+    return [
+        Target("tiny keep-alive: ours / wptserve", _ratio(_rate(report, "tiny-keepalive", "ours"), _rate(report, "tiny-keepalive", "wptserve")), 10, True, "x"),
+        Target("tiny keep-alive: ours / static.Data", _ratio(_rate(report, "tiny-keepalive", "ours"), _rate(report, "tiny-keepalive", "static")), 0.6, True, "x"),
+        Target("tiny Connection: close: ours / wptserve", _ratio(_rate(report, "tiny-close", "ours"), _rate(report, "tiny-close", "wptserve")), 3, True, "x"),
+        Target("sleeping handler: ours / ideal (2000 req/s)", _ratio(_rate(report, "sleep", "ours"), SLEEP_IDEAL), 0.8, True, "%"),
+        Target(
+            "1 MiB body: ours / wptserve throughput",
+            _ratio(_rate(report, "mib", "ours", "bytesPerSecond"), _rate(report, "mib", "wptserve", "bytesPerSecond")),
+            1.5,
+            True,
+            "x",
+        ),
+        Target("1 GiB generator: ours RSS growth", gibGrowth, 64, False, "MiB", "" if gib is None else f"peak - before; {gib.status}, {gib.bytesReceived} bytes"),
+        Target("start to first answer (median)", start, 1.0, False, "s", ", ".join(f"{t:.2f}" for t in report.startTimes)),
+    ]
+
+
+def formatTable(rows: list[list[str]], header: list[str]) -> str:
+    """Plain-text table with aligned columns (numbers right-aligned)."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = []
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            numeric = i > 1 and cell[:1].isdigit()
+            out.append(cell.rjust(widths[i]) if numeric else cell.ljust(widths[i]))
+        return "  ".join(out).rstrip()
+
+    lines.append(line(header))
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend(line(row) for row in rows)
+    return "\n".join(lines)
+
+
+def errorCell(result: WrkResult) -> str:
+    """wrk's error counts by kind (``read 12, non2xx 3``), ``0`` when none."""
+    kinds = {kind: count for kind, count in result.socketErrors.items() if count}
+    if result.non2xx:
+        kinds["non2xx"] = result.non2xx
+    return ", ".join(f"{kind} {count}" for kind, count in kinds.items()) or "0"
+
+
+def measurementTable(report: Report) -> str:
+    """The per-scenario, per-server table: req/s, p50, p99, MB/s, errors, ratios."""
+    rows: list[list[str]] = []
+    for scenario in SCENARIOS:
+        results = report.wrk.get(scenario.key)
+        if not results:
+            continue
+        first = True
+        for server in SERVERS:
+            result = results.get(server)
+            name = server if server != "static" else f"static ({STATIC_KIND.get(scenario.key, '-')})"
+            if result is None:
+                rows.append([scenario.title if first else "", name, "n/a", "", "", "", "", ""])
+                first = False
+                continue
+            ours = results.get("ours")
+            note = ""
+            if server == "ours":
+                parts = []
+                for other in ("wptserve", "static"):
+                    if other in results:
+                        parts.append(f"{result.requestsPerSecond / results[other].requestsPerSecond:.2f}x {other}")
+                if scenario.key == "sleep":
+                    parts.append(f"{result.requestsPerSecond / SLEEP_IDEAL:.0%} of ideal")
+                note = ", ".join(parts)
+            elif scenario.key == "sleep":
+                note = f"{result.requestsPerSecond / SLEEP_IDEAL:.0%} of ideal"
+            del ours
+            rows.append(
+                [
+                    scenario.title if first else "",
+                    name,
+                    f"{result.requestsPerSecond:.0f}",
+                    _ms(result.p50),
+                    _ms(result.p99),
+                    f"{result.bytesPerSecond / 1e6:.1f}",
+                    errorCell(result),
+                    note,
+                ]
+            )
+            first = False
+    for server in SERVERS:
+        gib = report.gib.get(server)
+        if gib is None:
+            continue
+        rows.append(
+            [
+                "1 GiB generator, one curl",
+                server,
+                "",
+                f"{gib.seconds:.1f} s",
+                "",
+                f"{gib.bytesReceived / gib.seconds / 1e6:.1f}" if gib.seconds else "",
+                "0" if gib.bytesReceived == GIB_PIECES * GIB_PIECE_SIZE else "short",
+                f"RSS {gib.rssBefore / MIB:.0f} -> peak {gib.rssPeak / MIB:.0f} -> after {gib.rssAfter / MIB:.0f} MiB",
+            ]
+        )
+    if report.startTimes:
+        rows.append(
+            [
+                "start to first answer",
+                "ours",
+                "",
+                f"{statistics.median(report.startTimes):.2f} s",
+                "",
+                "",
+                "",
+                "tries: " + ", ".join(f"{t:.2f} s" for t in report.startTimes),
+            ]
+        )
+    return formatTable(rows, ["scenario", "server", "req/s", "p50", "p99", "MB/s", "errors", "ratios / notes"])
+
+
+def targetTable(targets: list[Target]) -> str:
+    """The issue 6 point 4 targets with PASS/FAIL."""
+    rows = []
+    for target in targets:
+        bound = ("<" if not target.atLeast else ">=") + " " + target.describe(target.bound)
+        rows.append([target.name, target.describe(target.value), bound, "PASS" if target.passed else "FAIL", target.note])
+    return formatTable(rows, ["target (issue 6 point 4)", "measured", "needed", "result", "notes"])
+
+
+def reportJson(report: Report, targets: list[Target]) -> dict[str, object]:
+    """The run as JSON-able data (``--json``)."""
+    return {
+        "settings": report.settings,
+        "wrk": {scenario: {server: asdict(result) for server, result in results.items()} for scenario, results in report.wrk.items()},
+        "gib": {server: asdict(result) | {"growth": result.growth} for server, result in report.gib.items()},
+        "startTimes": report.startTimes,
+        "targets": [asdict(target) | {"passed": target.passed} for target in targets],
+    }
+
+
+# -- the run -----------------------------------------------------------------
+
+
+def parseArguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 s per scenario, no warm-up runs, 1 GiB fetch from ours only, one start")
+    parser.add_argument("--duration", type=float, help="seconds per wrk scenario (default 8, quick 2)")
+    parser.add_argument("--warmup", type=float, help="seconds of discarded wrk warm-up per server and scenario (default 1, quick 0)")
+    parser.add_argument("--threads", type=int, help="pass --threads N to our server (default: its own default)")
+    parser.add_argument("--gib-rate", default="200M", help="curl --limit-rate for the 1 GiB fetch ('' for unlimited; default 200M)")
+    parser.add_argument("--gib-servers", help="comma-separated servers to fetch 1 GiB from (default wptserve,ours; quick: ours)")
+    parser.add_argument("--start-tries", type=int, help="times to measure start to first answer (default 3, quick 1)")
+    parser.add_argument("--only", help="comma-separated scenario keys to run: " + ",".join(s.key for s in SCENARIOS) + ",gib,start")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (doc root, server logs)")
+    args = parser.parse_args(argv)
+    if args.duration is None:
+        args.duration = 2.0 if args.quick else 8.0
+    if args.warmup is None:
+        args.warmup = 0.0 if args.quick else 1.0
+    if args.start_tries is None:
+        args.start_tries = 1 if args.quick else 3
+    if args.gib_servers is None:
+        args.gib_servers = "ours" if args.quick else "wptserve,ours"
+    return args
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr, so stdout holds only the tables."""
+    sys.stderr.write(f"[bench] {message}\n")
+    sys.stderr.flush()
+
+
+def _selected(args: argparse.Namespace) -> set[str]:
+    every = {s.key for s in SCENARIOS} | {"gib", "start"}
+    if not args.only:
+        return every
+    chosen = {key.strip() for key in args.only.split(",") if key.strip()}
+    unknown = chosen - every
+    if unknown:
+        raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return chosen
+
+
+def runBench(args: argparse.Namespace, workDir: Path) -> Report:
+    """
+    Start the three servers, run every selected scenario, stop the servers.
+
+    Runs in the bench's main thread; every server is stopped on the way out,
+    whatever happens (errors, Ctrl-C).
+    """
+    selected = _selected(args)
+    root = writeDocRoot(workDir / "root")
+    report = Report(
+        settings={
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "threads": args.threads,
+            "gibRate": args.gib_rate or None,
+            "wrk": WRK,
+            "python": sys.version.split()[0],
+        }
+    )
+    makers: dict[str, Callable[[], ServerProcess]] = {
+        "wptserve": lambda: wptserveServer(root, workDir / "wptserve.log"),
+        "static": lambda: staticServer(root, workDir / "static.log"),
+        "ours": lambda: ourServer(root, workDir / "ours.log", threads=args.threads),
+    }
+    readyPath = {"wptserve": "/tiny.py", "static": "/tiny", "ours": "/tiny.py"}
+    servers: dict[str, ServerProcess] = {}
+    try:
+        for name in SERVERS:
+            servers[name] = makers[name]()
+            servers[name].start()
+        for name, server in servers.items():
+            seconds = server.waitReady(readyPath[name])
+            progress(f"{name} answers on port {server.port} (pid {server.pid}) after {seconds:.2f} s")
+
+        for scenario in SCENARIOS:
+            if scenario.key not in selected:
+                continue
+            report.wrk[scenario.key] = {}
+            for name in SERVERS:
+                path = scenario.paths.get(name)
+                if path is None:
+                    continue
+                server = servers[name]
+                warmUp(server, path, args.warmup)
+                progress(f"{scenario.key}: {name} {path} ({scenario.connections} conns, {args.duration:g} s)")
+                result, _ = runWrk(
+                    server.url(path),
+                    connections=scenario.connections,
+                    threads=scenario.threads,
+                    duration=args.duration,
+                    headers=scenario.headers,
+                )
+                report.wrk[scenario.key][name] = result
+                progress(f"  {result.requestsPerSecond:.0f} req/s, p50 {_ms(result.p50)}, p99 {_ms(result.p99)}, errors {result.errors}")
+
+        if "gib" in selected:
+            for name in [n.strip() for n in args.gib_servers.split(",") if n.strip()]:
+                if name not in ("wptserve", "ours"):
+                    raise SystemExit(f"--gib-servers: no 1 GiB handler on {name!r}")
+                progress(f"gib: one curl fetch of 1 GiB from {name} (limit {args.gib_rate or 'none'})")
+                gib = fetchGib(servers[name], args.gib_rate or None)
+                report.gib[name] = gib
+                progress(f"  {gib.status}, {gib.bytesReceived} bytes in {gib.seconds:.1f} s, RSS growth {gib.growth / MIB:.1f} MiB")
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    if "start" in selected:
+        progress(f"start: timing spawn to first 200, {args.start_tries} time(s)")
+        report.startTimes = measureStart(root, workDir, args.start_tries, args.threads)
+    return report
+
+
+def _terminateOnSignal(signum: int, frame: object) -> None:
+    """SIGTERM/SIGHUP end the run like Ctrl-C, so the servers are stopped."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench and print the tables; see the module docstring for the exit status."""
+    args = parseArguments(argv)
+    for tool in ("curl",):
+        if shutil.which(tool) is None:
+            progress(f"{tool} is not installed")
+            return 2
+    if not os.path.exists(WRK):
+        progress(f"wrk is not installed ({WRK})")
+        return 2
+    signal.signal(signal.SIGTERM, _terminateOnSignal)
+    signal.signal(signal.SIGHUP, _terminateOnSignal)
+    workDir = Path(tempfile.mkdtemp(prefix="pyhandlers-bench-"))
+    try:
+        report = runBench(args, workDir)
+    except (ServerFailed, WrkError) as error:
+        progress(f"the bench could not run: {error}")
+        return 2
+    except KeyboardInterrupt:
+        progress("interrupted; servers stopped")
+        return 2
+    finally:
+        if args.keep:
+            progress(f"kept {workDir}")
+        else:
+            shutil.rmtree(workDir, ignore_errors=True)
+
+    targets = computeTargets(report)
+    print(f"twisted_pyhandlers bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+          f"wrk {args.duration:g} s per scenario ({args.warmup:g} s warm-up){' [QUICK: smoke figures only]' if args.quick else ''}")
+    print("static = plain twisted.web: static.Data for the tiny and 1 MiB bodies, static.File for the static file")
+    print("errors = wrk's socket errors and non-2xx/3xx answers; 'read' errors alone are a server closing the connection")
+    print("         without a 'Connection: close' header (wrk counts the close, then reconnects; the answer was whole)")
+    print()
+    print(measurementTable(report))
+    print()
+    print(targetTable(targets))
+    print()
+    failed = [target for target in targets if not target.passed]
+    if args.json:
+        args.json.write_text(json.dumps(reportJson(report, targets), indent=2, sort_keys=True) + "\n")
+    if failed:
+        print(f"{len(failed)} of {len(targets)} targets FAILED: " + "; ".join(
+            f"{t.name} = {t.describe(t.value)}, needed {'>=' if t.atLeast else '<'} {t.describe(t.bound)}" for t in failed))
+        return 1
+    print(f"all {len(targets)} targets passed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
