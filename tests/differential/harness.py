@@ -181,7 +181,7 @@ class _Reader:
 
 
 def _dechunk(reader: _Reader) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         sizeLine = reader.readUntil(b"\r\n")[:-2]
         try:

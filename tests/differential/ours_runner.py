@@ -4,8 +4,8 @@ Serve a document root with twisted_pyhandlers, for the differential suite.
 Run as ``python ours_runner.py ROOT``.  It mounts
 :class:`twisted_pyhandlers.HandlerDirectory` as the root resource of a
 :class:`twisted.web.server.Site`, listens on 127.0.0.1 with a port chosen by
-the kernel, prints ``PORT <number>`` on one line of stdout and runs the
-reactor until stdin closes or the process is killed.
+the kernel, prints ``PORT <number>`` on one line of stdout and serves until
+stdin closes or the process is killed.
 
 Our server runs in its own process, like wptserve, so the differential tests
 are plain synchronous socket code: nothing they do can block the reactor that
@@ -18,50 +18,61 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
-from twisted.internet import reactor as _reactor
 from twisted.internet import stdio
+from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
+from twisted.internet.task import react
 from twisted.python.failure import Failure
 from twisted.web.server import Site
 
 from twisted_pyhandlers import HandlerDirectory
 
 
-class StopOnStdinClose(Protocol):
+class FireOnClose(Protocol):
     """
-    Stop the reactor when the parent closes our stdin.
+    Fire a Deferred when the parent closes our stdin.
 
     Runs on the reactor thread.
     """
 
+    def __init__(self, done: Deferred[None]) -> None:
+        self.done = done
+
     def connectionLost(self, reason: Failure | None = None) -> None:
-        if _reactor.running:  # type: ignore[attr-defined]
-            _reactor.stop()  # type: ignore[attr-defined]
+        if not self.done.called:
+            self.done.callback(None)
 
 
-def main(argv: list[str] | None = None) -> int:
+def serve(reactor: Any, root: str, host: str) -> Deferred[None]:
     """
-    Start our server on ``ROOT``, print the port, run the reactor.
+    Listen, announce the port, and return a Deferred that fires when stdin
+    closes (``react`` then stops the reactor).
 
-    Runs on the reactor thread (the process's main thread).
+    Runs on the reactor thread.
+    """
+    resource = HandlerDirectory(root, reactor=reactor)
+    port = reactor.listenTCP(0, Site(resource), interface=host)
+    sys.stdout.write(f"PORT {port.getHost().port}\n")
+    sys.stdout.flush()
+    done: Deferred[None] = Deferred()
+    stdio.StandardIO(FireOnClose(done), reactor=reactor)
+    return done
+
+
+def main(argv: list[str] | None = None) -> None:
+    """
+    Parse the command line and run :func:`serve` under ``react``.
+
+    Runs in the process's main thread, which becomes the reactor thread.
     """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("root", help="document root to serve")
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
-    root = os.path.abspath(args.root)
-
-    resource = HandlerDirectory(root, reactor=_reactor)
-    port = _reactor.listenTCP(  # type: ignore[attr-defined]
-        0, Site(resource), interface=args.host
-    )
-    sys.stdout.write(f"PORT {port.getHost().port}\n")
-    sys.stdout.flush()
-    stdio.StandardIO(StopOnStdinClose())
-    _reactor.run()  # type: ignore[attr-defined]
-    return 0
+    react(serve, [os.path.abspath(args.root), args.host])
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -31,7 +31,7 @@ import sys
 import threading
 from typing import Any
 
-from wptserve import handlers, routes, server, stash
+from wptserve import handlers, routes, server, stash  # type: ignore[import-untyped]
 
 
 class DirectoryDispatch:

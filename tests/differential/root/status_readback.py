@@ -1,4 +1,5 @@
 """response.status reads back as (code, reason-or-None)."""
+
 import json
 
 
