@@ -88,7 +88,9 @@ def test_guessContentType(name: str, expected: str) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_plainFileServedByTwistedFile(serve: Serve, handlerRoot: HandlerRoot) -> None:
+async def test_plainFileServedByTwistedFile(
+    serve: Serve, handlerRoot: HandlerRoot
+) -> None:
     """
     A file with nothing to process comes from twisted.web.static.File:
     guessed type, Content-Length, Last-Modified and Accept-Ranges.
@@ -114,7 +116,9 @@ async def test_conditionalGet(serve: Serve, handlerRoot: HandlerRoot) -> None:
     first = await treq.get(base + "/a.txt")
     await first.content()
     lastModified = first.headers.getRawHeaders("last-modified")[0]
-    second = await treq.get(base + "/a.txt", headers={"If-Modified-Since": lastModified})
+    second = await treq.get(
+        base + "/a.txt", headers={"If-Modified-Since": lastModified}
+    )
     assert second.code == 304
     assert await second.content() == b""
 
@@ -172,7 +176,9 @@ def test_fileBodyReadsOnlyItsRange(tmp_path: object) -> None:
 
 @pytest_twisted.ensureDeferred
 @pytest.mark.parametrize("name", ["a.txt", "headed.txt", "r.asis"])
-async def test_otherMethods404(serve: Serve, handlerRoot: HandlerRoot, name: str) -> None:
+async def test_otherMethods404(
+    serve: Serve, handlerRoot: HandlerRoot, name: str
+) -> None:
     """
     Static content answers GET and HEAD only; like wptserve, whose static
     routes are GET-only, any other method is its JSON 404.
@@ -184,7 +190,9 @@ async def test_otherMethods404(serve: Serve, handlerRoot: HandlerRoot, name: str
     base = _serveRoot(serve, handlerRoot)
     response = await treq.post(base + "/" + name, data=b"x")
     assert response.code == 404
-    assert json.loads(await response.content()) == {"error": {"code": 404, "message": ""}}
+    assert json.loads(await response.content()) == {
+        "error": {"code": 404, "message": ""}
+    }
 
 
 @pytest_twisted.ensureDeferred
@@ -230,7 +238,9 @@ async def test_headersFilesOrderAndCase(serve: Serve, handlerRoot: HandlerRoot) 
     handlerRoot.write("d/f.html", "<p>")
     handlerRoot.write("d/f.html.headers", "X-File: 2\nX-SHARED: file\n")
     port = portOf(_serveRoot(serve, handlerRoot))
-    raw = await exchange(port, b"GET /d/f.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = await exchange(
+        port, b"GET /d/f.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
     ours = [line for line in head if line.lower().startswith((b"x-", b"content-type"))]
     assert ours == [
@@ -251,7 +261,9 @@ async def test_headersFileContentType(serve: Serve, handlerRoot: HandlerRoot) ->
     handlerRoot.write("a.js.headers", "Content-Type: text/plain;charset=utf-8\n")
     base = _serveRoot(serve, handlerRoot)
     response = await treq.get(base + "/a.js")
-    assert response.headers.getRawHeaders("content-type") == ["text/plain;charset=utf-8"]
+    assert response.headers.getRawHeaders("content-type") == [
+        "text/plain;charset=utf-8"
+    ]
     await response.content()
 
 
@@ -319,15 +331,23 @@ async def test_multipleRanges(serve: Serve, handlerRoot: HandlerRoot) -> None:
     boundary = contentType.split("boundary=", 1)[1].encode()
     body = await response.content()
     assert body == (
-        b"\r\n--" + boundary + b"\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n01"
-        b"\r\n--" + boundary + b"\r\nContent-Type: text/plain\r\nContent-Range: bytes 8-9/10\r\n\r\n89"
+        b"\r\n--"
+        + boundary
+        + b"\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n01"
+        b"\r\n--"
+        + boundary
+        + b"\r\nContent-Type: text/plain\r\nContent-Range: bytes 8-9/10\r\n\r\n89"
         b"\r\n--" + boundary + b"--"
     )
 
 
 @pytest_twisted.ensureDeferred
-@pytest.mark.parametrize("header", ["bytes=10-", "bytes=5-2", "bytes=x-1", "pages=1-2", "bytes=1-2-3"])
-async def test_unsatisfiableRange416(serve: Serve, handlerRoot: HandlerRoot, header: str) -> None:
+@pytest.mark.parametrize(
+    "header", ["bytes=10-", "bytes=5-2", "bytes=x-1", "pages=1-2", "bytes=1-2-3"]
+)
+async def test_unsatisfiableRange416(
+    serve: Serve, handlerRoot: HandlerRoot, header: str
+) -> None:
     """
     Unsatisfiable or malformed ranges give 416 with
     ``Content-Range: bytes */SIZE`` and wptserve's JSON error.
