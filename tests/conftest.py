@@ -31,7 +31,7 @@ def serve() -> Iterator[Serve]:
     ports: List[IListeningPort] = []
 
     def start(resource: IResource) -> str:
-        port = reactor.listenTCP(0, Site(resource), interface="127.0.0.1")  # type: ignore[attr-defined]
+        port = reactor.listenTCP(0, Site(resource, parsePOSTFormSubmission=False), interface="127.0.0.1")  # type: ignore[attr-defined]
         ports.append(port)
         return f"http://127.0.0.1:{port.getHost().port}"
 

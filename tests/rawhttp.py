@@ -30,6 +30,8 @@ class RawClient(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         self.chunks.append((time.monotonic(), data))
+        if not self._waiting:
+            return
         received = self.received
         for marker, waiter in list(self._waiting):
             if marker in received:

@@ -28,6 +28,7 @@ from twisted.web.server import Request as TwistedRequest
 from twisted_pyhandlers.context import HandlerContext
 from twisted_pyhandlers.errors import HTTPException, isHTTPException
 from twisted_pyhandlers.output import ConnectionOutput
+from twisted_pyhandlers.pipes import wrapPipeline
 from twisted_pyhandlers.request import Request
 from twisted_pyhandlers.response import Response
 from twisted_pyhandlers.writer import ResponseWriter
@@ -118,7 +119,10 @@ class FunctionResource(Resource):
             if inspect.iscoroutine(value) or isinstance(value, Deferred):
                 self._context.reactor.callFromThread(self._awaitOnReactor, value, request, response, output)
                 return
-            self._completed(value, request, response)
+            try:
+                self._completed(value, request, response)
+            except BaseException as error:
+                self._recordError(response, error)
         self._write(request, response, output)
 
     def _awaitOnReactor(
@@ -157,8 +161,6 @@ class FunctionResource(Resource):
             return
         if value is not None:
             applyReturnValue(response, value)
-        from twisted_pyhandlers.pipes import wrapPipeline
-
         wrapPipeline(self.filePath, request, response)
 
     def _recordError(self, response: Response, error: BaseException) -> None:

@@ -153,7 +153,9 @@ def makeService(options: Options) -> IService:
         stash=stashStoreFromURL(options["stash"]),
         config=config,
     )
-    site = Site(resource, logPath=options["logfile"])
+    # Handlers parse their own request bodies (lazily, as wptserve does);
+    # twisted.web must not parse (or reject) multipart bodies first.
+    site = Site(resource, logPath=options["logfile"], parsePOSTFormSubmission=False)
     service = MultiService()
     ThreadPoolService(pool).setServiceParent(service)
     for description in options["listen"]:

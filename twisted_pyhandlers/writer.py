@@ -79,10 +79,9 @@ class ResponseWriter:
         if message is None:
             message = REASONS.get(code, "")
         self._status_written = True
-        return self.write(
-            b"%s %d %s\r\n"
-            % (isomorphic_encode(self._response.request.protocol_version), code, isomorphic_encode(message))
-        )
+        # Always HTTP/1.1, whatever the client spoke: a server answers with
+        # the highest version it supports (RFC 9110 6.2), and wptserve does.
+        return self.write(b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(message)))
 
     def write_header(self, name: Writable, value: Union[Writable, int]) -> bool:
         """
