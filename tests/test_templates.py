@@ -80,7 +80,7 @@ async def test_substitutions(
     Each name of the template language gives what wptserve gives, from the
     config, the request URL, headers and query.
     """
-    handlerRoot.write("d/t.sub.txt", "[{{%s}}]" % (expression,))
+    handlerRoot.write("d/t.sub.txt", "[{{" + expression + "}}]")
     base = _serve(serve, handlerRoot)
     body = await _body(base, "/d/t.sub.txt?q=1&r=%3Cx%3E", headers={"X-Test": "<v>"})
     assert body == b"[" + expected + b"]"
