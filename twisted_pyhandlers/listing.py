@@ -21,7 +21,7 @@ from twisted.web.resource import Resource
 
 from twisted_pyhandlers.context import HandlerContext
 from twisted_pyhandlers.encoding import isomorphic_decode
-from twisted_pyhandlers.staticerrors import methodNotRouted
+from twisted_pyhandlers.staticerrors import jsonError, methodNotRouted
 
 _HEADERS_SUFFIX = b".headers"
 
@@ -117,7 +117,11 @@ class DirectoryListing(Resource):
         if request.method not in (b"GET", b"HEAD"):
             return methodNotRouted(request)
         urlPath = isomorphic_decode(request.path)
-        body = listingPage(urlPath, self._directory)
+        try:
+            body = listingPage(urlPath, self._directory)
+        except OSError as error:
+            # Unreadable, or gone since getChild: wptserve's 500 shape.
+            return jsonError(request, 500, f"Cannot list {urlPath}: {error}")
         request.setResponseCode(200)
         request.setHeader(b"Content-Type", b"text/html")
         return body
