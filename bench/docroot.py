@@ -43,14 +43,14 @@ HANDLERS: dict[str, str] = {
         '    return b"slept\\n"\n'
     ),
     "mib.py": (
-        f"BODY = b\"x\" * {MIB_BODY_SIZE}\n"
+        f'BODY = b"x" * {MIB_BODY_SIZE}\n'
         "\n"
         "def main(request, response):\n"
         '    response.headers.set(b"Content-Type", b"application/octet-stream")\n'
         "    return BODY\n"
     ),
     "gib.py": (
-        f"PIECE = b\"x\" * {GIB_PIECE_SIZE}\n"
+        f'PIECE = b"x" * {GIB_PIECE_SIZE}\n'
         f"PIECES = {GIB_PIECES}\n"
         "\n"
         "def main(request, response):\n"

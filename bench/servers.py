@@ -70,6 +70,19 @@ def residentBytes(pid: int) -> int:
     raise ServerFailed(f"no VmRSS for pid {pid}")
 
 
+def cpuSeconds(pid: int) -> float:
+    """
+    The CPU time (user + system, all threads) ``pid`` has used so far, from
+    ``/proc/PID/stat``; the bench divides its growth over a run by the
+    requests served, a figure that other load on the machine disturbs much
+    less than requests per second.
+    """
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of proc(5) (utime, stime) are 11 and 12 after the ")".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class ServerProcess:
     """
     One server under test, run as a child process that listens on ``port``.
@@ -78,7 +91,14 @@ class ServerProcess:
     the memory sampler also calls from its thread.
     """
 
-    def __init__(self, name: str, argv: list[str], port: int, logPath: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        logPath: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.port = port
@@ -112,7 +132,9 @@ class ServerProcess:
             start_new_session=True,
         )
 
-    def waitReady(self, path: str, timeout: float = 30.0, interval: float = 0.01) -> float:
+    def waitReady(
+        self, path: str, timeout: float = 30.0, interval: float = 0.01
+    ) -> float:
         """
         Poll ``path`` until it answers 200; return the seconds from
         :meth:`start` to that first 200.
@@ -123,7 +145,9 @@ class ServerProcess:
         deadline = self.startedAt + timeout
         while True:
             if self.process is None or self.process.poll() is not None:
-                raise ServerFailed(f"{self.name} exited before answering:\n{self.logTail()}")
+                raise ServerFailed(
+                    f"{self.name} exited before answering:\n{self.logTail()}"
+                )
             try:
                 status = getStatus(self.port, path)
             except OSError:
@@ -132,12 +156,18 @@ class ServerProcess:
             if status == 200:
                 return now - self.startedAt
             if now > deadline:
-                raise ServerFailed(f"{self.name} gave no 200 for {path} within {timeout} s (last status {status}):\n{self.logTail()}")
+                raise ServerFailed(
+                    f"{self.name} gave no 200 for {path} within {timeout} s (last status {status}):\n{self.logTail()}"
+                )
             time.sleep(interval)
 
     def rss(self) -> int:
         """The child's resident memory in bytes."""
         return residentBytes(self.pid)
+
+    def cpu(self) -> float:
+        """The child's CPU seconds so far (see :func:`cpuSeconds`)."""
+        return cpuSeconds(self.pid)
 
     def logTail(self, lines: int = 20) -> str:
         """The last lines the child wrote, for error messages."""
@@ -195,7 +225,14 @@ def _pythonPathEnv() -> dict[str, str]:
     return env
 
 
-def ourServer(root: Path, logPath: Path, *, port: int | None = None, threads: int | None = None, python: str = sys.executable) -> ServerProcess:
+def ourServer(
+    root: Path,
+    logPath: Path,
+    *,
+    port: int | None = None,
+    threads: int | None = None,
+    python: str = sys.executable,
+) -> ServerProcess:
     """
     ``twistd -n --pidfile= pyhandlers --root ROOT --listen tcp:PORT:interface=127.0.0.1``,
     run by ``python`` (twistd's ``run()``, so no script path is needed).
@@ -218,15 +255,27 @@ def ourServer(root: Path, logPath: Path, *, port: int | None = None, threads: in
     return ServerProcess("ours", argv, port, logPath, env=_pythonPathEnv())
 
 
-def wptserveServer(root: Path, logPath: Path, *, port: int | None = None, python: str = sys.executable) -> ServerProcess:
+def wptserveServer(
+    root: Path, logPath: Path, *, port: int | None = None, python: str = sys.executable
+) -> ServerProcess:
     """wptserve 4.0.3's ``WebTestHttpd`` with its standard routes (``bench/wptserve_runner.py``)."""
     port = freePort() if port is None else port
     argv = [python, str(BENCH / "wptserve_runner.py"), str(root), "--port", str(port)]
     return ServerProcess("wptserve", argv, port, logPath)
 
 
-def staticServer(root: Path, logPath: Path, *, port: int | None = None, python: str = sys.executable) -> ServerProcess:
+def staticServer(
+    root: Path, logPath: Path, *, port: int | None = None, python: str = sys.executable
+) -> ServerProcess:
     """Plain twisted.web: ``File(root)`` with ``Data`` children (``bench/static_runner.py``)."""
     port = freePort() if port is None else port
-    argv = [python, str(BENCH / "static_runner.py"), str(root), "--port", str(port), "--log", str(logPath.with_suffix(".access.log"))]
+    argv = [
+        python,
+        str(BENCH / "static_runner.py"),
+        str(root),
+        "--port",
+        str(port),
+        "--log",
+        str(logPath.with_suffix(".access.log")),
+    ]
     return ServerProcess("static", argv, port, logPath, env=_pythonPathEnv())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import subprocess
 from dataclasses import dataclass, field
 
@@ -87,7 +88,9 @@ def parseWrkOutput(text: str) -> WrkResult:
     :raises WrkError: when the summary lines are missing (wrk failed, or
         printed a format this parser does not know).
     """
-    summary = re.search(r"^\s*(\d+) requests in (\S+), (\S+) read\s*$", text, re.MULTILINE)
+    summary = re.search(
+        r"^\s*(\d+) requests in (\S+), (\S+) read\s*$", text, re.MULTILINE
+    )
     rate = re.search(r"^Requests/sec:\s*([0-9.]+)\s*$", text, re.MULTILINE)
     transfer = re.search(r"^Transfer/sec:\s*(\S+)\s*$", text, re.MULTILINE)
     if not (summary and rate and transfer):
@@ -95,7 +98,9 @@ def parseWrkOutput(text: str) -> WrkResult:
     percentiles: dict[int, float] = {}
     distribution = text.split("Latency Distribution", 1)
     if len(distribution) == 2:
-        for match in re.finditer(r"^\s*(\d+)(?:\.\d+)?%\s+(\S+)\s*$", distribution[1], re.MULTILINE):
+        for match in re.finditer(
+            r"^\s*(\d+)(?:\.\d+)?%\s+(\S+)\s*$", distribution[1], re.MULTILINE
+        ):
             percentiles[int(match.group(1))] = parseTime(match.group(2))
     socketErrors: dict[str, int] = {}
     errors = re.search(r"Socket errors:(.*)$", text, re.MULTILINE)
@@ -138,15 +143,67 @@ def wrkCommand(
     return command + [url]
 
 
-def runWrk(url: str, **options: object) -> tuple[WrkResult, str]:
+def runWrk(
+    url: str,
+    *,
+    connections: int,
+    duration: float,
+    threads: int = 1,
+    headers: tuple[str, ...] = (),
+    timeout: float = 5.0,
+) -> tuple[WrkResult, str]:
     """
-    Run wrk against ``url`` (options as :func:`wrkCommand` takes them) and
+    Run wrk against ``url`` (arguments as :func:`wrkCommand` takes them) and
     return the parsed result and wrk's text.
 
     Runs in the bench's main thread and blocks for the run's duration.
     """
-    command = wrkCommand(url, **options)  # type: ignore[arg-type]
-    finished = subprocess.run(command, check=False, capture_output=True, text=True, timeout=float(options.get("duration", 10)) + 60)  # type: ignore[arg-type]
+    command = wrkCommand(
+        url,
+        connections=connections,
+        duration=duration,
+        threads=threads,
+        headers=headers,
+        timeout=timeout,
+    )
+    finished = subprocess.run(
+        command, check=False, capture_output=True, text=True, timeout=duration + 60
+    )
     if finished.returncode != 0:
-        raise WrkError(f"{' '.join(command)} exited {finished.returncode}:\n{finished.stdout}{finished.stderr}")
+        raise WrkError(
+            f"{' '.join(command)} exited {finished.returncode}:\n{finished.stdout}{finished.stderr}"
+        )
     return parseWrkOutput(finished.stdout), finished.stdout
+
+
+def combineResults(results: list[WrkResult]) -> WrkResult:
+    """
+    One result from several runs of the same scenario (the bench's rounds):
+    counts and durations add up, so the rates are totals over total time;
+    each latency percentile is the median of the runs' values (wrk prints
+    no histogram to merge, so this is an approximation, said so in the docs).
+    """
+    if not results:
+        raise ValueError("no results to combine")
+    if len(results) == 1:
+        return results[0]
+    requests = sum(r.requests for r in results)
+    duration = sum(r.duration for r in results)
+    bytesRead = sum(r.bytesRead for r in results)
+    percentiles = {}
+    for key in sorted(set.intersection(*(set(r.percentiles) for r in results))):
+        percentiles[key] = statistics.median(r.percentiles[key] for r in results)
+    socketErrors: dict[str, int] = {}
+    for result in results:
+        for kind, count in result.socketErrors.items():
+            socketErrors[kind] = socketErrors.get(kind, 0) + count
+    return WrkResult(
+        requests=requests,
+        duration=duration,
+        bytesRead=bytesRead,
+        requestsPerSecond=requests / duration if duration else 0.0,
+        bytesPerSecond=bytesRead / duration if duration else 0.0,
+        percentiles=percentiles,
+        socketErrors=socketErrors,
+        non2xx=sum(r.non2xx for r in results),
+    )

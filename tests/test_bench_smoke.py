@@ -1,0 +1,156 @@
+"""
+Smoke tests of the benchmark's helpers (``bench/``), so the bench cannot rot
+silently.  The benchmark itself is not part of the suite and nothing here
+asserts a timing: these pin that wrk's report is read correctly, that the
+targets are judged without slack, and that the bench's launcher starts our
+server and gets an answer from it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import run  # noqa: E402
+from bench.docroot import TINY_BODY, writeDocRoot  # noqa: E402
+from bench.servers import getStatus, ourServer  # noqa: E402
+from bench.wrk import WrkError, combineResults, parseWrkOutput, runWrk  # noqa: E402
+
+#: Real ``wrk --latency`` output (Debian's wrk 4.1), with socket errors and
+#: non-2xx answers.
+WRK_SAMPLE = """\
+Running 1s test @ http://127.0.0.1:36695/nothere.py
+  1 threads and 2 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.39ms    2.44ms  15.34ms   79.71%
+    Req/Sec   617.60    132.76   750.00     80.00%
+  Latency Distribution
+     50%    2.93ms
+     75%    4.55ms
+     90%    6.95ms
+     99%   11.98ms
+  619 requests in 1.01s, 116.77KB read
+  Socket errors: connect 0, read 619, write 0, timeout 0
+  Non-2xx or 3xx responses: 619
+Requests/sec:    613.38
+Transfer/sec:    115.71KB
+"""
+
+#: Real output of a clean keep-alive run with sizes in MB and latencies in us.
+WRK_CLEAN = """\
+Running 2s test @ http://127.0.0.1:41495/mib.py
+  1 threads and 10 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   812.00us    1.02ms  20.10ms   95.00%
+    Req/Sec   226.00     40.00   300.00     70.00%
+  Latency Distribution
+     50%  640.00us
+     75%    1.10ms
+     90%    2.00ms
+     99%    1.02s
+  453 requests in 2.00s, 453.05MB read
+Requests/sec:    226.50
+Transfer/sec:    226.52MB
+"""
+
+
+def test_parseWrkOutputReadsCountsPercentilesAndErrors() -> None:
+    """wrk's summary, latency percentiles, socket errors and non-2xx count are all read, in seconds and bytes."""
+    result = parseWrkOutput(WRK_SAMPLE)
+    assert result.requests == 619
+    assert result.duration == pytest.approx(1.01)
+    assert result.bytesRead == round(116.77 * 1024)
+    assert result.requestsPerSecond == pytest.approx(613.38)
+    assert result.bytesPerSecond == pytest.approx(115.71 * 1024, abs=1)
+    assert result.p50 == pytest.approx(0.00293)
+    assert result.p99 == pytest.approx(0.01198)
+    assert result.percentiles[75] == pytest.approx(0.00455)
+    assert result.socketErrors == {"connect": 0, "read": 619, "write": 0, "timeout": 0}
+    assert result.non2xx == 619
+    assert result.errors == 619 * 2
+
+
+def test_parseWrkOutputUnits() -> None:
+    """Microseconds, seconds and binary megabytes convert correctly; a clean run has no errors."""
+    result = parseWrkOutput(WRK_CLEAN)
+    assert result.p50 == pytest.approx(640e-6)
+    assert result.p99 == pytest.approx(1.02)
+    assert result.bytesRead == round(453.05 * 1024 * 1024)
+    assert result.errors == 0
+
+
+def test_parseWrkOutputRefusesGarbage() -> None:
+    """Output without wrk's summary (wrk failed) raises WrkError instead of yielding zeros."""
+    with pytest.raises(WrkError):
+        parseWrkOutput("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_combineResultsAddsRoundsUp() -> None:
+    """Rounds combine into totals over total time, errors summed, percentiles the median of the rounds."""
+    a = parseWrkOutput(WRK_SAMPLE)
+    b = parseWrkOutput(WRK_CLEAN)
+    combined = combineResults([a, b])
+    assert combined.requests == 619 + 453
+    assert combined.duration == pytest.approx(3.01)
+    assert combined.requestsPerSecond == pytest.approx((619 + 453) / 3.01)
+    assert combined.socketErrors["read"] == 619
+    assert combined.non2xx == 619
+    assert combined.p50 == pytest.approx((0.00293 + 640e-6) / 2)
+
+
+def test_targetsAreJudgedAgainstTheIssuesBounds() -> None:
+    """
+    A ratio just under a bound FAILS and just over PASSES; the growth and
+    start bounds are strict upper bounds; a target this run did not measure
+    is NOT RUN, never PASS.
+    """
+    report = run.Report()
+    tiny = parseWrkOutput(WRK_CLEAN)
+
+    def measured(rate: float) -> run.Measurement:
+        result = combineResults([tiny])
+        result = type(result)(**{**result.__dict__, "requestsPerSecond": rate})
+        return run.Measurement(result, 1.0)
+
+    report.wrk["tiny-keepalive"] = {"wptserve": measured(100.0), "static": measured(1000.0), "ours": measured(999.0)}
+    report.startTimes = [1.0]
+    targets = {target.name: target for target in run.computeTargets(report)}
+    assert targets["tiny keep-alive: ours / wptserve"].verdict == "FAIL"
+    assert targets["tiny keep-alive: ours / wptserve"].value == pytest.approx(9.99)
+    assert targets["tiny keep-alive: ours / static.Data"].verdict == "PASS"
+    assert targets["start to first answer (median)"].verdict == "FAIL"
+    assert targets["1 GiB generator: ours RSS growth"].verdict == "NOT RUN"
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_launcherStartsOurServerAndWrkReadsIt(tmp_path: Path) -> None:
+    """
+    The bench's launcher starts ``twistd pyhandlers`` on the bench's doc
+    root, it answers the tiny handler with the tiny body, a one-second wrk
+    run against it parses, and stopping it ends the process.
+    """
+    root = writeDocRoot(tmp_path / "root")
+    server = ourServer(root, tmp_path / "ours.log", threads=4)
+    with server:
+        server.start()
+        server.waitReady("/tiny.py")
+        assert getStatus(server.port, "/tiny.py") == 200
+        with urllib.request.urlopen(server.url("/tiny.py"), timeout=10) as answer:
+            assert answer.read() == TINY_BODY
+        assert server.rss() > 0
+        assert server.cpu() >= 0
+        result, text = runWrk(server.url("/tiny.py"), connections=2, duration=1)
+        assert result.requests > 0, text
+        assert result.non2xx == 0, text
+        process = server.process
+        assert process is not None
+    assert process.returncode is not None
+    assert (tmp_path / "ours.log").exists()
