@@ -15,9 +15,9 @@ from typing import Iterator, List
 
 import pytest
 import pytest_twisted
+from serving import HandlerRoot, Serve
 from twisted.internet import reactor
 from twisted.internet.interfaces import IListeningPort
-from serving import HandlerRoot, Serve
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 

@@ -11,13 +11,12 @@ import time
 
 import pytest_twisted
 import treq
+from rawhttp import exchange, portOf
+from serving import HandlerRoot, Serve
 from twisted.internet import defer, reactor
 from twisted.logger import globalLogPublisher
 
 from twisted_pyhandlers import HandlerDirectory
-
-from rawhttp import exchange, portOf
-from serving import HandlerRoot, Serve
 
 
 async def get(url: str, **kwargs: object) -> tuple:

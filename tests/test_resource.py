@@ -12,13 +12,12 @@ import os
 import pytest
 import pytest_twisted
 import treq
+from rawhttp import exchange, portOf
+from serving import HandlerRoot, Serve
 from twisted.web.resource import Resource
 from twisted.web.static import Data
 
 from twisted_pyhandlers import HandlerDirectory
-
-from serving import HandlerRoot, Serve
-from rawhttp import exchange, portOf
 
 SECRET = "TOP-SECRET-CONTENT"
 

@@ -62,7 +62,8 @@ def urlBaseOf(request: TwistedRequest, depth: int) -> str:
     site, "/wpt/" under ``putChild(b"wpt", ...)``): the path consumed
     before the ``depth`` segments that lead from the tree's root to here.
     """
-    mount = request.prepath[: len(request.prepath) - depth]
+    prepath = request.prepath or []
+    mount = prepath[: len(prepath) - depth]
     if not mount:
         return "/"
     return "/" + "/".join(quote(segment, safe="") for segment in mount) + "/"
@@ -142,7 +143,7 @@ class FunctionResource(Resource):
                 self._recordError(response, error)
 
         def failed(failure: Failure) -> None:
-            self._recordError(response, failure.value)
+            self._recordError(response, failure.value or RuntimeError("handler failed"))
 
         result.addCallbacks(succeeded, failed)
         result.addCallback(
@@ -150,7 +151,9 @@ class FunctionResource(Resource):
                 self._context.reactor, self._context.threadpool, self._write, request, response, output
             )
         )
-        result.addErrback(self._log.failure, "Writing an asynchronous handler's response failed")
+        result.addErrback(
+            lambda failure: self._log.failure("Writing an asynchronous handler's response failed", failure)
+        )
 
     def _completed(self, value: Any, request: Request, response: Response) -> None:
         """

@@ -185,6 +185,24 @@ class HandlerDirectory(_Directory):
             codeCache=CodeCache(),
         )
         super().__init__(context, rootPath, ())
+        self._portKnown = False
+
+    def getChildWithDefault(self, path: bytes, request: TwistedRequest) -> IResource:
+        """
+        Every request under this root passes here first (reactor thread):
+        when the tree is composed into a Site of the user's, nothing told the
+        config which port it serves, so the first request tells it.
+        """
+        if not self._portKnown:
+            self._notePort(request)
+        return super().getChildWithDefault(path, request)
+
+    def _notePort(self, request: TwistedRequest) -> None:
+        scheme = "https" if request.isSecure() else "http"
+        port = getattr(request.getHost(), "port", None)
+        if isinstance(port, int) and not self.context.config["ports"][scheme]:
+            self.context.config.addListeningPort(scheme, port)
+        self._portKnown = True
 
 
 _sharedPools: Dict[int, ThreadPool] = {}

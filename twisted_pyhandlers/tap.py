@@ -11,7 +11,7 @@ see them even when the system chose the port.
 from __future__ import annotations
 
 import os
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet import endpoints
