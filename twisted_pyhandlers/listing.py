@@ -80,8 +80,8 @@ def listingItems(urlPath: str, directory: FilePath[bytes]) -> Iterator[str]:
             class_ = "dir"
         else:
             class_ = "file"
-        name = escape(_displayName(entry))
-        yield f'<li class="{class_}"><a href="{link}">{name}</a>{headersMarkup}</li>'
+        shown = escape(_displayName(entry))
+        yield f'<li class="{class_}"><a href="{link}">{shown}</a>{headersMarkup}</li>'
 
 
 def listingPage(urlPath: str, directory: FilePath[bytes]) -> bytes:

@@ -78,7 +78,7 @@ class PipeTokenizer:
         self.string = string
         self.state = self.func_name_state
         self._index = 0
-        while self.state:
+        while self.state is not None:
             yield self.state()
         yield None
 
@@ -194,9 +194,7 @@ class pipe:
             if isinstance(converter, opt):
                 optionalSeen = True
             elif optionalSeen:
-                raise ValueError(
-                    "Non-optional argument cannot follow optional argument"
-                )
+                raise ValueError("Non-optional argument cannot follow optional argument")
             else:
                 self.min_args += 1
 
@@ -206,9 +204,7 @@ class pipe:
 
         def inner(request: Any, response: Any, *args: str) -> Any:
             if not (minArgs <= len(args) <= maxArgs):
-                raise ValueError(
-                    f"Expected between {minArgs} and {maxArgs} args, got {len(args)}"
-                )
+                raise ValueError(f"Expected between {minArgs} and {maxArgs} args, got {len(args)}")
             values = tuple(convert(arg) for convert, arg in zip(converters, args))
             return f(request, response, *values)
 
@@ -246,9 +242,7 @@ def status(request: Any, response: Any, code: int) -> Any:
 
 
 @pipe(str, str, opt(boolean))
-def header(
-    request: Any, response: Any, name: str, value: str, append: bool = False
-) -> Any:
+def header(request: Any, response: Any, name: str, value: str, append: bool = False) -> Any:
     """Set a header, or add one more value with ``append`` true."""
     if append:
         response.headers.append(name, value)
@@ -301,9 +295,7 @@ def parseTrickle(delays: str) -> list[TrickleStep]:
     return steps
 
 
-def _trickled(
-    content: bytes, steps: list[TrickleStep], sleep: Callable[[float], None]
-) -> Iterator[bytes]:
+def _trickled(content: bytes, steps: list[TrickleStep], sleep: Callable[[float], None]) -> Iterator[bytes]:
     """
     The body in trickle order.  Iterated in the worker thread that writes
     the response, so ``sleep`` blocks that thread only.
@@ -339,11 +331,7 @@ def trickle(request: Any, response: Any, delays: str) -> Any:
     if not steps:
         return response
     content = resolve_content(response)
-    if not (
-        "Cache-Control" in response.headers
-        or "Pragma" in response.headers
-        or "Expires" in response.headers
-    ):
+    if not ("Cache-Control" in response.headers or "Pragma" in response.headers or "Expires" in response.headers):
         response.headers.set("Cache-Control", "no-cache, no-store, must-revalidate")
         response.headers.set("Pragma", "no-cache")
         response.headers.set("Expires", "0")
@@ -352,9 +340,7 @@ def trickle(request: Any, response: Any, delays: str) -> Any:
 
 
 @pipe(nullable(int), opt(nullable(int)))
-def slice(
-    request: Any, response: Any, start: int | None, end: int | None = None
-) -> Any:
+def slice(request: Any, response: Any, start: int | None, end: int | None = None) -> Any:
     """Keep ``content[start:end]`` and set Content-Length to its size."""
     content = resolve_content(response)[start:end]
     response.content = content
@@ -395,9 +381,7 @@ def parse_qs(qs: str) -> dict[str, list[str]]:
         pair = item.split("=", 1)
         if len(pair) == 1 or len(pair[1]) == 0:
             continue
-        values[unquote(pair[0].replace("+", " "))].append(
-            unquote(pair[1].replace("+", " "))
-        )
+        values[unquote(pair[0].replace("+", " "))].append(unquote(pair[1].replace("+", " ")))
     return dict(values)
 
 
@@ -419,9 +403,7 @@ def pipeString(path: str, query: str, docRoot: str | None = None) -> str:
             below = path[len(root) :]
     pipes = ""
     if ".sub." in below:
-        escapeType = (
-            "html" if os.path.splitext(below)[1] in MARKUP_EXTENSIONS else "none"
-        )
+        escapeType = "html" if os.path.splitext(below)[1] in MARKUP_EXTENSIONS else "none"
         pipes = f"sub({escapeType})"
     query_values = parse_qs(query)
     if "pipe" in query_values:
@@ -443,17 +425,12 @@ def wrapPipeline(path: str, request: Any, response: Any) -> Any:
 
     :raises Exception: whatever a pipe raises; the caller turns it into a 500.
     """
-    pipes = pipeString(
-        path, request.url_parts.query, getattr(request, "doc_root", None)
-    )
+    pipes = pipeString(path, request.url_parts.query, getattr(request, "doc_root", None))
     if pipes:
         response = Pipeline(pipes)(request, response)
     from twisted_pyhandlers.filebody import FileBody
 
-    if (
-        isinstance(response.content, FileBody)
-        and "Content-Length" not in response.headers
-    ):
+    if isinstance(response.content, FileBody) and "Content-Length" not in response.headers:
         response.headers.set("Content-Length", response.content.remaining)
     return response
 

@@ -31,8 +31,8 @@ from typing import Any
 
 from twisted.python.filepath import FilePath
 from twisted.web import static
-from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers.contenttypes import guessContentType
 from twisted_pyhandlers.context import HandlerContext
@@ -125,9 +125,7 @@ def fileHeaders(request: Any, path: FilePath[str]) -> list[HeaderPair]:
     """
     pairs = loadHeaders(request, path)
     if not any(name.lower() == b"content-type" for name, _ in pairs):
-        pairs.insert(
-            0, (b"Content-Type", guessContentType(path.basename()).encode("ascii"))
-        )
+        pairs.insert(0, (b"Content-Type", guessContentType(path.basename()).encode("ascii")))
     return pairs
 
 
@@ -181,9 +179,7 @@ def serveFile(path: FilePath[str], request: Any, response: Any) -> None:
 
     partType = response.headers.get("Content-Type")
     multipart = MultipartContent()
-    response.headers.set(
-        "Content-Type", f"multipart/byteranges; boundary={multipart.boundary}"
-    )
+    response.headers.set("Content-Type", f"multipart/byteranges; boundary={multipart.boundary}")
     for byteRange in ranges:
         multipart.append_part(
             _readRange(path, byteRange),
@@ -239,16 +235,14 @@ class StaticFile(Resource):
 
     isLeaf = True
 
-    def __init__(
-        self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]
-    ) -> None:
+    def __init__(self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]) -> None:
         super().__init__()
         self.path = path
         self.segments = tuple(segments)
         self._context = context
         self._relative = "/".join(path.segmentsFrom(context.root))
 
-    def needsProcessing(self, request: IRequest) -> bool:
+    def needsProcessing(self, request: TwistedRequest) -> bool:
         """
         Whether this request needs the Python side: a Range header,
         ``.sub.`` in the path below the root, a ``pipe`` in the query, or a
@@ -263,7 +257,7 @@ class StaticFile(Resource):
             return True
         return hasHeaderFiles(self.path)
 
-    def render(self, request: IRequest) -> Any:
+    def render(self, request: TwistedRequest) -> Any:
         """
         Serve the file.  Reactor thread.
         """
@@ -292,24 +286,20 @@ class AsIsFile(Resource):
 
     isLeaf = True
 
-    def __init__(
-        self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]
-    ) -> None:
+    def __init__(self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]) -> None:
         super().__init__()
         self.path = path
         self.segments = tuple(segments)
         self._context = context
 
-    def render(self, request: IRequest) -> Any:
+    def render(self, request: TwistedRequest) -> Any:
         """Reactor thread."""
         if request.method not in (b"GET", b"HEAD"):
             return methodNotRouted(request)
         from twisted_pyhandlers.handler import FunctionResource
 
         path = self.path
-        leaf = FunctionResource(
-            self._context, lambda req, resp: serveAsIs(path, req, resp), self.segments
-        )
+        leaf = FunctionResource(self._context, lambda req, resp: serveAsIs(path, req, resp), self.segments)
         return leaf.render(request)
 
 
@@ -319,10 +309,7 @@ def fileResource(path: FilePath[str], context: HandlerContext) -> IResource:
     already checked that ``path`` is inside the root and is a file.
     Reactor thread.
     """
-    segments = [
-        segment.encode("utf-8", "surrogateescape")
-        for segment in path.segmentsFrom(context.root)
-    ]
+    segments = [segment.encode("utf-8", "surrogateescape") for segment in path.segmentsFrom(context.root)]
     if path.basename().endswith(".asis"):
         return AsIsFile(path, context, segments)
     return StaticFile(path, context, segments)

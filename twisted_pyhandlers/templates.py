@@ -105,9 +105,7 @@ def tokenize(expression: str) -> list[Token]:
     """
     tokens, remainder = _SCANNER.scan(expression)
     if remainder:
-        raise TemplateError(
-            f"Cannot parse template expression {{{{{expression}}}}} at {remainder!r}"
-        )
+        raise TemplateError(f"Cannot parse template expression {{{{{expression}}}}} at {remainder!r}")
     if not tokens:
         raise TemplateError(f"Empty template expression {{{{{expression}}}}}")
     return list(tokens)
@@ -124,9 +122,7 @@ def _insideRoot(request: Any, relative: str) -> FilePath[str]:
     """
     root = _docRoot(request)
     try:
-        target = (
-            root.preauthChild(relative.lstrip("/")) if relative.strip("/") else root
-        )
+        target = root.preauthChild(relative.lstrip("/")) if relative.strip("/") else root
     except InsecurePath:
         raise TemplateError(f"Path outside the document root: {relative!r}")
     realRoot = root.realpath()
@@ -221,9 +217,7 @@ def _location(request: Any) -> dict[str, Any]:
     }
 
 
-def _lookup(
-    request: Any, name: str, variables: Mapping[str, Scalar], expression: str
-) -> Any:
+def _lookup(request: Any, name: str, variables: Mapping[str, Scalar], expression: str) -> Any:
     """The value of the first name of an expression, in wptserve's order."""
     config = request.server.config
     if name in variables:
@@ -263,9 +257,7 @@ def _evaluate(request: Any, expression: str, variables: dict[str, Scalar]) -> Sc
             raise TemplateError(f"Nothing to assign in {{{{{expression}}}}}")
         kind, field = tokens.popleft()
     if kind != "ident":
-        raise TemplateError(
-            f"unexpected token type {kind} (token {field!r}), expected ident, in {{{{{expression}}}}}"
-        )
+        raise TemplateError(f"unexpected token type {kind} (token {field!r}), expected ident, in {{{{{expression}}}}}")
     value = _lookup(request, field, variables, expression)
     while tokens:
         kind, field = tokens.popleft()
@@ -273,27 +265,20 @@ def _evaluate(request: Any, expression: str, variables: dict[str, Scalar]) -> Sc
             try:
                 value = value[field]
             except (KeyError, IndexError, TypeError) as error:
-                raise TemplateError(
-                    f"No value for [{field}] in {{{{{expression}}}}}: {error!r}"
-                ) from error
+                raise TemplateError(f"No value for [{field}] in {{{{{expression}}}}}: {error!r}") from error
         elif kind == "arguments":
             if not callable(value):
                 raise TemplateError(f"Not a function in {{{{{expression}}}}}")
             try:
                 value = value(request, *field)
             except TypeError as error:
-                raise TemplateError(
-                    f"Bad arguments in {{{{{expression}}}}}: {error}"
-                ) from error
+                raise TemplateError(f"Bad arguments in {{{{{expression}}}}}: {error}") from error
         else:
             raise TemplateError(
-                f"unexpected token type {kind} (token {field!r}), expected index or "
-                f"arguments, in {{{{{expression}}}}}"
+                f"unexpected token type {kind} (token {field!r}), expected index or arguments, in {{{{{expression}}}}}"
             )
     if isinstance(value, bool) or not isinstance(value, (int, bytes, str)):
-        raise TemplateError(
-            f"{{{{{expression}}}}} is not a string or a number but {type(value).__name__}"
-        )
+        raise TemplateError(f"{{{{{expression}}}}} is not a string or a number but {type(value).__name__}")
     if variable is not None:
         variables[variable] = value
     return value
@@ -318,7 +303,8 @@ def template(request: Any, content: bytes, escape_type: str | None = "html") -> 
         except UnicodeDecodeError:
             raise TemplateError(f"Template expression is not UTF-8: {raw!r}")
         value = _evaluate(request, expression, variables)
-        if escape_type not in _ESCAPES:
+        escapeFunction = _ESCAPES.get(escape_type) if escape_type is not None else None
+        if escapeFunction is None:
             raise TemplateError(f"Unknown escape type {escape_type!r}")
         if isinstance(value, bytes):
             text = value.decode("utf-8")
@@ -326,6 +312,6 @@ def template(request: Any, content: bytes, escape_type: str | None = "html") -> 
             text = str(value)
         else:
             text = value
-        return _ESCAPES[escape_type](text).encode("utf-8")
+        return escapeFunction(text).encode("utf-8")
 
     return _TEMPLATE.sub(replace, content)
