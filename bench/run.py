@@ -219,9 +219,7 @@ class MemorySampler:
         self.interval = interval
         self.peak = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="rss-sampler", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
     def _run(self) -> None:
         """Runs in the sampler thread until :meth:`stop`."""
@@ -286,14 +284,10 @@ def fetchGib(server: ServerProcess, limitRate: str | None) -> GibResult:
         received = int(size)
     except ValueError:
         code, received = f"curl failed: {finished.stderr.strip()}", 0
-    return GibResult(
-        server.name, code, received, elapsed, before, max(peak, after), after
-    )
+    return GibResult(server.name, code, received, elapsed, before, max(peak, after), after)
 
 
-def measureStart(
-    root: Path, logDir: Path, tries: int, threads: int | None
-) -> list[float]:
+def measureStart(root: Path, logDir: Path, tries: int, threads: int | None) -> list[float]:
     """
     Start our server ``tries`` times, each time timing spawn to the first
     200 for ``/tiny.py``, and stop it again.
@@ -302,9 +296,7 @@ def measureStart(
     """
     times = []
     for attempt in range(tries):
-        with ourServer(
-            root, logDir / f"ours-start-{attempt}.log", threads=threads
-        ) as server:
+        with ourServer(root, logDir / f"ours-start-{attempt}.log", threads=threads) as server:
             server.start()
             times.append(server.waitReady("/tiny.py", interval=0.005))
     return times
@@ -336,9 +328,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
-def _rate(
-    report: Report, scenario: str, server: str, attr: str = "requestsPerSecond"
-) -> float | None:
+def _rate(report: Report, scenario: str, server: str, attr: str = "requestsPerSecond") -> float | None:
     measurement = report.wrk.get(scenario, {}).get(server)
     return None if measurement is None else float(getattr(measurement.result, attr))
 
@@ -404,9 +394,7 @@ def computeTargets(report: Report) -> list[Target]:
             64,
             False,
             "MiB",
-            ""
-            if gib is None
-            else f"peak - before; {gib.status}, {gib.bytesReceived} bytes",
+            "" if gib is None else f"peak - before; {gib.status}, {gib.bytesReceived} bytes",
         ),
         Target(
             "start to first answer (median)",
@@ -455,11 +443,7 @@ def measurementTable(report: Report) -> str:
         first = True
         for server in SERVERS:
             measurement = results.get(server)
-            name = (
-                server
-                if server != "static"
-                else f"static ({STATIC_KIND.get(scenario.key, '-')})"
-            )
+            name = server if server != "static" else f"static ({STATIC_KIND.get(scenario.key, '-')})"
             if measurement is None:
                 rows.append(
                     [
@@ -486,9 +470,7 @@ def measurementTable(report: Report) -> str:
                             f"{result.requestsPerSecond / results[other].result.requestsPerSecond:.2f}x {other}"
                         )
                 if scenario.key == "sleep":
-                    parts.append(
-                        f"{result.requestsPerSecond / SLEEP_IDEAL:.0%} of ideal"
-                    )
+                    parts.append(f"{result.requestsPerSecond / SLEEP_IDEAL:.0%} of ideal")
                 note = ", ".join(parts)
             elif scenario.key == "sleep":
                 note = f"{result.requestsPerSecond / SLEEP_IDEAL:.0%} of ideal"
@@ -557,9 +539,7 @@ def targetTable(targets: list[Target]) -> str:
     """The issue 6 point 4 targets with PASS/FAIL."""
     rows = []
     for target in targets:
-        bound = (
-            ("<" if not target.atLeast else ">=") + " " + target.describe(target.bound)
-        )
+        bound = ("<" if not target.atLeast else ">=") + " " + target.describe(target.bound)
         rows.append(
             [
                 target.name,
@@ -569,9 +549,7 @@ def targetTable(targets: list[Target]) -> str:
                 target.note,
             ]
         )
-    return formatTable(
-        rows, ["target (issue 6 point 4)", "measured", "needed", "result", "notes"]
-    )
+    return formatTable(rows, ["target (issue 6 point 4)", "measured", "needed", "result", "notes"])
 
 
 def reportJson(report: Report, targets: list[Target]) -> dict[str, object]:
@@ -579,16 +557,10 @@ def reportJson(report: Report, targets: list[Target]) -> dict[str, object]:
     return {
         "settings": report.settings,
         "wrk": {
-            scenario: {
-                server: asdict(m) | {"cpuPerRequest": m.cpuPerRequest}
-                for server, m in results.items()
-            }
+            scenario: {server: asdict(m) | {"cpuPerRequest": m.cpuPerRequest} for server, m in results.items()}
             for scenario, results in report.wrk.items()
         },
-        "gib": {
-            server: asdict(result) | {"growth": result.growth}
-            for server, result in report.gib.items()
-        },
+        "gib": {server: asdict(result) | {"growth": result.growth} for server, result in report.gib.items()},
         "startTimes": report.startTimes,
         "targets": [asdict(target) | {"passed": target.passed} for target in targets],
     }
@@ -598,17 +570,13 @@ def reportJson(report: Report, targets: list[Target]) -> dict[str, object]:
 
 
 def parseArguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--quick",
         action="store_true",
         help="smoke run: 2 s per scenario, no warm-up runs, 1 GiB fetch from ours only, one start",
     )
-    parser.add_argument(
-        "--duration", type=float, help="seconds per wrk run (default 5, quick 2)"
-    )
+    parser.add_argument("--duration", type=float, help="seconds per wrk run (default 5, quick 2)")
     parser.add_argument(
         "--rounds",
         type=int,
@@ -640,13 +608,9 @@ def parseArguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated scenario keys to run: "
-        + ",".join(s.key for s in SCENARIOS)
-        + ",gib,start",
+        help="comma-separated scenario keys to run: " + ",".join(s.key for s in SCENARIOS) + ",gib,start",
     )
-    parser.add_argument(
-        "--json", type=Path, help="also write the figures as JSON to this file"
-    )
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     parser.add_argument(
         "--keep",
         action="store_true",
@@ -711,14 +675,13 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
     readyPath = {"wptserve": "/tiny.py", "static": "/tiny", "ours": "/tiny.py"}
     servers: dict[str, ServerProcess] = {}
     try:
-        for name in SERVERS:
+        # The three servers run side by side while the wrk scenarios run.
+        for name in SERVERS if any(s.key in selected for s in SCENARIOS) else ():
             servers[name] = makers[name]()
             servers[name].start()
         for name, server in servers.items():
             seconds = server.waitReady(readyPath[name])
-            progress(
-                f"{name} answers on port {server.port} (pid {server.pid}) after {seconds:.2f} s"
-            )
+            progress(f"{name} answers on port {server.port} (pid {server.pid}) after {seconds:.2f} s")
 
         for scenario in SCENARIOS:
             if scenario.key not in selected:
@@ -749,26 +712,27 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
                     progress(
                         f"  {result.requestsPerSecond:.0f} req/s, p50 {_ms(result.p50)}, p99 {_ms(result.p99)}, errors {result.errors}"
                     )
-            report.wrk[scenario.key] = {
-                name: Measurement(combineResults(runs[name]), cpu[name])
-                for name in names
-            }
+            report.wrk[scenario.key] = {name: Measurement(combineResults(runs[name]), cpu[name]) for name in names}
 
-        if "gib" in selected:
-            for name in [n.strip() for n in args.gib_servers.split(",") if n.strip()]:
-                if name not in ("wptserve", "ours"):
-                    raise SystemExit(f"--gib-servers: no 1 GiB handler on {name!r}")
-                progress(
-                    f"gib: one curl fetch of 1 GiB from {name} (limit {args.gib_rate or 'none'})"
-                )
-                gib = fetchGib(servers[name], args.gib_rate or None)
-                report.gib[name] = gib
-                progress(
-                    f"  {gib.status}, {gib.bytesReceived} bytes in {gib.seconds:.1f} s, RSS growth {gib.growth / MIB:.1f} MiB"
-                )
     finally:
         for server in servers.values():
             server.stop()
+
+    if "gib" in selected:
+        # A fresh server for the 1 GiB fetch: memory the earlier scenarios
+        # left in the allocator could otherwise hide growth.
+        for name in [n.strip() for n in args.gib_servers.split(",") if n.strip()]:
+            if name not in ("wptserve", "ours"):
+                raise SystemExit(f"--gib-servers: no 1 GiB handler on {name!r}")
+            with makers[name]() as server:
+                server.start()
+                server.waitReady(readyPath[name])
+                progress(f"gib: one curl fetch of 1 GiB from a fresh {name} (limit {args.gib_rate or 'none'})")
+                gib = fetchGib(server, args.gib_rate or None)
+            report.gib[name] = gib
+            progress(
+                f"  {gib.status}, {gib.bytesReceived} bytes in {gib.seconds:.1f} s, RSS growth {gib.growth / MIB:.1f} MiB"
+            )
 
     if "start" in selected:
         progress(f"start: timing spawn to first 200, {args.start_tries} time(s)")
@@ -813,18 +777,12 @@ def main(argv: list[str] | None = None) -> int:
         f"twisted_pyhandlers bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"wrk {args.rounds} x {args.duration:g} s per server and scenario ({args.warmup:g} s warm-up){' [QUICK: smoke figures only]' if args.quick else ''}"
     )
-    print(
-        "static = plain twisted.web: static.Data for the tiny and 1 MiB bodies, static.File for the static file"
-    )
-    print(
-        "CPU/req = server process CPU time (user+system, all threads) over the runs / requests answered"
-    )
+    print("static = plain twisted.web: static.Data for the tiny and 1 MiB bodies, static.File for the static file")
+    print("CPU/req = server process CPU time (user+system, all threads) over the runs / requests answered")
     print(
         "errors = wrk's socket errors and non-2xx/3xx answers; 'read' errors alone are a server closing the connection"
     )
-    print(
-        "         without a 'Connection: close' header (wrk counts the close, then reconnects; the answer was whole)"
-    )
+    print("         without a 'Connection: close' header (wrk counts the close, then reconnects; the answer was whole)")
     print()
     print(measurementTable(report))
     print()
@@ -838,9 +796,7 @@ def main(argv: list[str] | None = None) -> int:
             + "; ".join(t.name for t in notRun)
         )
     if args.json:
-        args.json.write_text(
-            json.dumps(reportJson(report, targets), indent=2, sort_keys=True) + "\n"
-        )
+        args.json.write_text(json.dumps(reportJson(report, targets), indent=2, sort_keys=True) + "\n")
     if failed:
         print(
             f"{len(failed)} of {len(targets)} targets FAILED: "

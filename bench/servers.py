@@ -132,9 +132,7 @@ class ServerProcess:
             start_new_session=True,
         )
 
-    def waitReady(
-        self, path: str, timeout: float = 30.0, interval: float = 0.01
-    ) -> float:
+    def waitReady(self, path: str, timeout: float = 30.0, interval: float = 0.01) -> float:
         """
         Poll ``path`` until it answers 200; return the seconds from
         :meth:`start` to that first 200.
@@ -145,9 +143,7 @@ class ServerProcess:
         deadline = self.startedAt + timeout
         while True:
             if self.process is None or self.process.poll() is not None:
-                raise ServerFailed(
-                    f"{self.name} exited before answering:\n{self.logTail()}"
-                )
+                raise ServerFailed(f"{self.name} exited before answering:\n{self.logTail()}")
             try:
                 status = getStatus(self.port, path)
             except OSError:
@@ -264,9 +260,7 @@ def wptserveServer(
     return ServerProcess("wptserve", argv, port, logPath)
 
 
-def staticServer(
-    root: Path, logPath: Path, *, port: int | None = None, python: str = sys.executable
-) -> ServerProcess:
+def staticServer(root: Path, logPath: Path, *, port: int | None = None, python: str = sys.executable) -> ServerProcess:
     """Plain twisted.web: ``File(root)`` with ``Data`` children (``bench/static_runner.py``)."""
     port = freePort() if port is None else port
     argv = [

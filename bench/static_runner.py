@@ -46,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     logFile = open(args.log, "a")  # noqa: SIM115 (open for the life of the process)
-    globalLogBeginner.beginLoggingTo(
-        [textFileLogObserver(logFile)], redirectStandardIO=False
-    )
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(logFile)], redirectStandardIO=False)
 
     root = File(os.path.abspath(args.root))
     root.putChild(b"tiny", Data(TINY_BODY, "text/plain"))

@@ -37,9 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     root = os.path.abspath(args.root)
 
     with stash.StashServer():
-        httpd = server.WebTestHttpd(
-            host=args.host, port=args.port, doc_root=root, routes=routes.routes
-        )
+        httpd = server.WebTestHttpd(host=args.host, port=args.port, doc_root=root, routes=routes.routes)
         httpd.start()
         sys.stdout.write(f"PORT {httpd.port}\n")
         sys.stdout.flush()

@@ -88,9 +88,7 @@ def parseWrkOutput(text: str) -> WrkResult:
     :raises WrkError: when the summary lines are missing (wrk failed, or
         printed a format this parser does not know).
     """
-    summary = re.search(
-        r"^\s*(\d+) requests in (\S+), (\S+) read\s*$", text, re.MULTILINE
-    )
+    summary = re.search(r"^\s*(\d+) requests in (\S+), (\S+) read\s*$", text, re.MULTILINE)
     rate = re.search(r"^Requests/sec:\s*([0-9.]+)\s*$", text, re.MULTILINE)
     transfer = re.search(r"^Transfer/sec:\s*(\S+)\s*$", text, re.MULTILINE)
     if not (summary and rate and transfer):
@@ -98,9 +96,7 @@ def parseWrkOutput(text: str) -> WrkResult:
     percentiles: dict[int, float] = {}
     distribution = text.split("Latency Distribution", 1)
     if len(distribution) == 2:
-        for match in re.finditer(
-            r"^\s*(\d+)(?:\.\d+)?%\s+(\S+)\s*$", distribution[1], re.MULTILINE
-        ):
+        for match in re.finditer(r"^\s*(\d+)(?:\.\d+)?%\s+(\S+)\s*$", distribution[1], re.MULTILINE):
             percentiles[int(match.group(1))] = parseTime(match.group(2))
     socketErrors: dict[str, int] = {}
     errors = re.search(r"Socket errors:(.*)$", text, re.MULTILINE)
@@ -166,13 +162,9 @@ def runWrk(
         headers=headers,
         timeout=timeout,
     )
-    finished = subprocess.run(
-        command, check=False, capture_output=True, text=True, timeout=duration + 60
-    )
+    finished = subprocess.run(command, check=False, capture_output=True, text=True, timeout=duration + 60)
     if finished.returncode != 0:
-        raise WrkError(
-            f"{' '.join(command)} exited {finished.returncode}:\n{finished.stdout}{finished.stderr}"
-        )
+        raise WrkError(f"{' '.join(command)} exited {finished.returncode}:\n{finished.stdout}{finished.stderr}")
     return parseWrkOutput(finished.stdout), finished.stdout
 
 
