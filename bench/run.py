@@ -741,7 +741,7 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
 
 
 def _terminateOnSignal(signum: int, frame: object) -> None:
-    """SIGTERM/SIGHUP end the run like Ctrl-C, so the servers are stopped."""
+    """SIGINT/SIGTERM/SIGHUP end the run as Ctrl-C does, so the servers are stopped."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -755,6 +755,8 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.exists(WRK):
         progress(f"wrk is not installed ({WRK})")
         return 2
+    # SIGINT too: a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, _terminateOnSignal)
     signal.signal(signal.SIGTERM, _terminateOnSignal)
     signal.signal(signal.SIGHUP, _terminateOnSignal)
     workDir = Path(tempfile.mkdtemp(prefix="pyhandlers-bench-"))
