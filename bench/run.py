@@ -18,6 +18,7 @@ output says which, plainly), 2 when the bench itself could not run.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -751,6 +752,10 @@ def main(argv: list[str] | None = None) -> int:
     for tool in ("curl",):
         if shutil.which(tool) is None:
             progress(f"{tool} is not installed")
+            return 2
+    for module in ("twisted", "wptserve", "twisted_pyhandlers"):
+        if importlib.util.find_spec(module) is None:
+            progress(f"{module} is not importable by {sys.executable}: run the bench with the project's Python")
             return 2
     if not os.path.exists(WRK):
         progress(f"wrk is not installed ({WRK})")
