@@ -190,7 +190,8 @@ class FunctionResource(Resource):
     def _write(self, request: Request, response: Response, output: ConnectionOutput) -> None:
         """
         Write the response unless the handler already wrote through the
-        writer, then finish it.  Worker thread.
+        writer, then finish it — always, whatever fails on the way, so no
+        client is left waiting.  Worker thread.
         """
         try:
             if not response.writer.content_written:
@@ -201,14 +202,17 @@ class FunctionResource(Resource):
                 response.close_connection = True
             else:
                 self._recordError(response, error)
-                response.write()
-        writer = response.writer
-        persistent = (
-            writer.status_written
-            and writer.saw_header(b"content-length")
-            and not response.close_connection
-        )
-        output.finish(response.status[0], persistent)
+                try:
+                    response.write()
+                except BaseException as secondError:
+                    self._log.failure("Writing the error for {url} failed", Failure(secondError), url=request.url)
+                    response.close_connection = True
+        finally:
+            writer = response.writer
+            persistent = (
+                writer.status_written and writer.saw_header(b"content-length") and not response.close_connection
+            )
+            output.finish(response.status[0], persistent)
 
 
 def _errorCause(error: BaseException) -> BaseException:

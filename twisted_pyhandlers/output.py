@@ -20,7 +20,6 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.threads import blockingCallFromThread
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.threadable import isInIOThread
 from twisted.web.server import Request as TwistedRequest
 from zope.interface import implementer
 
@@ -55,6 +54,9 @@ class ConnectionOutput:
         """
         self._reactor = reactor
         self._request = request
+        # Created in render(), so this is the reactor's thread (also when a
+        # test drives the resource in memory without a running reactor).
+        self._reactorThread = threading.get_ident()
         self._condition = threading.Condition()
         self._paused = False
         self._queued = 0
@@ -97,7 +99,7 @@ class ConnectionOutput:
         """
         if not data:
             return not self.lost
-        if isInIOThread():
+        if self._onReactorThread():
             self._deliver(data, 0)
             return not self.lost
         with self._condition:
@@ -116,7 +118,7 @@ class ConnectionOutput:
 
         :return: False if the client has gone away.
         """
-        if not isInIOThread():
+        if not self._onReactorThread():
             blockingCallFromThread(self._reactor, _nothing)
         return not self.lost
 
@@ -127,12 +129,15 @@ class ConnectionOutput:
         Any thread; the work happens in the reactor thread after every byte
         written before this call.
         """
-        if isInIOThread():
+        if self._onReactorThread():
             self._finish(code, persistent)
         else:
             self._reactor.callFromThread(self._finish, code, persistent)
 
     # -- reactor-thread internals -------------------------------------------
+
+    def _onReactorThread(self) -> bool:
+        return threading.get_ident() == self._reactorThread
 
     def _deliver(self, data: bytes, queued: int) -> None:
         """Hand ``data`` to the transport.  Reactor thread."""
