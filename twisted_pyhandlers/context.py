@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorTime
 from twisted.python.filepath import FilePath
-from twisted.python.threadpool import ThreadPool
 
 if TYPE_CHECKING:
     from twisted_pyhandlers.codecache import CodeCache
     from twisted_pyhandlers.config import ServerConfig
     from twisted_pyhandlers.stash import StashStore
+    from twisted_pyhandlers.threads import CallRunner
 
 
 class HandlerReactor(IReactorCore, IReactorThreads, IReactorTime):
@@ -48,7 +48,7 @@ class HandlerContext:
 
     root: FilePath[str]
     reactor: HandlerReactor
-    threadpool: ThreadPool
+    threadpool: CallRunner
     stashStore: StashStore
     config: ServerConfig
     codeCache: CodeCache

@@ -145,12 +145,18 @@ class FunctionResource(Resource):
         def failed(failure: Failure) -> None:
             self._recordError(response, failure.value or RuntimeError("handler failed"))
 
-        result.addCallbacks(succeeded, failed)
-        result.addCallback(
-            lambda _: deferToThreadPool(
-                self._context.reactor, self._context.threadpool, self._write, request, response, output
+        def writeInThread(_: object) -> Deferred[None]:
+            return deferToThreadPool(
+                self._context.reactor,
+                self._context.threadpool,  # type: ignore[arg-type]
+                self._write,
+                request,
+                response,
+                output,
             )
-        )
+
+        result.addCallbacks(succeeded, failed)
+        result.addCallback(writeInThread)
         result.addErrback(
             lambda failure: self._log.failure("Writing an asynchronous handler's response failed", failure)
         )

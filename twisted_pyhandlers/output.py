@@ -14,7 +14,7 @@ reads is made to wait instead of filling memory.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional
+from typing import List, Optional, Tuple, Union
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.threads import blockingCallFromThread
@@ -57,9 +57,18 @@ class ConnectionOutput:
         # Created in render(), so this is the reactor's thread (also when a
         # test drives the resource in memory without a running reactor).
         self._reactorThread = threading.get_ident()
-        self._condition = threading.Condition()
+        # One plain lock guards the state below; a Condition on it (costly
+        # to create) is made only when a writer actually has to wait.
+        self._lock = threading.Lock()
+        self._waiters: Optional[threading.Condition] = None
         self._paused = False
         self._queued = 0
+        # What worker threads handed over and the reactor has not yet
+        # delivered: byte strings, then perhaps the finish, in order.  One
+        # reactor call drains all of it, so a small response (its bytes and
+        # its end) costs one wake-up of the reactor, not one per write.
+        self._outbox: List[Union[bytes, Tuple[int, bool]]] = []
+        self._drainScheduled = False
         self._finishing = False
         self.lost = False
         self.bytesWritten = 0
@@ -70,14 +79,14 @@ class ConnectionOutput:
 
     def pauseProducing(self) -> None:
         """The transport's buffer is full: writers wait.  Reactor thread."""
-        with self._condition:
+        with self._lock:
             self._paused = True
 
     def resumeProducing(self) -> None:
         """The transport drained: waiting writers go on.  Reactor thread."""
-        with self._condition:
+        with self._lock:
             self._paused = False
-            self._condition.notify_all()
+            self._wakeWriters()
 
     def stopProducing(self) -> None:
         """The connection is going away.  Reactor thread."""
@@ -102,13 +111,15 @@ class ConnectionOutput:
         if self._onReactorThread():
             self._deliver(data, 0)
             return not self.lost
-        with self._condition:
+        with self._lock:
             while (self._paused or self._queued > HIGH_WATER) and not self.lost:
-                self._condition.wait()
+                if self._waiters is None:
+                    self._waiters = threading.Condition(self._lock)
+                self._waiters.wait()
             if self.lost:
                 return False
             self._queued += len(data)
-        self._reactor.callFromThread(self._deliver, data, len(data))
+            self._post(data)
         return True
 
     def flush(self) -> bool:
@@ -132,12 +143,34 @@ class ConnectionOutput:
         if self._onReactorThread():
             self._finish(code, persistent)
         else:
-            self._reactor.callFromThread(self._finish, code, persistent)
+            with self._lock:
+                self._post((code, persistent))
 
     # -- reactor-thread internals -------------------------------------------
 
     def _onReactorThread(self) -> bool:
         return threading.get_ident() == self._reactorThread
+
+    def _post(self, item: Union[bytes, Tuple[int, bool]]) -> None:
+        """
+        Queue ``item`` for the reactor, asking for a drain unless one is
+        already on its way.  Worker thread, holding the lock.
+        """
+        self._outbox.append(item)
+        if not self._drainScheduled:
+            self._drainScheduled = True
+            self._reactor.callFromThread(self._drain)
+
+    def _drain(self) -> None:
+        """Deliver everything queued, in order.  Reactor thread."""
+        with self._lock:
+            items, self._outbox = self._outbox, []
+            self._drainScheduled = False
+        for item in items:
+            if isinstance(item, bytes):
+                self._deliver(item, len(item))
+            else:
+                self._finish(*item)
 
     def _deliver(self, data: bytes, queued: int) -> None:
         """Hand ``data`` to the transport.  Reactor thread."""
@@ -147,9 +180,9 @@ class ConnectionOutput:
                 self.bytesWritten += len(data)
         finally:
             if queued:
-                with self._condition:
+                with self._lock:
                     self._queued -= queued
-                    self._condition.notify_all()
+                    self._wakeWriters()
 
     def _finish(self, code: int, persistent: bool) -> None:
         """
@@ -178,13 +211,16 @@ class ConnectionOutput:
         self._markLost()
 
     def _markLost(self) -> None:
-        with self._condition:
+        with self._lock:
             self.lost = True
-            self._condition.notify_all()
+            self._wakeWriters()
+
+    def _wakeWriters(self) -> None:
+        """Wake writers waiting for room, if any.  Holding the lock."""
+        if self._waiters is not None:
+            self._waiters.notify_all()
 
 
 def _nothing() -> None:
     """A reactor call that does nothing: its return means the queue before it ran."""
 
-
-OutputFactory = Callable[[HandlerReactor, TwistedRequest], ConnectionOutput]

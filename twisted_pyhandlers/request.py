@@ -49,6 +49,7 @@ from typing import (
     overload,
 )
 from urllib.parse import SplitResult, parse_qsl, urlsplit
+from weakref import WeakKeyDictionary
 
 from multipart import (  # type: ignore[import-untyped]
     MultipartError,
@@ -569,6 +570,24 @@ def _lenientMultipart(request: Request, boundary: bytes) -> List[Tuple[bytes, An
     return fields
 
 
+_boundAddresses: "WeakKeyDictionary[object, object]" = WeakKeyDictionary()
+
+
+def _boundAddress(twistedRequest: TwistedRequest) -> object:
+    """
+    The local address the request's connection is bound to.  It cannot
+    change during a connection, so it is asked of the socket once per
+    connection (``getsockname``), not once per request.  Reactor thread.
+    """
+    transport = getattr(twistedRequest.channel, "transport", None)
+    if transport is None:
+        return twistedRequest.getHost()
+    address = _boundAddresses.get(transport)
+    if address is None:
+        address = _boundAddresses[transport] = twistedRequest.getHost()
+    return address
+
+
 class Request:
     """
     The request as a handler sees it: wptserve's ``Request`` API over a
@@ -603,7 +622,7 @@ class Request:
             for name, values in twistedRequest.requestHeaders.getAllRawHeaders()
         ]
         self._secure: bool = twistedRequest.isSecure()
-        host = twistedRequest.getHost()
+        host = _boundAddress(twistedRequest)
         self._boundHost: str = str(getattr(host, "host", "") or "localhost")
         defaultPort = 443 if self._secure else 80
         self._boundPort: int = int(getattr(host, "port", 0) or defaultPort)

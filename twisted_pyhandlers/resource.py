@@ -10,11 +10,11 @@ file, and refuses every segment that could leave the root.  It fits any
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any, Dict, Optional, Sequence, Union
 
 from twisted.internet.interfaces import IReactorCore
 from twisted.python.filepath import FilePath
-from twisted.python.threadpool import ThreadPool
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
@@ -29,6 +29,7 @@ from twisted_pyhandlers.request import Request
 from twisted_pyhandlers.response import Response
 from twisted_pyhandlers.stash import StashStore, stashStoreFromURL
 from twisted_pyhandlers.static import fileResource
+from twisted_pyhandlers.threads import CallRunner, HandlerThreadPool
 
 #: Threads that run handlers, by default.  Many real handlers sleep (to
 #: delay a response, to trickle a body); a thread that sleeps costs a little
@@ -93,14 +94,16 @@ class _Directory(Resource):
         if not isSafeSegment(path):
             return FunctionResource(context, _missing, segments)
         child = self.path.child(path.decode("utf-8"))
-        if not _isInside(child, context.root):
+        try:
+            mode = _modeInside(child, context.root)
+        except OSError:
             return FunctionResource(context, _missing, segments)
-        if child.isdir():
+        if stat.S_ISDIR(mode):
             return _Directory(context, child, segments)
-        if not child.isfile() or request.postpath:
-            # Missing, not a regular file, or a path below a file.
+        if not stat.S_ISREG(mode) or request.postpath:
+            # Not a regular file, or a path below a file.
             return FunctionResource(context, _missing, segments)
-        if child.basename().endswith(".py"):
+        if path.endswith(b".py"):
             return PythonFileResource(context, child.path, segments)
         return fileResource(child, context)
 
@@ -116,16 +119,34 @@ class _Directory(Resource):
         defaults = sorted(
             child for child in self.path.globChildren("default*.py") if child.isfile()
         )
-        if defaults and _isInside(defaults[0], self.context.root):
+        if defaults and _isInside(defaults[0].path, self.context.root):
             return PythonFileResource(self.context, defaults[0].path, segments)
         return DirectoryListing(self.path, self.context)
 
 
-def _isInside(path: FilePath[str], root: FilePath[str]) -> bool:
+def _modeInside(path: FilePath[str], root: FilePath[str]) -> int:
+    """
+    The file mode of ``path`` (a child of a directory already known to be
+    inside ``root``), following symlinks only as far as they stay inside.
+
+    One ``lstat`` answers for the common case; a symlink costs a
+    ``realpath`` to check where it leads.
+
+    :raises OSError: if it does not exist, or leads outside the root.
+    """
+    mode = os.lstat(path.path).st_mode
+    if stat.S_ISLNK(mode):
+        if not _isInside(path.path, root):
+            raise FileNotFoundError(path.path)
+        mode = os.stat(path.path).st_mode
+    return mode
+
+
+def _isInside(path: str, root: FilePath[str]) -> bool:
     """
     Whether ``path``, with every symlink resolved, is ``root`` or below it.
     """
-    real = os.path.realpath(path.path)
+    real = os.path.realpath(path)
     return real == root.path or real.startswith(root.path + os.sep)
 
 
@@ -155,7 +176,7 @@ class HandlerDirectory(_Directory):
         root: Union[str, os.PathLike[str]],
         *,
         reactor: Optional[HandlerReactor] = None,
-        threadpool: Optional[ThreadPool] = None,
+        threadpool: Optional[CallRunner] = None,
         stash: Union[StashStore, str, None] = None,
         config: Optional[ServerConfig] = None,
     ) -> None:
@@ -205,10 +226,10 @@ class HandlerDirectory(_Directory):
         self._portKnown = True
 
 
-_sharedPools: Dict[int, ThreadPool] = {}
+_sharedPools: Dict[int, HandlerThreadPool] = {}
 
 
-def sharedThreadPool(reactor: IReactorCore, size: int = DEFAULT_THREADS) -> ThreadPool:
+def sharedThreadPool(reactor: IReactorCore, size: int = DEFAULT_THREADS) -> HandlerThreadPool:
     """
     The handler thread pool shared by every :class:`HandlerDirectory` on
     ``reactor`` that was not given its own: started when the reactor runs
@@ -221,9 +242,9 @@ def sharedThreadPool(reactor: IReactorCore, size: int = DEFAULT_THREADS) -> Thre
     return pool
 
 
-def newThreadPool(reactor: IReactorCore, size: int) -> ThreadPool:
+def newThreadPool(reactor: IReactorCore, size: int) -> HandlerThreadPool:
     """A thread pool of ``size`` threads tied to ``reactor``'s life."""
-    pool = ThreadPool(minthreads=0, maxthreads=size, name="twisted_pyhandlers")
+    pool = HandlerThreadPool(size)
     reactor.callWhenRunning(pool.start)
     reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
     return pool

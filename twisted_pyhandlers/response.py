@@ -31,6 +31,7 @@ from twisted.logger import Logger
 
 from twisted_pyhandlers.encoding import headerBytes, isomorphic_decode
 from twisted_pyhandlers.errors import errorBody, formatServerError
+from twisted_pyhandlers.writer import BATCH_BODY_LIMIT
 
 if TYPE_CHECKING:
     from twisted_pyhandlers.request import Request
@@ -266,10 +267,10 @@ class Response:
 
     def write(self) -> None:
         """
-        Write the whole response.  A body known in full goes out in the same
-        write as the headers.
+        Write the whole response.  A small body known in full goes out in
+        the same write as the headers.
         """
-        if isinstance(self.content, (bytes, str)):
+        if isinstance(self.content, (bytes, str)) and len(self.content) <= BATCH_BODY_LIMIT:
             with self.writer.batch():
                 self.write_status_headers()
                 self.write_content()

@@ -16,8 +16,9 @@ headers and a body known in full into one :meth:`ResponseWriter.batch`.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING, Iterator, List, Optional, Set, Union
+from typing import IO, TYPE_CHECKING, Iterator, List, Optional, Set, Tuple, Union
 
 from twisted.web.http import datetimeToString
 
@@ -29,6 +30,26 @@ if TYPE_CHECKING:
     from twisted_pyhandlers.response import Response
 
 SERVER_VERSION = b"twisted_pyhandlers"
+
+#: Bodies up to this size go out in the same write as their headers; larger
+#: ones are written on their own, so they are not copied to be joined.
+BATCH_BODY_LIMIT = 64 * 1024
+
+_dateCache: Tuple[int, bytes] = (0, b"")
+
+
+def httpDate() -> bytes:
+    """
+    The Date header's value for now.  Formatted once per second, not per
+    request (any thread; a race only formats the same second twice).
+    """
+    global _dateCache
+    now = int(time.time())
+    second, formatted = _dateCache
+    if second != now:
+        formatted = datetimeToString(now)
+        _dateCache = (now, formatted)
+    return formatted
 
 Writable = Union[str, bytes]
 
@@ -101,7 +122,7 @@ class ResponseWriter:
             if not self.write_header(b"Server", SERVER_VERSION):
                 return False
         if not self.saw_header(b"date"):
-            if not self.write_header(b"Date", datetimeToString()):
+            if not self.write_header(b"Date", httpDate()):
                 return False
         content = self._response.content
         if isinstance(content, (bytes, str)) and not self.saw_header(b"content-length"):
