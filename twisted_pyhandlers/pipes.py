@@ -425,7 +425,13 @@ def wrapPipeline(path: str, request: Any, response: Any) -> Any:
 
     :raises Exception: whatever a pipe raises; the caller turns it into a 500.
     """
-    pipes = pipeString(path, request.url_parts.query, getattr(request, "doc_root", None))
+    # The query as sent; "pipe" can only be named in it literally or
+    # through a percent-escape, so most requests need no parsing at all.
+    query = request.request_path.partition("?")[2]
+    if "pipe" in query or "%" in query or ".sub." in path:
+        pipes = pipeString(path, query, getattr(request, "doc_root", None))
+    else:
+        pipes = ""
     if pipes:
         response = Pipeline(pipes)(request, response)
     from twisted_pyhandlers.filebody import FileBody
