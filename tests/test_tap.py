@@ -1,0 +1,106 @@
+"""
+``twistd pyhandlers``: the plugin is found, its options parse as documented,
+and a real twistd process serves a root on the endpoints it is given.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from twisted.python import usage
+
+from twisted_pyhandlers.tap import DEFAULT_LISTEN, Options
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def twistd(*arguments: str) -> list:
+    """The command line that runs twistd with this Python."""
+    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", *arguments]
+
+
+def childEnvironment() -> dict:
+    """The checkout on the path, so the plugin in twisted/plugins/ is found."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+
+
+def test_pluginListed() -> None:
+    """``twistd --help`` lists the pyhandlers plugin."""
+    result = subprocess.run(twistd("--help"), env=childEnvironment(), capture_output=True, text=True, timeout=60)
+    assert re.search(r"^\s+pyhandlers\s", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_optionsDefaults(tmp_path: Path) -> None:
+    """
+    Without --listen the server listens on port 8000 of 127.0.0.1 only;
+    --listen repeats; --threads takes a number.
+    """
+    options = Options()
+    options.parseOptions(["--root", str(tmp_path)])
+    assert options["listen"] == [DEFAULT_LISTEN] == ["tcp:8000:interface=127.0.0.1"]
+    options = Options()
+    options.parseOptions(
+        ["--root", str(tmp_path), "--listen", "tcp:1:interface=127.0.0.1", "--listen", "unix:/tmp/x", "--threads", "7"]
+    )
+    assert options["listen"] == ["tcp:1:interface=127.0.0.1", "unix:/tmp/x"]
+    assert options["threads"] == 7
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ([], "--root is required"),
+        (["--root", "/no/such/directory"], "is not a directory"),
+        (["--root", ".", "--threads", "0"], "at least 1"),
+    ],
+)
+def test_optionsErrors(arguments: list, message: str) -> None:
+    """Bad options are usage errors that say what is wrong."""
+    with pytest.raises(usage.UsageError, match=message):
+        Options().parseOptions(arguments)
+
+
+def test_twistdServes(tmp_path: Path) -> None:
+    """
+    A real ``twistd -n pyhandlers`` process on two system-chosen loopback
+    ports serves the root's handlers on both, and handlers see both ports
+    in ``request.server.config``.
+    """
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "ports.py").write_text(
+        "def main(request, response):\n"
+        "    return ','.join(str(p) for p in sorted(request.server.config['ports']['http']))\n"
+    )
+    log = tmp_path / "twistd.log"
+    process = subprocess.Popen(
+        twistd(
+            "-n", "--pidfile=", "--logfile", str(log), "pyhandlers", "--root", str(root),
+            "--listen", "tcp:0:interface=127.0.0.1", "--listen", "tcp:0:interface=127.0.0.1",
+        ),
+        env=childEnvironment(),
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        ports: list = []
+        while len(ports) < 2:
+            assert time.monotonic() < deadline, log.read_text() if log.exists() else "no log"
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.1)
+            if log.exists():
+                ports = re.findall(r"listening on IPv4Address\(type='TCP', host='127\.0\.0\.1', port=(\d+)\)", log.read_text())
+        for port in ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ports.py", timeout=10) as answer:
+                assert answer.status == 200
+                assert answer.read().decode() == ",".join(sorted(ports, key=int))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
