@@ -35,10 +35,15 @@ def run(command: List[str], **kwargs: object) -> None:
         sys.exit(result.returncode)
 
 
-def ensureEnvironment(extras: str) -> None:
+#: One environment serves both commands, so switching between them never
+#: reinstalls anything.
+EXTRAS = "test,docs,lint"
+
+
+def ensureEnvironment(extras: str = EXTRAS) -> None:
     """
     Create ``.venv`` if missing and (re)install the package with ``extras``
-    when ``setup.py`` or the extras asked for changed since last time.
+    when ``setup.py`` changed since last time.
     """
     if not PYTHON.exists():
         print(f"Creating a virtual environment in {VENV}", flush=True)
@@ -66,7 +71,7 @@ def environment() -> dict:
 
 def serve(arguments: List[str]) -> NoReturn:
     """Serve ``examples/`` on http://127.0.0.1:8000/ (or the --listen given)."""
-    ensureEnvironment("test")
+    ensureEnvironment()
     command = [str(BIN / "twistd"), "--nodaemon", "--pidfile=", "pyhandlers", "--root", str(ROOT / "examples")]
     os.chdir(ROOT)
     os.execve(command[0], command + arguments, environment())
@@ -74,7 +79,7 @@ def serve(arguments: List[str]) -> NoReturn:
 
 def test(arguments: List[str]) -> None:
     """Lint, type-check, run the whole test suite, build the docs."""
-    ensureEnvironment("test,docs,lint")
+    ensureEnvironment()
     env = environment()
     run([str(BIN / "ruff"), "check", "twisted_pyhandlers", "tests", "bench", "tasks.py"], env=env)
     run([str(BIN / "mypy"), "twisted_pyhandlers"], env=env)
