@@ -43,6 +43,19 @@ def isHTTPException(error: BaseException) -> bool:
     )
 
 
+def errorCause(error: BaseException) -> BaseException:
+    """
+    The exception behind ``error`` (its cause, else its context, else
+    itself): wptserve reports that one for a 5xx, so a handler's
+    ``raise HTTPException(500) from e`` shows ``e``'s traceback.
+    """
+    if error.__cause__ is not None:
+        return error.__cause__
+    if error.__context__ is not None:
+        return error.__context__
+    return error
+
+
 def formatServerError(url: str, error: Optional[BaseException]) -> str:
     """
     The message of a 5xx error body: names the URL and carries the

@@ -26,7 +26,7 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers.context import HandlerContext
-from twisted_pyhandlers.errors import HTTPException, isHTTPException
+from twisted_pyhandlers.errors import HTTPException, errorCause, isHTTPException
 from twisted_pyhandlers.output import ConnectionOutput
 from twisted_pyhandlers.pipes import wrapPipeline
 from twisted_pyhandlers.request import Request
@@ -181,7 +181,7 @@ class FunctionResource(Resource):
             error = RuntimeError(f"handler raised {type(error).__name__}")
         if isHTTPException(error):
             code: int = error.code  # type: ignore[attr-defined]
-            cause = _errorCause(error) if 500 <= code < 600 else error
+            cause = errorCause(error) if 500 <= code < 600 else error
         else:
             code, cause = 500, error
         if response.writer.content_written:
@@ -219,15 +219,6 @@ class FunctionResource(Resource):
                 writer.status_written and writer.saw_header(b"content-length") and not response.close_connection
             )
             output.finish(response.status[0], persistent)
-
-
-def _errorCause(error: BaseException) -> BaseException:
-    """The exception behind ``error``, as wptserve's ``get_error_cause``."""
-    if error.__cause__ is not None:
-        return error.__cause__
-    if error.__context__ is not None:
-        return error.__context__
-    return error
 
 
 class PythonFileResource(FunctionResource):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Dict, List, TypeVar
 
 from twisted_pyhandlers.encoding import isomorphic_decode, isomorphic_encode
-from twisted_pyhandlers.errors import HTTPException
+from twisted_pyhandlers.errors import HTTPException, errorCause
 
 KT = TypeVar("KT")
 VT = TypeVar("VT")
@@ -22,13 +22,8 @@ def invert_dict(mapping: Dict[KT, List[VT]]) -> Dict[VT, KT]:
     return inverted
 
 
-def get_error_cause(exc: BaseException) -> BaseException:
-    """The exception behind ``exc`` (its cause, else its context, else itself)."""
-    if exc.__cause__ is not None:
-        return exc.__cause__
-    if exc.__context__ is not None:
-        return exc.__context__
-    return exc
+#: wptserve's name for it.
+get_error_cause = errorCause
 
 
 __all__ = ["HTTPException", "get_error_cause", "invert_dict", "isomorphic_decode", "isomorphic_encode"]
