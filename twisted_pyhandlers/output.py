@@ -14,7 +14,7 @@ reads is made to wait instead of filling memory.
 from __future__ import annotations
 
 import threading
-from typing import List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.threads import blockingCallFromThread
@@ -29,6 +29,60 @@ from twisted_pyhandlers.context import HandlerReactor
 #: transport before a writing thread waits.  Large enough that a normal
 #: response never waits, small enough that a 1 GiB body stays bounded.
 HIGH_WATER = 256 * 1024
+
+
+#: What a worker thread hands the reactor for one response: bytes to send,
+#: or ``(code, persistent)`` to finish it.
+Item = Union[bytes, Tuple[int, bool]]
+
+
+class ReactorMailbox:
+    """
+    Everything worker threads hand to one reactor, for every response at
+    once, in the order it was handed over.
+
+    Each hand-over through ``callFromThread`` wakes the reactor (a write to
+    its waker, a return from ``epoll``).  Under load, many responses finish
+    while the reactor is busy: they share the wake-up already on its way
+    instead of each paying for one, and a small response's bytes and its end
+    never cost two.
+    """
+
+    def __init__(self, reactor: HandlerReactor) -> None:
+        self._reactor = reactor
+        self._lock = threading.Lock()
+        self._items: List[Tuple["ConnectionOutput", Item]] = []
+        self._scheduled = False
+
+    def post(self, output: "ConnectionOutput", item: Item) -> None:
+        """Queue ``item`` for ``output``; wake the reactor unless already asked.  Any thread."""
+        with self._lock:
+            self._items.append((output, item))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._reactor.callFromThread(self._drain)
+
+    def _drain(self) -> None:
+        """Hand every queued item to its output, in order.  Reactor thread."""
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+        for output, item in items:
+            output.receive(item)
+
+
+_mailboxes: Dict[int, ReactorMailbox] = {}
+_mailboxesLock = threading.Lock()
+
+
+def mailboxFor(reactor: HandlerReactor) -> ReactorMailbox:
+    """The one :class:`ReactorMailbox` of ``reactor``."""
+    mailbox = _mailboxes.get(id(reactor))
+    if mailbox is None:
+        with _mailboxesLock:
+            mailbox = _mailboxes.setdefault(id(reactor), ReactorMailbox(reactor))
+    return mailbox
 
 
 @implementer(IPushProducer)
@@ -63,12 +117,7 @@ class ConnectionOutput:
         self._waiters: Optional[threading.Condition] = None
         self._paused = False
         self._queued = 0
-        # What worker threads handed over and the reactor has not yet
-        # delivered: byte strings, then perhaps the finish, in order.  One
-        # reactor call drains all of it, so a small response (its bytes and
-        # its end) costs one wake-up of the reactor, not one per write.
-        self._outbox: List[Union[bytes, Tuple[int, bool]]] = []
-        self._drainScheduled = False
+        self._mailbox = mailboxFor(reactor)
         self._finishing = False
         self.lost = False
         self.bytesWritten = 0
@@ -151,26 +200,16 @@ class ConnectionOutput:
     def _onReactorThread(self) -> bool:
         return threading.get_ident() == self._reactorThread
 
-    def _post(self, item: Union[bytes, Tuple[int, bool]]) -> None:
-        """
-        Queue ``item`` for the reactor, asking for a drain unless one is
-        already on its way.  Worker thread, holding the lock.
-        """
-        self._outbox.append(item)
-        if not self._drainScheduled:
-            self._drainScheduled = True
-            self._reactor.callFromThread(self._drain)
+    def _post(self, item: Item) -> None:
+        """Hand ``item`` to the reactor, after what was handed before.  Worker thread."""
+        self._mailbox.post(self, item)
 
-    def _drain(self) -> None:
-        """Deliver everything queued, in order.  Reactor thread."""
-        with self._lock:
-            items, self._outbox = self._outbox, []
-            self._drainScheduled = False
-        for item in items:
-            if isinstance(item, bytes):
-                self._deliver(item, len(item))
-            else:
-                self._finish(*item)
+    def receive(self, item: Item) -> None:
+        """Deliver bytes, or finish, as handed over.  Reactor thread."""
+        if isinstance(item, bytes):
+            self._deliver(item, len(item))
+        else:
+            self._finish(*item)
 
     def _deliver(self, data: bytes, queued: int) -> None:
         """Hand ``data`` to the transport.  Reactor thread."""
