@@ -17,8 +17,7 @@ headers and a body known in full into one :meth:`ResponseWriter.batch`.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING, Iterator, List, Optional, Set, Tuple, Union
+from typing import IO, TYPE_CHECKING, List, Optional, Set, Tuple, Union
 
 from twisted.web.http import datetimeToString
 
@@ -170,7 +169,7 @@ class ResponseWriter:
     def write(self, data: Writable) -> bool:
         """Write raw bytes (text is encoded with ``response.encoding``)."""
         self.content_written = True
-        encoded = self.encode(data)
+        encoded = data if data.__class__ is bytes else self.encode(data)
         if self._pending is not None:
             self._pending.append(encoded)
             return not self._output.lost
@@ -203,21 +202,34 @@ class ResponseWriter:
 
     # -- grouping ------------------------------------------------------------
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> "_Batch":
         """
-        Hold the writes made inside the block and send them as one, at its
-        end.  Nesting is allowed; the outermost block sends.  Used for a
-        status line with its headers, which a client cannot tell apart from
-        separate writes, to save reactor round trips.
+        Hold the writes made inside the ``with`` block and send them as one,
+        at its end.  Nesting is allowed; the outermost block sends.  Used for
+        a status line with its headers (and a small body), which a client
+        cannot tell apart from separate writes, to save reactor hand-overs.
         """
-        if self._pending is not None:
-            yield
-            return
-        self._pending = []
-        try:
-            yield
-        finally:
-            pending, self._pending = self._pending, None
+        return _Batch(self)
+
+
+class _Batch:
+    """The context manager of :meth:`ResponseWriter.batch` (a plain class: this runs per response)."""
+
+    __slots__ = ("_writer", "_outer")
+
+    def __init__(self, writer: ResponseWriter) -> None:
+        self._writer = writer
+        self._outer = False
+
+    def __enter__(self) -> None:
+        writer = self._writer
+        if writer._pending is None:
+            writer._pending = []
+            self._outer = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._outer:
+            writer = self._writer
+            pending, writer._pending = writer._pending, None
             if pending:
-                self._output.write(b"".join(pending))
+                writer._output.write(b"".join(pending))
