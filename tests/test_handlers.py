@@ -11,7 +11,7 @@ import time
 
 import pytest_twisted
 import treq
-from rawhttp import exchange, portOf
+from rawhttp import connect, exchange, portOf
 from serving import HandlerRoot, Serve
 from twisted.internet import defer, reactor
 from twisted.logger import globalLogPublisher
@@ -317,3 +317,33 @@ async def test_asyncMain(handlerRoot: HandlerRoot, serve: Serve) -> None:
     response, body = await get(base + "/async.py")
     assert (response.code, body) == (200, b"awaited")
     assert response.headers.getRawHeaders("X-Async") == ["yes"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_asyncMainCancelledWhenClientLeaves(handlerRoot: HandlerRoot, serve: Serve, tmp_path) -> None:
+    """
+    An ``async def main`` still waiting when its client disconnects is
+    cancelled (nobody is waiting for its answer any more).
+    """
+    marker = tmp_path / "cancelled"
+    handlerRoot.write("waits.py", f"""
+        from twisted.internet import reactor
+        from twisted.internet.defer import CancelledError
+        from twisted.internet.task import deferLater
+        async def main(request, response):
+            try:
+                await deferLater(reactor, 30, lambda: None)
+            except CancelledError:
+                open({str(marker)!r}, "w").close()
+                raise
+            return "too late"
+    """)
+    base = serve(HandlerDirectory(handlerRoot.path))
+    client = await connect(portOf(base), b"GET /waits.py HTTP/1.1\r\nHost: x\r\n\r\n")
+    await deferLater(0.2)
+    client.transport.abortConnection()
+    for _ in range(100):
+        if marker.exists():
+            break
+        await deferLater(0.05)
+    assert marker.exists()

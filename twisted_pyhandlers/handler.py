@@ -135,6 +135,7 @@ class FunctionResource(Resource):
         and pipes may block).  Reactor thread.
         """
         result: Deferred[Any] = ensureDeferred(value) if inspect.iscoroutine(value) else value
+        output.cancelOnDisconnect(result)
 
         def succeeded(returned: Any) -> None:
             try:

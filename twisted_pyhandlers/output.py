@@ -14,8 +14,9 @@ reads is made to wait instead of filling memory.
 from __future__ import annotations
 
 import threading
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.threads import blockingCallFromThread
 from twisted.logger import Logger
@@ -170,6 +171,14 @@ class ConnectionOutput:
             self._queued += len(data)
             self._post(data)
         return True
+
+    def cancelOnDisconnect(self, work: Deferred[Any]) -> None:
+        """
+        Cancel ``work`` if the client goes away before the response is
+        finished (klein's rule: nobody is waiting for it any more).
+        Reactor thread.
+        """
+        self._request.notifyFinish().addErrback(lambda _: work.cancel())
 
     def flush(self) -> bool:
         """
