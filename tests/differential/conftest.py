@@ -110,17 +110,18 @@ class ServerProcess:
 
 def _serverFactory(
     script: str, logDir: Path
-) -> tuple[Callable[[str | os.PathLike[str]], str], list[ServerProcess]]:
+) -> tuple[Callable[..., str], list[ServerProcess]]:
     started: dict[str, ServerProcess] = {}
     processes: list[ServerProcess] = []
 
-    def start(root: str | os.PathLike[str]) -> str:
-        key = os.path.abspath(root)
+    def start(root: str | os.PathLike[str], config: str | os.PathLike[str] | None = None) -> str:
+        key = os.path.abspath(root) + ("" if config is None else "|" + os.path.abspath(config))
         if key not in started:
             name = f"{Path(script).stem}-{len(started)}.log"
-            server = ServerProcess(
-                [sys.executable, str(HERE / script), key], logDir / name
-            )
+            command = [sys.executable, str(HERE / script), os.path.abspath(root)]
+            if config is not None:
+                command += ["--config", os.path.abspath(config)]
+            server = ServerProcess(command, logDir / name)
             started[key] = server
             processes.append(server)
         return started[key].baseURL
@@ -131,10 +132,12 @@ def _serverFactory(
 @pytest.fixture(scope="session")
 def wptserve_server(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[[str | os.PathLike[str]], str]]:
+) -> Iterator[Callable[..., str]]:
     """
-    Factory: ``wptserve_server(root)`` starts (once per root) a real
-    wptserve 4.0.3 on 127.0.0.1 serving ``root`` and returns its base URL.
+    Factory: ``wptserve_server(root, config=None)`` starts (once per root
+    and config) a real wptserve 4.0.3 on 127.0.0.1 serving ``root``, with
+    the wptserve-style JSON ``config`` file if given, and returns its base
+    URL.
     """
     start, processes = _serverFactory(
         "wptserve_runner.py", tmp_path_factory.mktemp("wptserve")
@@ -147,10 +150,12 @@ def wptserve_server(
 @pytest.fixture(scope="session")
 def our_server(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[[str | os.PathLike[str]], str]]:
+) -> Iterator[Callable[..., str]]:
     """
-    Factory: ``our_server(root)`` starts (once per root) twisted_pyhandlers'
-    ``HandlerDirectory(root)`` on 127.0.0.1 and returns its base URL.
+    Factory: ``our_server(root, config=None)`` starts (once per root and
+    config) twisted_pyhandlers' ``HandlerDirectory(root)`` on 127.0.0.1,
+    with ``ServerConfig.fromFile(config)`` if given, and returns its base
+    URL.
     """
     start, processes = _serverFactory("ours_runner.py", tmp_path_factory.mktemp("ours"))
     yield start
@@ -160,8 +165,8 @@ def our_server(
 
 @pytest.fixture(scope="session")
 def harness(
-    wptserve_server: Callable[[str | os.PathLike[str]], str],
-    our_server: Callable[[str | os.PathLike[str]], str],
+    wptserve_server: Callable[..., str],
+    our_server: Callable[..., str],
 ) -> Harness:
     """
     Both servers on this suite's document root, ready to compare.
@@ -171,7 +176,7 @@ def harness(
 
 @pytest.fixture(scope="session")
 def theirs_only(
-    wptserve_server: Callable[[str | os.PathLike[str]], str],
+    wptserve_server: Callable[..., str],
 ) -> str:
     """
     wptserve's base URL for this suite's root, for sanity checks of the

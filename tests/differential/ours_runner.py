@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 from twisted.web.server import Site
 
 from twisted_pyhandlers import HandlerDirectory
+from twisted_pyhandlers.config import ServerConfig
 
 
 class FireOnClose(Protocol):
@@ -45,14 +46,15 @@ class FireOnClose(Protocol):
             self.done.callback(None)
 
 
-def serve(reactor: Any, root: str, host: str) -> Deferred[None]:
+def serve(reactor: Any, root: str, host: str, configPath: str | None = None) -> Deferred[None]:
     """
     Listen, announce the port, and return a Deferred that fires when stdin
     closes (``react`` then stops the reactor).
 
     Runs on the reactor thread.
     """
-    resource = HandlerDirectory(root, reactor=reactor)
+    config = None if configPath is None else ServerConfig.fromFile(configPath, docRoot=root)
+    resource = HandlerDirectory(root, reactor=reactor, config=config)
     port = reactor.listenTCP(0, Site(resource), interface=host)
     sys.stdout.write(f"PORT {port.getHost().port}\n")
     sys.stdout.flush()
@@ -70,8 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("root", help="document root to serve")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--config", help="a wptserve-style JSON config file")
     args = parser.parse_args(argv)
-    react(serve, [os.path.abspath(args.root), args.host])
+    react(serve, [os.path.abspath(args.root), args.host, args.config])
 
 
 if __name__ == "__main__":

@@ -25,13 +25,15 @@ SPEC (section 2) asks of our server.
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import pathlib
 import sys
 import threading
 from typing import Any
 
-from wptserve import handlers, routes, server, stash  # type: ignore[import-untyped]
+from wptserve import config, handlers, routes, server, stash  # type: ignore[import-untyped]
 
 
 class DirectoryDispatch:
@@ -60,8 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("root", help="document root to serve")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--config", help="a wptserve-style JSON config file")
     args = parser.parse_args(argv)
     root = os.path.abspath(args.root)
+    serverConfig = None
+    if args.config is not None:
+        with open(args.config, encoding="utf-8") as configFile:
+            settings = json.load(configFile)
+        builder = config.ConfigBuilder(
+            logging.getLogger("wptserve_runner"),
+            subdomains=set(settings.pop("subdomains", [])),
+            not_subdomains=set(settings.pop("not_subdomains", [])),
+            **settings,
+        )
+        with builder as built:
+            serverConfig = built
 
     # wptserve tries routes in list order; ours must come before ("GET", "*").
     ourRoutes = [("GET", "*/", DirectoryDispatch())] + list(routes.routes)
@@ -72,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             port=0,
             doc_root=root,
             routes=ourRoutes,
+            config=serverConfig,
         )
         httpd.start()
         sys.stdout.write(f"PORT {httpd.port}\n")
