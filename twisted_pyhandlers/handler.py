@@ -131,8 +131,10 @@ class FunctionResource(Resource):
     ) -> None:
         """
         ``async def main`` and Deferred-returning handlers: wait for the
-        result on the reactor, then write from a worker thread again (bodies
-        and pipes may block).  Reactor thread.
+        result on the reactor, then write the response: right here when its
+        body is bytes or text (nothing left that could block), else from a
+        worker thread (a generator, a file or a trickle pipe may block).
+        Reactor thread.
         """
         result: Deferred[Any] = ensureDeferred(value) if inspect.iscoroutine(value) else value
         output.cancelOnDisconnect(result)
@@ -146,7 +148,10 @@ class FunctionResource(Resource):
         def failed(failure: Failure) -> None:
             self._recordError(response, failure.value or RuntimeError("handler failed"))
 
-        def writeInThread(_: object) -> Deferred[None]:
+        def write(_: object) -> Optional[Deferred[None]]:
+            if response.writer.content_written or isinstance(response.content, (bytes, str)):
+                self._write(request, response, output)
+                return None
             return deferToThreadPool(
                 self._context.reactor,
                 self._context.threadpool,  # type: ignore[arg-type]
@@ -157,7 +162,7 @@ class FunctionResource(Resource):
             )
 
         result.addCallbacks(succeeded, failed)
-        result.addCallback(writeInThread)
+        result.addCallback(write)
         result.addErrback(
             lambda failure: self._log.failure("Writing an asynchronous handler's response failed", failure)
         )
