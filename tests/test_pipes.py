@@ -310,3 +310,19 @@ async def test_trickleHoldsOnlyItsThread(
     )
     assert order == ["fast", "slow"]
     assert results[0][1] == b"0123456789"
+
+
+def test_queryPipeFastPath() -> None:
+    """
+    ``queryPipe`` skips parsing only queries that cannot name a pipe: the
+    name spelled with a percent-escape, or after other keys, is still found,
+    the last value wins, and a blank value names none (wptserve's parse_qs).
+    """
+    from twisted_pyhandlers.pipes import queryPipe
+
+    assert queryPipe("") is None
+    assert queryPipe("a=1&b=2") is None
+    assert queryPipe("pipe=") is None
+    assert queryPipe("%70ipe=status(404)") == "status(404)"
+    assert queryPipe("a=1&pipe=status(201)&pipe=header(X,1)") == "header(X,1)"
+    assert queryPipe("x=%20&y=2") is None

@@ -385,6 +385,21 @@ def parse_qs(qs: str) -> dict[str, list[str]]:
     return dict(values)
 
 
+def queryPipe(query: str) -> str | None:
+    """
+    The pipe string named in a query (its last ``pipe`` value, parsed as
+    wptserve's :func:`parse_qs` does), or None.
+
+    Runs for every response, static or handler: a query can only name
+    ``pipe`` literally or through a percent-escape, so one without either
+    is not parsed at all.
+    """
+    if "pipe" not in query and "%" not in query:
+        return None
+    values = parse_qs(query).get("pipe")
+    return values[-1] if values else None
+
+
 def pipeString(path: str, query: str, docRoot: str | None = None) -> str:
     """
     The pipe string for a response: ``sub(html)`` or ``sub(none)`` first
@@ -405,11 +420,11 @@ def pipeString(path: str, query: str, docRoot: str | None = None) -> str:
     if ".sub." in below:
         escapeType = "html" if os.path.splitext(below)[1] in MARKUP_EXTENSIONS else "none"
         pipes = f"sub({escapeType})"
-    query_values = parse_qs(query)
-    if "pipe" in query_values:
+    piped = queryPipe(query)
+    if piped is not None:
         if pipes:
             pipes += "|"
-        pipes += query_values["pipe"][-1]
+        pipes += piped
     return pipes
 
 
@@ -425,13 +440,8 @@ def wrapPipeline(path: str, request: Any, response: Any) -> Any:
 
     :raises Exception: whatever a pipe raises; the caller turns it into a 500.
     """
-    # The query as sent; "pipe" can only be named in it literally or
-    # through a percent-escape, so most requests need no parsing at all.
     query = request.request_path.partition("?")[2]
-    if "pipe" in query or "%" in query or ".sub." in path:
-        pipes = pipeString(path, query, getattr(request, "doc_root", None))
-    else:
-        pipes = ""
+    pipes = pipeString(path, query, getattr(request, "doc_root", None))
     if pipes:
         response = Pipeline(pipes)(request, response)
     from twisted_pyhandlers.filebody import FileBody

@@ -105,7 +105,7 @@ class _Directory(Resource):
             return FunctionResource(context, _missing, segments)
         if path.endswith(b".py"):
             return PythonFileResource(context, child.path, segments)
-        return fileResource(child, context)
+        return fileResource(child, context, segments)
 
     def render(self, request: TwistedRequest) -> Any:
         """

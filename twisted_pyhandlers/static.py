@@ -38,7 +38,7 @@ from twisted_pyhandlers.contenttypes import guessContentType
 from twisted_pyhandlers.context import HandlerContext
 from twisted_pyhandlers.errors import HTTPException
 from twisted_pyhandlers.filebody import FileBody
-from twisted_pyhandlers.pipes import parse_qs
+from twisted_pyhandlers.pipes import queryPipe
 from twisted_pyhandlers.ranges import ByteRange, RangeError, parseRange
 from twisted_pyhandlers.staticerrors import jsonError, methodNotRouted
 from twisted_pyhandlers.templates import template
@@ -240,7 +240,7 @@ class StaticFile(Resource):
         self.path = path
         self.segments = tuple(segments)
         self._context = context
-        self._relative = "/".join(path.segmentsFrom(context.root))
+        self._relative = "/".join(segment.decode("utf-8", "surrogateescape") for segment in self.segments)
 
     def needsProcessing(self, request: TwistedRequest) -> bool:
         """
@@ -252,8 +252,8 @@ class StaticFile(Resource):
             return True
         if ".sub." in self._relative:
             return True
-        query = request.uri.split(b"?", 1)[1] if b"?" in request.uri else b""
-        if "pipe" in parse_qs(query.decode("iso-8859-1")):
+        query = request.uri.partition(b"?")[2]
+        if queryPipe(query.decode("iso-8859-1")) is not None:
             return True
         return hasHeaderFiles(self.path)
 
@@ -303,13 +303,13 @@ class AsIsFile(Resource):
         return leaf.render(request)
 
 
-def fileResource(path: FilePath[str], context: HandlerContext) -> IResource:
+def fileResource(path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]) -> IResource:
     """
-    The resource for a non-``.py`` file under the root.  The caller has
-    already checked that ``path`` is inside the root and is a file.
-    Reactor thread.
+    The resource for a non-``.py`` file under the root, reached through the
+    URL path ``segments`` (which name it, one directory at a time, from the
+    root).  The caller has already checked that ``path`` is inside the root
+    and is a file.  Reactor thread.
     """
-    segments = [segment.encode("utf-8", "surrogateescape") for segment in path.segmentsFrom(context.root)]
     if path.basename().endswith(".asis"):
         return AsIsFile(path, context, segments)
     return StaticFile(path, context, segments)
