@@ -14,6 +14,7 @@ thing that touches the transport.
 from __future__ import annotations
 
 import inspect
+from functools import partial
 from typing import Any, Callable, Optional, Sequence
 from urllib.parse import quote
 
@@ -232,21 +233,27 @@ class PythonFileResource(FunctionResource):
     A ``*.py`` handler file: compiled once (see
     :class:`~twisted_pyhandlers.codecache.CodeCache`), executed per request
     in a fresh namespace holding ``__file__``, then its ``main`` called.
+
+    Its function is :func:`runHandlerFile` bound to the file with
+    ``functools.partial``, not a method of the leaf: a leaf holding one of
+    its own bound methods would be a reference cycle, and every request
+    would leave its leaf, request and response for the cyclic garbage
+    collector instead of freeing them when it ends.
     """
 
     def __init__(self, context: HandlerContext, path: str, segments: Sequence[bytes]) -> None:
-        super().__init__(context, self._runFile, segments, filePath=path)
-        self._path = path
+        super().__init__(context, partial(runHandlerFile, context, path), segments, filePath=path)
 
-    def _runFile(self, request: Request, response: Response) -> Any:
-        """Execute the file and call its ``main``.  Worker thread."""
-        try:
-            code = self._context.codeCache.get(self._path)
-        except OSError:
-            raise HTTPException(404)
-        namespace: dict[str, Any] = {"__file__": self._path}
-        exec(code, namespace, namespace)
-        main: Optional[HandlerFunction] = namespace.get("main")
-        if main is None:
-            raise HTTPException(500, f"No main function in script {self._path}")
-        return main(request, response)
+
+def runHandlerFile(context: HandlerContext, path: str, request: Request, response: Response) -> Any:
+    """Execute the handler file at ``path`` and call its ``main``.  Worker thread."""
+    try:
+        code = context.codeCache.get(path)
+    except OSError:
+        raise HTTPException(404)
+    namespace: dict[str, Any] = {"__file__": path}
+    exec(code, namespace, namespace)
+    main: Optional[HandlerFunction] = namespace.get("main")
+    if main is None:
+        raise HTTPException(500, f"No main function in script {path}")
+    return main(request, response)

@@ -17,6 +17,7 @@ headers and a body known in full into one :meth:`ResponseWriter.batch`.
 from __future__ import annotations
 
 import time
+import weakref
 from typing import IO, TYPE_CHECKING, List, Optional, Set, Tuple, Union
 
 from twisted.web.http import datetimeToString
@@ -73,7 +74,13 @@ class ResponseWriter:
 
     def __init__(self, output: ConnectionOutput, response: Response) -> None:
         self._output = output
-        self._response = response
+        # A weak reference: the response holds its writer, and a strong
+        # reference back would make every response a reference cycle, left
+        # for the cyclic garbage collector (with its request and all they
+        # hold) instead of being freed as soon as it is written.  The
+        # response outlives every use of it here: the handler or the server
+        # holds it while writing.
+        self._response: Response = weakref.proxy(response)
         self.request = response.request
         self._status_written = False
         self._headers_seen: Set[bytes] = set()
