@@ -14,9 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import pytest_twisted
 from twisted.python import usage
 
-from twisted_pyhandlers.tap import DEFAULT_LISTEN, Options
+from twisted_pyhandlers.tap import DEFAULT_LISTEN, ListeningService, Options, makeService, withBacklog
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,6 +52,58 @@ def test_optionsDefaults(tmp_path: Path) -> None:
     )
     assert options["listen"] == ["tcp:1:interface=127.0.0.1", "unix:/tmp/x"]
     assert options["threads"] == 7
+
+
+@pytest.mark.parametrize(
+    "description, expected",
+    [
+        ("tcp:8000:interface=127.0.0.1", "tcp:8000:interface=127.0.0.1:backlog=1024"),
+        ("tcp6:port=0:interface=\\:\\:1", "tcp6:port=0:interface=\\:\\:1:backlog=1024"),
+        ("TCP:0:backlog=5", "TCP:0:backlog=5"),
+        ("unix:/tmp/a\\:backlog=3", "unix:/tmp/a\\:backlog=3:backlog=1024"),
+        ("ssl:443:privateKey=key.pem", "ssl:443:privateKey=key.pem:backlog=1024"),
+        ("systemd:domain=INET:index=0", "systemd:domain=INET:index=0"),
+    ],
+)
+def test_withBacklog(description: str, expected: str) -> None:
+    """
+    Stream endpoints that take a backlog get 1024 unless they name one (an
+    escaped colon is part of a value, not a field); others are unchanged.
+    """
+    assert withBacklog(description) == expected
+
+
+@pytest_twisted.ensureDeferred
+async def test_listeningBacklog(tmp_path: Path) -> None:
+    """
+    The ports the service really listens on have a listen queue of 1024,
+    or the one the description names: a few hundred connections opened at
+    once are not dropped (Twisted's default is 50).
+    """
+    options = Options()
+    options.parseOptions(
+        [
+            "--root", str(tmp_path), "--keep-malloc-defaults",
+            "--listen", "tcp:0:interface=127.0.0.1", "--listen", "tcp:0:interface=127.0.0.1:backlog=7",
+        ]
+    )
+    service = makeService(options)
+    service.startService()
+    try:
+        ports = [child.port for child in service if isinstance(child, ListeningService)]  # type: ignore[attr-defined]
+        assert [port.backlog for port in ports] == [1024, 7]  # type: ignore[union-attr]
+    finally:
+        await service.stopService()
+
+
+def test_keepMallocDefaultsFlag(tmp_path: Path) -> None:
+    """The allocator setting is on unless --keep-malloc-defaults is given."""
+    options = Options()
+    options.parseOptions(["--root", str(tmp_path)])
+    assert not options["keep-malloc-defaults"]
+    options = Options()
+    options.parseOptions(["--root", str(tmp_path), "--keep-malloc-defaults"])
+    assert options["keep-malloc-defaults"]
 
 
 @pytest.mark.parametrize(

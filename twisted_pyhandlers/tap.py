@@ -11,6 +11,7 @@ see them even when the system chose the port.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Optional
 
 from twisted.application.service import IService, MultiService, Service
@@ -21,6 +22,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.server import Site
 
+from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 from twisted_pyhandlers.resource import DEFAULT_THREADS, HandlerDirectory
 from twisted_pyhandlers.stash import stashStoreFromURL
@@ -29,6 +31,33 @@ from twisted_pyhandlers.threads import HandlerThreadPool
 #: Loopback only: handlers are arbitrary code, so the server never binds a
 #: public interface unless the user names one.
 DEFAULT_LISTEN = "tcp:8000:interface=127.0.0.1"
+
+#: The listen queue of a stream endpoint that names none.  Twisted's
+#: default, 50, is less than a test run opening a few hundred connections at
+#: once: the kernel drops the rest of the connection attempts, and each one
+#: dropped waits a second for the client to retry (the benchmark's 200
+#: connections lost ~10% of their rate to it).  wptserve asks for 2000;
+#: the kernel caps either at ``net.core.somaxconn``.
+DEFAULT_BACKLOG = 1024
+
+#: Endpoint types whose description takes a ``backlog`` parameter.
+_BACKLOG_ENDPOINTS = frozenset({"tcp", "tcp6", "ssl", "unix"})
+
+#: The ``:`` between endpoint description fields (``\:`` is an escaped colon).
+_FIELD_SEPARATOR = re.compile(r"(?<!\\):")
+
+
+def withBacklog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
+    """
+    ``description`` with ``backlog=`` added when it is a TCP, TLS or UNIX
+    endpoint that does not name its own; any other description unchanged.
+    """
+    fields = _FIELD_SEPARATOR.split(description)
+    if fields[0].lower() not in _BACKLOG_ENDPOINTS:
+        return description
+    if any(field.startswith("backlog=") for field in fields[1:]):
+        return description
+    return f"{description}:backlog={backlog}"
 
 
 class Options(usage.Options):
@@ -39,6 +68,13 @@ class Options(usage.Options):
         "Serve a document root the way wptserve does: *.py files run as "
         "handlers (main(request, response)), everything else is static."
     )
+    optFlags = [
+        [
+            "keep-malloc-defaults",
+            None,
+            "Leave glibc's malloc settings alone (by default the server keeps freed memory of large bodies for reuse).",
+        ],
+    ]
     optParameters = [
         ["root", "r", None, "The document root to serve (required)."],
         ["threads", "t", DEFAULT_THREADS, "Threads that run handlers.", int],
@@ -58,7 +94,8 @@ class Options(usage.Options):
     def opt_listen(self, description: str) -> None:
         """
         Listen on a Twisted endpoint string, e.g. tcp:8000:interface=127.0.0.1
-        (repeatable; default tcp:8000:interface=127.0.0.1).
+        (repeatable; default tcp:8000:interface=127.0.0.1).  TCP, TLS and
+        UNIX endpoints get backlog=1024 unless they name a backlog.
         """
         self["listen"].append(description)
 
@@ -155,6 +192,8 @@ def makeService(options: Options) -> IService:
     """Build the service tree for ``twistd pyhandlers``."""
     from twisted.internet import reactor
 
+    if not options["keep-malloc-defaults"]:
+        keepFreedMemory()
     root = os.path.realpath(options["root"])
     config = ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root)
     pool = HandlerThreadPool(options["threads"])
@@ -177,6 +216,6 @@ def makeService(options: Options) -> IService:
     service = MultiService()
     ThreadPoolService(pool).setServiceParent(service)
     for description in options["listen"]:
-        endpoint = endpoints.serverFromString(reactor, description)
+        endpoint = endpoints.serverFromString(reactor, withBacklog(description))
         ListeningService(endpoint, site, schemeForEndpoint(description), config).setServiceParent(service)
     return service
