@@ -31,6 +31,13 @@ from twisted_pyhandlers.context import HandlerReactor
 #: response never waits, small enough that a 1 GiB body stays bounded.
 HIGH_WATER = 256 * 1024
 
+#: How much a transport may hand the kernel in one ``send`` once a response
+#: writes a body larger than Twisted's default of 128 KiB per send.  Each
+#: send is one turn of the reactor (a return from ``epoll``, a ``doWrite``),
+#: so a 1 MiB body took eight; the kernel still takes no more than fits in
+#: the socket's buffer, so a slow client gets no more than before.
+LARGE_SEND_LIMIT = 4 * 1024 * 1024
+
 
 #: What a worker thread hands the reactor for one response: bytes to send,
 #: or ``(code, persistent)`` to finish it.
@@ -224,7 +231,11 @@ class ConnectionOutput:
         """Hand ``data`` to the transport.  Reactor thread."""
         try:
             if not self.lost:
-                self._request.channel.transport.write(data)  # type: ignore[union-attr]
+                transport: Any = self._request.channel.transport  # type: ignore[union-attr]
+                sendLimit = getattr(transport, "SEND_LIMIT", None)
+                if sendLimit is not None and sendLimit < min(len(data), LARGE_SEND_LIMIT):
+                    transport.SEND_LIMIT = LARGE_SEND_LIMIT
+                transport.write(data)
                 self.bytesWritten += len(data)
         finally:
             if queued:
