@@ -19,6 +19,8 @@ import pytest
 import pytest_twisted
 import treq
 from serving import HandlerRoot, Serve
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
 
 from twisted_pyhandlers import HandlerDirectory
 
@@ -104,3 +106,86 @@ async def test_finishedRequestsLeaveNoCycles(
         assert codes == expected
 
     assert cyclicGarbageOfOurs() == []
+
+
+PROBE = """
+import threading
+
+class Marker:
+    pass
+
+markers = []
+results = []
+"""
+
+
+@pytest_twisted.ensureDeferred
+async def test_moduleBodyFreedWhenWritten(
+    handlerRoot: HandlerRoot, serve: Serve, noAutomaticCollection: None
+) -> None:
+    """
+    What a handler file's module body builds is freed as soon as the
+    response is written, not at the next cyclic collection (its functions
+    refer to its namespace, so the namespace is a cycle).
+    """
+    handlerRoot.write("namespace_probe_freed.py", PROBE)
+    handlerRoot.write(
+        "big.py",
+        """
+        import weakref
+        import namespace_probe_freed
+
+        BODY = namespace_probe_freed.Marker()
+        namespace_probe_freed.markers.append(weakref.ref(BODY))
+
+        def helper():
+            return "written"
+
+        def main(request, response):
+            return helper()
+        """,
+    )
+    base = serve(HandlerDirectory(handlerRoot.path))
+    for _ in range(3):
+        answer = await treq.get(f"{base}/big.py")
+        assert await treq.content(answer) == b"written"
+    import namespace_probe_freed  # type: ignore[import-not-found]
+
+    assert len(namespace_probe_freed.markers) == 3
+    assert [marker() for marker in namespace_probe_freed.markers] == [None, None, None]
+
+
+@pytest_twisted.ensureDeferred
+async def test_namespaceKeptForCodeStillRunning(handlerRoot: HandlerRoot, serve: Serve) -> None:
+    """
+    A thread the handler started, which uses the module's globals after the
+    response is written, still finds them: the namespace is only emptied
+    when nothing outside it can run its code.
+    """
+    handlerRoot.write("namespace_probe_kept.py", PROBE)
+    handlerRoot.write(
+        "later.py",
+        """
+        import threading
+        import time
+        import namespace_probe_kept
+
+        DELAY = 0.3
+
+        def main(request, response):
+            def later():
+                time.sleep(DELAY)
+                namespace_probe_kept.results.append(("ran", DELAY))
+            threading.Thread(target=later).start()
+            return "started"
+        """,
+    )
+    base = serve(HandlerDirectory(handlerRoot.path))
+    answer = await treq.get(f"{base}/later.py")
+    assert await treq.content(answer) == b"started"
+    import namespace_probe_kept  # type: ignore[import-not-found]
+
+    deadline = reactor.seconds() + 10  # type: ignore[attr-defined]
+    while not namespace_probe_kept.results and reactor.seconds() < deadline:  # type: ignore[attr-defined]
+        await deferLater(reactor, 0.05)
+    assert namespace_probe_kept.results == [("ran", 0.3)]

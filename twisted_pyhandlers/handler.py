@@ -14,7 +14,6 @@ thing that touches the transport.
 from __future__ import annotations
 
 import inspect
-from functools import partial
 from typing import Any, Callable, Optional, Sequence
 from urllib.parse import quote
 
@@ -28,6 +27,7 @@ from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers.context import HandlerContext
 from twisted_pyhandlers.errors import HTTPException, errorCause, isHTTPException
+from twisted_pyhandlers.handlerfile import HandlerFileRun
 from twisted_pyhandlers.output import ConnectionOutput
 from twisted_pyhandlers.pipes import wrapPipeline
 from twisted_pyhandlers.request import Request
@@ -35,6 +35,9 @@ from twisted_pyhandlers.response import Response
 from twisted_pyhandlers.writer import ResponseWriter
 
 HandlerFunction = Callable[[Request, Response], Any]
+
+#: Called once a response is written and finished (or None).
+AfterWrite = Optional[Callable[[], None]]
 
 
 def applyReturnValue(response: Response, value: Any) -> None:
@@ -113,22 +116,38 @@ class FunctionResource(Resource):
         """
         Run the handler, then write its response.  Worker thread.
         """
+        self._run(self._func, request, response, output, None)
+
+    def _run(
+        self,
+        func: HandlerFunction,
+        request: Request,
+        response: Response,
+        output: ConnectionOutput,
+        afterWrite: AfterWrite,
+    ) -> None:
+        """
+        Run ``func`` as the handler, then write its response and call
+        ``afterWrite`` (if any).  Worker thread.
+        """
         try:
-            value = self._func(request, response)
+            value = func(request, response)
         except BaseException as error:
             self._recordError(response, error)
         else:
             if inspect.iscoroutine(value) or isinstance(value, Deferred):
-                self._context.reactor.callFromThread(self._awaitOnReactor, value, request, response, output)
+                self._context.reactor.callFromThread(
+                    self._awaitOnReactor, value, request, response, output, afterWrite
+                )
                 return
             try:
                 self._completed(value, request, response)
             except BaseException as error:
                 self._recordError(response, error)
-        self._write(request, response, output)
+        self._write(request, response, output, afterWrite)
 
     def _awaitOnReactor(
-        self, value: Any, request: Request, response: Response, output: ConnectionOutput
+        self, value: Any, request: Request, response: Response, output: ConnectionOutput, afterWrite: AfterWrite
     ) -> None:
         """
         ``async def main`` and Deferred-returning handlers: wait for the
@@ -151,7 +170,7 @@ class FunctionResource(Resource):
 
         def write(_: object) -> Optional[Deferred[None]]:
             if response.writer.content_written or isinstance(response.content, (bytes, str)):
-                self._write(request, response, output)
+                self._write(request, response, output, afterWrite)
                 return None
             return deferToThreadPool(
                 self._context.reactor,
@@ -160,6 +179,7 @@ class FunctionResource(Resource):
                 request,
                 response,
                 output,
+                afterWrite,
             )
 
         result.addCallbacks(succeeded, failed)
@@ -200,11 +220,13 @@ class FunctionResource(Resource):
             return
         response.set_error(code, cause)
 
-    def _write(self, request: Request, response: Response, output: ConnectionOutput) -> None:
+    def _write(
+        self, request: Request, response: Response, output: ConnectionOutput, afterWrite: AfterWrite = None
+    ) -> None:
         """
         Write the response unless the handler already wrote through the
         writer, then finish it — always, whatever fails on the way, so no
-        client is left waiting.  Worker thread.
+        client is left waiting — and call ``afterWrite``.  Worker thread.
         """
         try:
             if not response.writer.content_written:
@@ -226,34 +248,30 @@ class FunctionResource(Resource):
                 writer.status_written and writer.saw_header(b"content-length") and not response.close_connection
             )
             output.finish(response.status[0], persistent)
+            if afterWrite is not None:
+                afterWrite()
 
 
 class PythonFileResource(FunctionResource):
     """
     A ``*.py`` handler file: compiled once (see
     :class:`~twisted_pyhandlers.codecache.CodeCache`), executed per request
-    in a fresh namespace holding ``__file__``, then its ``main`` called.
-
-    Its function is :func:`runHandlerFile` bound to the file with
-    ``functools.partial``, not a method of the leaf: a leaf holding one of
-    its own bound methods would be a reference cycle, and every request
-    would leave its leaf, request and response for the cyclic garbage
-    collector instead of freeing them when it ends.
+    in a fresh namespace holding ``__file__``, then its ``main`` called
+    (see :class:`~twisted_pyhandlers.handlerfile.HandlerFileRun`).
     """
 
     def __init__(self, context: HandlerContext, path: str, segments: Sequence[bytes]) -> None:
-        super().__init__(context, partial(runHandlerFile, context, path), segments, filePath=path)
+        super().__init__(context, _notCalled, segments, filePath=path)
+
+    def _respond(self, request: Request, response: Response, output: ConnectionOutput) -> None:
+        """
+        Run the file in a namespace of this request's own, released once
+        the response is written.  Worker thread.
+        """
+        run = HandlerFileRun(self._context, self.filePath)
+        self._run(run, request, response, output, run.release)
 
 
-def runHandlerFile(context: HandlerContext, path: str, request: Request, response: Response) -> Any:
-    """Execute the handler file at ``path`` and call its ``main``.  Worker thread."""
-    try:
-        code = context.codeCache.get(path)
-    except OSError:
-        raise HTTPException(404)
-    namespace: dict[str, Any] = {"__file__": path}
-    exec(code, namespace, namespace)
-    main: Optional[HandlerFunction] = namespace.get("main")
-    if main is None:
-        raise HTTPException(500, f"No main function in script {path}")
-    return main(request, response)
+def _notCalled(request: Request, response: Response) -> None:
+    """The function of a handler file's leaf, which runs its file instead."""
+    raise AssertionError("a handler file's leaf runs the file, not its function")
