@@ -4,8 +4,8 @@ The threads that run handlers.
 :class:`HandlerThreadPool` offers the part of
 :class:`twisted.python.threadpool.ThreadPool`'s interface that the handler
 resource and ``deferToThreadPool`` use (``callInThread``,
-``callInThreadWithCallback``, ``start``, ``stop``), built on one
-:class:`queue.SimpleQueue` and plain threads started as they are needed.
+``callInThreadWithCallback``, ``start``, ``stop``), built on plain
+threads started as they are needed.
 
 Why not Twisted's ``ThreadPool``: it hands every call through a coordinator
 (``twisted._threads.Team``: a lock-protected worker, a condition per
@@ -13,13 +13,19 @@ hand-off, log-context propagation).  Under the benchmark's 200 concurrent
 sleeping handlers that bookkeeping was the largest single cost of a request
 (see ``docs/performance.rst``).  Handlers need none of it: a call is a
 function and its arguments, run once, in order of arrival.
+
+The thread that runs a call is the one that went idle last.  A pool sized
+for 200 sleeping handlers has far more threads than a burst of quick
+requests needs; handing work to the most recently idle thread keeps that
+burst on a few threads whose stacks, interpreter state and malloc arena
+are still warm, where a shared queue would rotate it through all of them.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-from typing import Any, Callable, List, Optional, Tuple
+from collections import deque
+from typing import Any, Callable, Deque, List, Optional, Tuple
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -46,13 +52,29 @@ class CallRunner(Protocol):
     ) -> None: ...
 
 
+class _Worker:
+    """
+    One pool thread's hand-over slot: the call it is given while idle, and
+    the lock it sleeps on until then (held while it has nothing to do, so
+    ``acquire`` waits until the pool releases it).
+    """
+
+    __slots__ = ("task", "wake")
+
+    def __init__(self) -> None:
+        self.task: Any = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+
 class HandlerThreadPool:
     """
-    A pool of at most ``maxThreads`` threads, started on demand.
+    A pool of at most ``maxThreads`` threads, started on demand; a call goes
+    to the thread that went idle last, or waits for the next one free.
 
-    Calls made before :meth:`start` wait in the queue and run once it is
-    started (as with Twisted's pool, which a service starts with the
-    reactor).  Every method may be called from any thread.
+    Calls made before :meth:`start` wait and run once it is started (as
+    with Twisted's pool, which a service starts with the reactor).  Every
+    method may be called from any thread.
 
     :ivar max: the most threads that run at once.
     :ivar name: the prefix of the threads' names.
@@ -65,15 +87,19 @@ class HandlerThreadPool:
             raise ValueError("a thread pool needs at least one thread")
         self.max = maxThreads
         self.name = name
-        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: List[threading.Thread] = []
-        # Threads waiting for work that no queued task has claimed yet, and
-        # queued tasks that no thread has claimed yet.
-        self._idle = 0
-        self._backlog = 0
+        # Calls no thread has taken yet, oldest first; idle threads, the
+        # one that went idle last at the end.
+        self._waiting: Deque[_Task] = deque()
+        self._idle: List[_Worker] = []
         self.started = False
         self.joined = False
+
+    @property
+    def threadCount(self) -> int:
+        """How many threads the pool has started so far."""
+        return len(self._threads)
 
     def callInThread(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run ``func(*args, **kwargs)`` in a pool thread; log what it raises."""
@@ -86,17 +112,18 @@ class HandlerThreadPool:
         Run ``func(*args, **kwargs)`` in a pool thread, then call
         ``onResult(True, result)`` or ``onResult(False, failure)`` there.
         """
-        if self.joined:
-            raise RuntimeError(f"thread pool {self.name!r} is stopped")
+        task: _Task = (onResult, func, args, kwargs)
         with self._lock:
-            self._queue.put((onResult, func, args, kwargs))
+            if self.joined:
+                raise RuntimeError(f"thread pool {self.name!r} is stopped")
             if self._idle:
-                self._idle -= 1
-            else:
-                self._backlog += 1
-                if self.started and len(self._threads) < self.max:
-                    self._backlog -= 1
-                    self._startThread()
+                worker = self._idle.pop()
+                worker.task = task
+                worker.wake.release()
+                return
+            self._waiting.append(task)
+            if self.started and len(self._threads) < self.max:
+                self._startThread()
 
     def start(self) -> None:
         """Start threads for whatever was queued before; later ones on demand."""
@@ -104,35 +131,52 @@ class HandlerThreadPool:
             if self.started:
                 return
             self.started = True
-            while self._backlog and len(self._threads) < self.max:
-                self._backlog -= 1
+            for _ in range(min(len(self._waiting), self.max)):
                 self._startThread()
 
     def stop(self) -> None:
         """
-        Let the running calls finish, then end every thread and wait for
-        them.  Not from a pool thread.
+        Let the running and waiting calls finish, then end every thread and
+        wait for them.  Not from a pool thread.
         """
         with self._lock:
             self.joined = True
             threads = list(self._threads)
-        for _ in threads:
-            self._queue.put(_STOP)
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.task = _STOP
+            worker.wake.release()
         for thread in threads:
             thread.join()
 
     def _startThread(self) -> None:
         """Start one more worker.  Holding the lock."""
         thread = threading.Thread(
-            target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True
+            target=self._work, args=(_Worker(),), name=f"{self.name}-{len(self._threads)}", daemon=True
         )
         self._threads.append(thread)
         thread.start()
 
-    def _work(self) -> None:
-        """A worker's life: take tasks until told to stop.  Pool thread."""
+    def _next(self, worker: _Worker) -> Any:
+        """
+        The next call for ``worker`` to run: a waiting one, else the one it
+        is handed after going idle; :data:`_STOP` when the pool is stopped.
+        Pool thread.
+        """
+        with self._lock:
+            if self._waiting:
+                return self._waiting.popleft()
+            if self.joined:
+                return _STOP
+            self._idle.append(worker)
+        worker.wake.acquire()
+        task, worker.task = worker.task, None
+        return task
+
+    def _work(self, worker: _Worker) -> None:
+        """A worker's life: run calls until the pool stops.  Pool thread."""
         while True:
-            task = self._queue.get()
+            task = self._next(worker)
             if task is _STOP:
                 return
             onResult, func, args, kwargs = task
@@ -148,8 +192,3 @@ class HandlerThreadPool:
                 if onResult is not None:
                     onResult(True, result)
             del task, onResult, func, args, kwargs
-            with self._lock:
-                if self._backlog:
-                    self._backlog -= 1
-                else:
-                    self._idle += 1
