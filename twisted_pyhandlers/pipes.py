@@ -43,6 +43,7 @@ from typing import (
 )
 from urllib.parse import unquote
 
+from twisted_pyhandlers.filebody import FileBody
 from twisted_pyhandlers.templates import template
 
 T = TypeVar("T")
@@ -444,8 +445,6 @@ def wrapPipeline(path: str, request: Any, response: Any) -> Any:
     pipes = pipeString(path, query, getattr(request, "doc_root", None))
     if pipes:
         response = Pipeline(pipes)(request, response)
-    from twisted_pyhandlers.filebody import FileBody
-
     if isinstance(response.content, FileBody) and "Content-Length" not in response.headers:
         response.headers.set("Content-Length", response.content.remaining)
     return response
