@@ -82,12 +82,7 @@ class MultiDict(Dict[KT, List[VT]]):
         :param default: returned when ``key`` has no value; without it, a
             missing key raises KeyError.
         """
-        values = dict.get(self, normaliseKey(key))
-        if values:
-            return values[0]
-        if default is not missing:
-            return default
-        raise KeyError(key)
+        return self._valueAt(key, 0, default)
 
     def last(self, key: Hashable, default: Any = missing) -> Any:
         """
@@ -96,9 +91,13 @@ class MultiDict(Dict[KT, List[VT]]):
         :param default: returned when ``key`` has no value; without it, a
             missing key raises KeyError.
         """
+        return self._valueAt(key, -1, default)
+
+    def _valueAt(self, key: Hashable, index: int, default: Any) -> Any:
+        """Value ``index`` of ``key``, else ``default``, else KeyError."""
         values = dict.get(self, normaliseKey(key))
         if values:
-            return values[-1]
+            return values[index]
         if default is not missing:
             return default
         raise KeyError(key)

@@ -38,6 +38,7 @@ from twisted_pyhandlers.contenttypes import guessContentType
 from twisted_pyhandlers.context import HandlerContext
 from twisted_pyhandlers.errors import HTTPException
 from twisted_pyhandlers.filebody import FileBody
+from twisted_pyhandlers.handler import FunctionResource
 from twisted_pyhandlers.pipes import queryPipe
 from twisted_pyhandlers.ranges import ByteRange, RangeError, parseRange
 from twisted_pyhandlers.staticerrors import jsonError, methodNotRouted
@@ -223,11 +224,9 @@ class _PlainFile(static.File):
         self.encoding = None
 
 
-class StaticFile(Resource):
+class _FileLeaf(Resource):
     """
-    A file under the root, chosen per request between Twisted's
-    :class:`~twisted.web.static.File` and :func:`serveFile` in the thread
-    pool (see the module docstring).
+    A file under the root, reached through the URL path ``segments``.
 
     :ivar path: the file.
     :ivar segments: the URL path segments from the tree's root to the file.
@@ -240,6 +239,17 @@ class StaticFile(Resource):
         self.path = path
         self.segments = tuple(segments)
         self._context = context
+
+
+class StaticFile(_FileLeaf):
+    """
+    A file under the root, chosen per request between Twisted's
+    :class:`~twisted.web.static.File` and :func:`serveFile` in the thread
+    pool (see the module docstring).
+    """
+
+    def __init__(self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]) -> None:
+        super().__init__(path, context, segments)
         self._relative = "/".join(segment.decode("utf-8", "surrogateescape") for segment in self.segments)
 
     def needsProcessing(self, request: TwistedRequest) -> bool:
@@ -267,8 +277,6 @@ class StaticFile(Resource):
             # "file.txt/more": no file of ours (wptserve's stat fails too).
             return jsonError(request, 404)
         if self.needsProcessing(request):
-            from twisted_pyhandlers.handler import FunctionResource
-
             path = self.path
             leaf = FunctionResource(
                 self._context,
@@ -281,23 +289,13 @@ class StaticFile(Resource):
         return plain.render(request)
 
 
-class AsIsFile(Resource):
+class AsIsFile(_FileLeaf):
     """An ``*.asis`` file: GET and HEAD write it raw; other methods 404."""
-
-    isLeaf = True
-
-    def __init__(self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]) -> None:
-        super().__init__()
-        self.path = path
-        self.segments = tuple(segments)
-        self._context = context
 
     def render(self, request: TwistedRequest) -> Any:
         """Reactor thread."""
         if request.method not in (b"GET", b"HEAD"):
             return methodNotRouted(request)
-        from twisted_pyhandlers.handler import FunctionResource
-
         path = self.path
         leaf = FunctionResource(self._context, lambda req, resp: serveAsIs(path, req, resp), self.segments)
         return leaf.render(request)
