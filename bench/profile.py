@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.docroot import writeDocRoot
 from bench.run import SCENARIOS, Scenario
 from bench.servers import ourServer
+from bench.wrk import wrkCommand
 
 #: Named buckets: a sample counts in a bucket when any frame of its stack
 #: contains one of the markers (a sample may count in several buckets).
@@ -100,16 +101,14 @@ def profileScenario(scenario: Scenario, seconds: float, workDir: Path, threads: 
     with ourServer(root, workDir / "ours.log", threads=threads) as server:
         server.start()
         server.waitReady("/tiny.py")
-        command = [
-            "wrk",
-            f"--threads={scenario.threads}",
-            f"--connections={scenario.connections}",
-            f"--duration={round(seconds) + 2}s",
-            "--latency",
-        ]
-        for header in scenario.headers:
-            command += ["--header", header]
-        wrk = subprocess.Popen(command + [server.url(path)], stdout=subprocess.PIPE, text=True)
+        command = wrkCommand(
+            server.url(path),
+            connections=scenario.connections,
+            duration=round(seconds) + 2,
+            threads=scenario.threads,
+            headers=scenario.headers,
+        )
+        wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         time.sleep(1)
         subprocess.run(
             [
