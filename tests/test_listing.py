@@ -15,7 +15,7 @@ from twisted.python.filepath import FilePath
 from twisted.web.resource import Resource
 
 from twisted_pyhandlers import HandlerDirectory
-from twisted_pyhandlers.listing import listingPage
+from twisted_pyhandlers._listing import listingPage
 
 
 def test_listingMarkup(tmp_path: object) -> None:

@@ -21,7 +21,7 @@ from wptserve.pipes import Pipeline as WptservePipeline
 from wptserve.pipes import PipeTokenizer as WptserveTokenizer
 
 from twisted_pyhandlers import HandlerDirectory
-from twisted_pyhandlers.pipes import (
+from twisted_pyhandlers._pipes import (
     PipeError,
     Pipeline,
     PipeTokenizer,
@@ -318,7 +318,7 @@ def test_queryPipeFastPath() -> None:
     name spelled with a percent-escape, or after other keys, is still found,
     the last value wins, and a blank value names none (wptserve's parse_qs).
     """
-    from twisted_pyhandlers.pipes import queryPipe
+    from twisted_pyhandlers._pipes import queryPipe
 
     assert queryPipe("") is None
     assert queryPipe("a=1&b=2") is None

@@ -35,12 +35,12 @@ from twisted.web.server import Request as TwistedRequest
 from zope.interface import alsoProvides
 
 from twisted_pyhandlers import HandlerDirectory
-from twisted_pyhandlers.codecache import CodeCache
+from twisted_pyhandlers._context import HandlerContext
+from twisted_pyhandlers._errors import HTTPException
+from twisted_pyhandlers._multidict import MultiDict
+from twisted_pyhandlers._request import Request, UploadedFile
+from twisted_pyhandlers._script import CodeCache
 from twisted_pyhandlers.config import ServerConfig
-from twisted_pyhandlers.context import HandlerContext
-from twisted_pyhandlers.errors import HTTPException
-from twisted_pyhandlers.multidict import MultiDict
-from twisted_pyhandlers.request import Request, UploadedFile
 from twisted_pyhandlers.stash import MemoryStashStore, Stash
 
 wptrequest = pytest.importorskip("wptserve.request")

@@ -20,9 +20,9 @@ from wptserve.ranges import RangeParser
 from wptserve.utils import HTTPException as WptserveHTTPException
 
 from twisted_pyhandlers import HandlerDirectory
-from twisted_pyhandlers.contenttypes import guessContentType
-from twisted_pyhandlers.filebody import FileBody
-from twisted_pyhandlers.ranges import RangeError, parseRange
+from twisted_pyhandlers._contenttypes import guessContentType
+from twisted_pyhandlers._filebody import FileBody
+from twisted_pyhandlers._ranges import RangeError, parseRange
 
 
 def _serveRoot(serve: Serve, root: HandlerRoot) -> str:

@@ -18,8 +18,8 @@ from serving import HandlerRoot, Serve
 from twisted.internet import reactor
 
 from twisted_pyhandlers import HandlerDirectory
+from twisted_pyhandlers._templates import TemplateError, tokenize
 from twisted_pyhandlers.config import ServerConfig
-from twisted_pyhandlers.templates import TemplateError, tokenize
 
 
 def _config(root: HandlerRoot) -> ServerConfig:

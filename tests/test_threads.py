@@ -1,5 +1,5 @@
 """
-The handler thread pool (``twisted_pyhandlers.threads``): calls run with
+The handler thread pool (``twisted_pyhandlers._threads``): calls run with
 their results or failures reported, at most ``max`` at once, queued calls
 survive ``start`` and ``stop``, and a call goes to the thread that went idle
 last.
@@ -14,7 +14,7 @@ from typing import Any, Iterator, List
 import pytest
 from twisted.logger import globalLogPublisher
 
-from twisted_pyhandlers.threads import HandlerThreadPool
+from twisted_pyhandlers._threads import HandlerThreadPool
 
 WAIT = 10.0
 

@@ -9,7 +9,7 @@ The public surface is small on purpose:
 - :class:`HTTPException`, which a handler raises to answer with a status.
 """
 
-from twisted_pyhandlers.errors import HTTPException
+from twisted_pyhandlers._errors import HTTPException
 from twisted_pyhandlers.resource import HandlerDirectory
 
 __all__ = ["HandlerDirectory", "HTTPException"]

@@ -37,7 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.lock import Lock
 from redis.retry import Retry
 
-from twisted_pyhandlers.encoding import isomorphic_encode
+from twisted_pyhandlers._encoding import isomorphic_encode
 from twisted_pyhandlers.stash import StashError, StashUnavailable
 
 __all__ = ["RedisStashStore", "redactURL"]

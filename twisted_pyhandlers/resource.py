@@ -18,18 +18,17 @@ from twisted.python.filepath import FilePath
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
-from twisted_pyhandlers.codecache import CodeCache
+from twisted_pyhandlers._context import HandlerContext, HandlerReactor
+from twisted_pyhandlers._errors import HTTPException
+from twisted_pyhandlers._handler import FunctionResource, PythonFileResource
+from twisted_pyhandlers._listing import DirectoryListing
+from twisted_pyhandlers._request import Request
+from twisted_pyhandlers._response import Response
+from twisted_pyhandlers._script import CodeCache, installWptserveCompat, makeImportable
+from twisted_pyhandlers._static import fileResource
+from twisted_pyhandlers._threads import CallRunner, HandlerThreadPool
 from twisted_pyhandlers.config import ServerConfig
-from twisted_pyhandlers.context import HandlerContext, HandlerReactor
-from twisted_pyhandlers.errors import HTTPException
-from twisted_pyhandlers.handler import FunctionResource, PythonFileResource
-from twisted_pyhandlers.imports import installWptserveCompat, makeImportable
-from twisted_pyhandlers.listing import DirectoryListing
-from twisted_pyhandlers.request import Request
-from twisted_pyhandlers.response import Response
 from twisted_pyhandlers.stash import StashStore, stashStoreFromURL
-from twisted_pyhandlers.static import fileResource
-from twisted_pyhandlers.threads import CallRunner, HandlerThreadPool
 
 #: Threads that run handlers, by default.  Many real handlers sleep (to
 #: delay a response, to trickle a body); a thread that sleeps costs a little

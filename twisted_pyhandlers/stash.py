@@ -34,7 +34,7 @@ import uuid
 from types import TracebackType
 from typing import Any, Dict, Optional, Protocol, Tuple, Type, Union
 
-from twisted_pyhandlers.encoding import isomorphic_decode, isomorphic_encode
+from twisted_pyhandlers._encoding import isomorphic_decode, isomorphic_encode
 
 __all__ = [
     "MemoryStashStore",

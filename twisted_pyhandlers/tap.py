@@ -22,11 +22,11 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.server import Site
 
+from twisted_pyhandlers._threads import HandlerThreadPool
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 from twisted_pyhandlers.resource import DEFAULT_THREADS, HandlerDirectory
 from twisted_pyhandlers.stash import stashStoreFromURL
-from twisted_pyhandlers.threads import HandlerThreadPool
 
 #: Loopback only: handlers are arbitrary code, so the server never binds a
 #: public interface unless the user names one.

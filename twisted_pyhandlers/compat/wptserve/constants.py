@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
-from twisted_pyhandlers.reasons import REASONS
+from twisted_pyhandlers._reasons import REASONS
 
 #: ``{code: (reason, description)}`` as wptserve has it; the descriptions
 #: are not used by any handler we know of, so they repeat the reason.

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from twisted_pyhandlers.errors import HTTPException
-from twisted_pyhandlers.handler import applyReturnValue
+from twisted_pyhandlers._errors import HTTPException
+from twisted_pyhandlers._handler import applyReturnValue
 
 Main = Callable[[Any, Any], Any]
 

@@ -1,5 +1,5 @@
 """``wptserve.request`` for handlers: the request object's type."""
 
-from twisted_pyhandlers.request import Request
+from twisted_pyhandlers._request import Request
 
 __all__ = ["Request"]

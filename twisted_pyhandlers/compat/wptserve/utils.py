@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Dict, List, TypeVar
 
-from twisted_pyhandlers.encoding import isomorphic_decode, isomorphic_encode
-from twisted_pyhandlers.errors import HTTPException, errorCause
+from twisted_pyhandlers._encoding import isomorphic_decode, isomorphic_encode
+from twisted_pyhandlers._errors import HTTPException, errorCause
 
 KT = TypeVar("KT")
 VT = TypeVar("VT")

@@ -12,7 +12,7 @@ Every file under the document root that is not a ``*.py`` handler.
   from ``NAME.headers`` / ``__dir__.headers`` (and their templated
   ``.sub.headers`` forms), byte ranges with wptserve's rules, ``.sub.``
   templates, pipes.  It is served by
-  :class:`~twisted_pyhandlers.handler.FunctionResource` running
+  :class:`~twisted_pyhandlers._handler.FunctionResource` running
   :func:`serveFile` in the thread pool, with exactly the error handling,
   pipes and response writing of a ``.py`` handler, so header names keep the
   case the ``.headers`` file gives them.
@@ -34,15 +34,14 @@ from twisted.web import static
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
-from twisted_pyhandlers.contenttypes import guessContentType
-from twisted_pyhandlers.context import HandlerContext
-from twisted_pyhandlers.errors import HTTPException
-from twisted_pyhandlers.filebody import FileBody
-from twisted_pyhandlers.handler import FunctionResource
-from twisted_pyhandlers.pipes import queryPipe
-from twisted_pyhandlers.ranges import ByteRange, RangeError, parseRange
-from twisted_pyhandlers.staticerrors import jsonError, methodNotRouted
-from twisted_pyhandlers.templates import template
+from twisted_pyhandlers._contenttypes import guessContentType
+from twisted_pyhandlers._context import HandlerContext
+from twisted_pyhandlers._errors import HTTPException, jsonError, methodNotRouted
+from twisted_pyhandlers._filebody import FileBody
+from twisted_pyhandlers._handler import FunctionResource
+from twisted_pyhandlers._pipes import queryPipe
+from twisted_pyhandlers._ranges import ByteRange, RangeError, parseRange
+from twisted_pyhandlers._templates import template
 
 HeaderPair = tuple[bytes, bytes]
 
@@ -153,7 +152,7 @@ def serveFile(path: FilePath[str], request: Any, response: Any) -> None:
     wptserve's ``FileHandler`` for one file: companion headers, then the
     body — whole, one range (206 + Content-Range) or several
     (206 multipart/byteranges).  The pipes (``.sub.`` and ``?pipe=``) run
-    after this, in :class:`~twisted_pyhandlers.handler.FunctionResource`.
+    after this, in :class:`~twisted_pyhandlers._handler.FunctionResource`.
 
     Worker thread.
     """
@@ -176,7 +175,7 @@ def serveFile(path: FilePath[str], request: Any, response: Any) -> None:
         response.headers.set("Content-Range", only.headerValue())
         response.content = FileBody(path.open("r"), only.lower, only.length)
         return
-    from twisted_pyhandlers.response import MultipartContent
+    from twisted_pyhandlers._response import MultipartContent
 
     partType = response.headers.get("Content-Type")
     multipart = MultipartContent()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twisted_pyhandlers.errors import HTTPException
+from twisted_pyhandlers._errors import HTTPException
 
 
 class RangeError(HTTPException):

@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request as TwistedRequest
 from zope.interface import implementer
 
-from twisted_pyhandlers.context import HandlerReactor
+from twisted_pyhandlers._context import HandlerReactor
 
 #: How many bytes may be queued for the reactor but not yet handed to the
 #: transport before a writing thread waits.  Large enough that a normal

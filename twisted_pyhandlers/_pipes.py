@@ -43,8 +43,8 @@ from typing import (
 )
 from urllib.parse import unquote
 
-from twisted_pyhandlers.filebody import FileBody
-from twisted_pyhandlers.templates import template
+from twisted_pyhandlers._filebody import FileBody
+from twisted_pyhandlers._templates import template
 
 T = TypeVar("T")
 PipeFunction = Callable[..., Any]
@@ -351,7 +351,7 @@ def slice(request: Any, response: Any, start: int | None, end: int | None = None
 
 @pipe(opt(nullable(str)))
 def sub(request: Any, response: Any, escape_type: str | None = "html") -> Any:
-    """Run the template substitution (see :mod:`twisted_pyhandlers.templates`)."""
+    """Run the template substitution (see :mod:`twisted_pyhandlers._templates`)."""
     content = resolve_content(response)
     response.content = template(request, content, escape_type=escape_type)
     return response
@@ -436,7 +436,7 @@ def wrapPipeline(path: str, request: Any, response: Any) -> Any:
     response; called once per response.
 
     Beyond wptserve: a static file body that no pipe replaced (see
-    :class:`twisted_pyhandlers.filebody.FileBody`) gets a Content-Length, so
+    :class:`twisted_pyhandlers._filebody.FileBody`) gets a Content-Length, so
     the connection can stay open.
 
     :raises Exception: whatever a pipe raises; the caller turns it into a 500.

@@ -29,13 +29,13 @@ from typing import (
 
 from twisted.logger import Logger
 
-from twisted_pyhandlers.encoding import headerBytes, isomorphic_decode
-from twisted_pyhandlers.errors import errorBody, formatServerError
-from twisted_pyhandlers.writer import BATCH_BODY_LIMIT
+from twisted_pyhandlers._encoding import headerBytes, isomorphic_decode
+from twisted_pyhandlers._errors import errorBody, formatServerError
+from twisted_pyhandlers._http1 import BATCH_BODY_LIMIT
 
 if TYPE_CHECKING:
-    from twisted_pyhandlers.request import Request
-    from twisted_pyhandlers.writer import ResponseWriter
+    from twisted_pyhandlers._http1 import ResponseWriter
+    from twisted_pyhandlers._request import Request
 
 HeaderPart = Union[str, bytes, int]
 ContentPart = Union[bytes, str, Callable[[], Union[bytes, str]]]
@@ -123,7 +123,7 @@ class Response:
     :ivar add_required_headers: False: no Server, Date or Content-Length.
     :ivar send_body_for_head_request: True: send the body for HEAD too.
     :ivar close_connection: True: close the connection after this response.
-    :ivar writer: the :class:`~twisted_pyhandlers.writer.ResponseWriter`.
+    :ivar writer: the :class:`~twisted_pyhandlers._http1.ResponseWriter`.
     """
 
     _log = Logger()

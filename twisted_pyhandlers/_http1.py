@@ -2,7 +2,7 @@
 ``response.writer``: direct control of the bytes on the wire.
 
 This is wptserve's ``ResponseWriter`` API, method for method, on top of a
-:class:`~twisted_pyhandlers.output.ConnectionOutput`.  Everything a handler
+:class:`~twisted_pyhandlers._connection.ConnectionOutput`.  Everything a handler
 writes through it goes to the connection exactly as given and in order; the
 only bytes the server adds are the required headers that ``end_headers``
 adds (Server, Date, Content-Length) unless ``response.add_required_headers``
@@ -22,12 +22,12 @@ from typing import IO, TYPE_CHECKING, List, Optional, Set, Tuple, Union
 
 from twisted.web.http import datetimeToString
 
-from twisted_pyhandlers.encoding import isomorphic_encode
-from twisted_pyhandlers.output import ConnectionOutput
-from twisted_pyhandlers.reasons import REASONS
+from twisted_pyhandlers._connection import ConnectionOutput
+from twisted_pyhandlers._encoding import isomorphic_encode
+from twisted_pyhandlers._reasons import REASONS
 
 if TYPE_CHECKING:
-    from twisted_pyhandlers.response import Response
+    from twisted_pyhandlers._response import Response
 
 SERVER_VERSION = b"twisted_pyhandlers"
 

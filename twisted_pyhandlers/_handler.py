@@ -7,7 +7,7 @@ The flow follows :class:`twisted.web.wsgi.WSGIResource`: ``render`` runs in
 the reactor thread, builds the request and response objects, starts the
 work with ``threadpool.callInThread`` and returns ``NOT_DONE_YET``; the
 worker thread runs the handler and writes the response through a
-:class:`~twisted_pyhandlers.output.ConnectionOutput`, which is the only
+:class:`~twisted_pyhandlers._connection.ConnectionOutput`, which is the only
 thing that touches the transport.
 """
 
@@ -25,14 +25,14 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as TwistedRequest
 
-from twisted_pyhandlers.context import HandlerContext
-from twisted_pyhandlers.errors import HTTPException, errorCause, isHTTPException
-from twisted_pyhandlers.handlerfile import HandlerFileRun
-from twisted_pyhandlers.output import ConnectionOutput
-from twisted_pyhandlers.pipes import wrapPipeline
-from twisted_pyhandlers.request import Request
-from twisted_pyhandlers.response import Response
-from twisted_pyhandlers.writer import ResponseWriter
+from twisted_pyhandlers._connection import ConnectionOutput
+from twisted_pyhandlers._context import HandlerContext
+from twisted_pyhandlers._errors import HTTPException, errorCause, isHTTPException
+from twisted_pyhandlers._http1 import ResponseWriter
+from twisted_pyhandlers._pipes import wrapPipeline
+from twisted_pyhandlers._request import Request
+from twisted_pyhandlers._response import Response
+from twisted_pyhandlers._script import HandlerFileRun
 
 HandlerFunction = Callable[[Request, Response], Any]
 
@@ -255,9 +255,9 @@ class FunctionResource(Resource):
 class PythonFileResource(FunctionResource):
     """
     A ``*.py`` handler file: compiled once (see
-    :class:`~twisted_pyhandlers.codecache.CodeCache`), executed per request
+    :class:`~twisted_pyhandlers._script.CodeCache`), executed per request
     in a fresh namespace holding ``__file__``, then its ``main`` called
-    (see :class:`~twisted_pyhandlers.handlerfile.HandlerFileRun`).
+    (see :class:`~twisted_pyhandlers._script.HandlerFileRun`).
     """
 
     def __init__(self, context: HandlerContext, path: str, segments: Sequence[bytes]) -> None:
@@ -268,7 +268,7 @@ class PythonFileResource(FunctionResource):
         Run the file in a namespace of this request's own, released once
         the response is written.  Worker thread.
         """
-        run = HandlerFileRun(self._context, self.filePath)
+        run = HandlerFileRun(self._context.codeCache, self.filePath)
         self._run(run, request, response, output, run.release)
 
 

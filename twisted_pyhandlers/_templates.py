@@ -38,7 +38,7 @@ from urllib.parse import unquote
 
 from twisted.python.filepath import FilePath, InsecurePath
 
-from twisted_pyhandlers.encoding import isomorphic_encode
+from twisted_pyhandlers._encoding import isomorphic_encode
 
 Token = tuple[str, Any]
 Scalar = int | bytes | str

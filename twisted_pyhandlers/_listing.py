@@ -19,9 +19,9 @@ from twisted.python.filepath import FilePath
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
-from twisted_pyhandlers.context import HandlerContext
-from twisted_pyhandlers.encoding import isomorphic_decode
-from twisted_pyhandlers.staticerrors import jsonError, methodNotRouted
+from twisted_pyhandlers._context import HandlerContext
+from twisted_pyhandlers._encoding import isomorphic_decode
+from twisted_pyhandlers._errors import jsonError, methodNotRouted
 
 _HEADERS_SUFFIX = b".headers"
 

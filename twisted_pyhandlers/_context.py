@@ -17,10 +17,10 @@ from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorT
 from twisted.python.filepath import FilePath
 
 if TYPE_CHECKING:
-    from twisted_pyhandlers.codecache import CodeCache
+    from twisted_pyhandlers._script import CodeCache
+    from twisted_pyhandlers._threads import CallRunner
     from twisted_pyhandlers.config import ServerConfig
     from twisted_pyhandlers.stash import StashStore
-    from twisted_pyhandlers.threads import CallRunner
 
 
 class HandlerReactor(IReactorCore, IReactorThreads, IReactorTime):

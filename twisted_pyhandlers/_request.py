@@ -58,14 +58,14 @@ from multipart import (  # type: ignore[import-untyped]
     parse_options_header,
 )
 
-from twisted_pyhandlers.encoding import isomorphic_decode, isomorphic_encode
-from twisted_pyhandlers.errors import HTTPException
-from twisted_pyhandlers.multidict import MultiDict, missing, normaliseKey
+from twisted_pyhandlers._encoding import isomorphic_decode, isomorphic_encode
+from twisted_pyhandlers._errors import HTTPException
+from twisted_pyhandlers._multidict import MultiDict, missing, normaliseKey
 
 if TYPE_CHECKING:
     from twisted.web.server import Request as TwistedRequest
 
-    from twisted_pyhandlers.context import HandlerContext
+    from twisted_pyhandlers._context import HandlerContext
     from twisted_pyhandlers.stash import Stash
 
 __all__ = [
