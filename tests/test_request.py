@@ -35,6 +35,7 @@ from twisted.web.server import Request as TwistedRequest
 from zope.interface import alsoProvides
 
 from twisted_pyhandlers import HandlerDirectory
+from twisted_pyhandlers._connection import ReactorMailbox
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import HTTPException
 from twisted_pyhandlers._multidict import MultiDict
@@ -51,13 +52,15 @@ wptrequest = pytest.importorskip("wptserve.request")
 
 def makeContext(root: str) -> HandlerContext:
     """A context with its own stash store and default config."""
+    reactor = MemoryReactorClock()
     return HandlerContext(
         root=FilePath(root),
-        reactor=MemoryReactorClock(),  # type: ignore[arg-type]
+        reactor=reactor,  # type: ignore[arg-type]
         threadpool=ThreadPool(),
         stashStore=MemoryStashStore(),
         config=ServerConfig(),
         codeCache=CodeCache(),
+        mailbox=ReactorMailbox(reactor),
     )
 
 

@@ -18,6 +18,7 @@ from redisserver import RedisServer, requireRedisServer
 from serving import Serve
 
 from twisted_pyhandlers import HandlerDirectory
+from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers.redisstash import RedisStashStore
 from twisted_pyhandlers.stash import (
     MemoryStashStore,
@@ -25,7 +26,6 @@ from twisted_pyhandlers.stash import (
     StashError,
     StashStore,
     sharedMemoryStore,
-    stashStoreFromURL,
 )
 
 

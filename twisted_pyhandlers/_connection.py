@@ -1,9 +1,13 @@
 """
-The bytes of one response on their way from a handler thread to the
-connection's transport.
+The thread-safe byte pipe to one connection: the bytes of one response on
+their way from a handler thread to the connection's transport.
+
+This is the layer below every wire format: it knows nothing of HTTP
+framing (that is :mod:`twisted_pyhandlers._http1`'s), only bytes, their
+order, back-pressure and the end of a response.
 
 Handlers run in a thread pool, but a transport may only be touched from the
-reactor thread.  :class:`ConnectionOutput` is the one place where the two
+reactor thread.  :class:`ConnectionPipe` is the one place where the two
 meet: a handler thread hands it bytes, it forwards them to the transport with
 ``callFromThread`` (in order, as they are written, without waiting for the
 reactor), and it applies back-pressure by registering itself as a streaming
@@ -14,17 +18,15 @@ reads is made to wait instead of filling memory.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, IReactorThreads
 from twisted.internet.threads import blockingCallFromThread
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request as TwistedRequest
 from zope.interface import implementer
-
-from twisted_pyhandlers._context import HandlerReactor
 
 #: How many bytes may be queued for the reactor but not yet handed to the
 #: transport before a writing thread waits.  Large enough that a normal
@@ -56,13 +58,13 @@ class ReactorMailbox:
     never cost two.
     """
 
-    def __init__(self, reactor: HandlerReactor) -> None:
+    def __init__(self, reactor: IReactorThreads) -> None:
         self._reactor = reactor
         self._lock = threading.Lock()
-        self._items: List[Tuple["ConnectionOutput", Item]] = []
+        self._items: List[Tuple["ConnectionPipe", Item]] = []
         self._scheduled = False
 
-    def post(self, output: "ConnectionOutput", item: Item) -> None:
+    def post(self, output: "ConnectionPipe", item: Item) -> None:
         """Queue ``item`` for ``output``; wake the reactor unless already asked.  Any thread."""
         with self._lock:
             self._items.append((output, item))
@@ -80,21 +82,8 @@ class ReactorMailbox:
             output.receive(item)
 
 
-_mailboxes: Dict[int, ReactorMailbox] = {}
-_mailboxesLock = threading.Lock()
-
-
-def mailboxFor(reactor: HandlerReactor) -> ReactorMailbox:
-    """The one :class:`ReactorMailbox` of ``reactor``."""
-    mailbox = _mailboxes.get(id(reactor))
-    if mailbox is None:
-        with _mailboxesLock:
-            mailbox = _mailboxes.setdefault(id(reactor), ReactorMailbox(reactor))
-    return mailbox
-
-
 @implementer(IPushProducer)
-class ConnectionOutput:
+class ConnectionPipe:
     """
     A thread-safe, back-pressured byte pipe to one request's transport.
 
@@ -110,9 +99,12 @@ class ConnectionOutput:
 
     _log = Logger()
 
-    def __init__(self, reactor: HandlerReactor, request: TwistedRequest) -> None:
+    def __init__(self, reactor: IReactorThreads, mailbox: ReactorMailbox, request: TwistedRequest) -> None:
         """
         Runs in the reactor thread.
+
+        :param mailbox: the mailbox of ``reactor`` that every pipe of the
+            handler tree shares (see :class:`ReactorMailbox`).
         """
         self._reactor = reactor
         self._request = request
@@ -125,7 +117,7 @@ class ConnectionOutput:
         self._waiters: Optional[threading.Condition] = None
         self._paused = False
         self._queued = 0
-        self._mailbox = mailboxFor(reactor)
+        self._mailbox = mailbox
         self._finishing = False
         self.lost = False
         self.bytesWritten = 0

@@ -1,7 +1,7 @@
 """
 What every request under one :class:`~twisted_pyhandlers.HandlerDirectory`
 shares: the document root, the reactor and thread pool that run handlers, the
-stash, the server config and the compiled-code cache.
+stash, the server config, the compiled-code cache and the reactor mailbox.
 
 It is one small immutable record so that the resource tree, the handler
 leaves, the request objects and the static side can be handed the same
@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorT
 from twisted.python.filepath import FilePath
 
 if TYPE_CHECKING:
+    from twisted_pyhandlers._connection import ReactorMailbox
     from twisted_pyhandlers._script import CodeCache
     from twisted_pyhandlers._threads import CallRunner
     from twisted_pyhandlers.config import ServerConfig
@@ -44,6 +45,9 @@ class HandlerContext:
         every request (and, for Redis, every process) that uses it.
     :ivar config: What ``request.server.config`` and ``.sub.`` templates see.
     :ivar codeCache: Compiled handler code keyed by (path, mtime, size).
+    :ivar mailbox: How handler threads hand bytes to the reactor, shared by
+        every response of the tree so that those finishing together share
+        one wake-up of the reactor.
     """
 
     root: FilePath[str]
@@ -52,3 +56,4 @@ class HandlerContext:
     stashStore: StashStore
     config: ServerConfig
     codeCache: CodeCache
+    mailbox: ReactorMailbox

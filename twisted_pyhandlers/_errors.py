@@ -1,8 +1,9 @@
 """
 Errors, in one place: the exception handlers raise to answer with a status,
-the JSON error body every failure is turned into, its 5xx message with the
-traceback, and the answers given from the reactor thread without running any
-handler.
+the JSON error body every failure is turned into, and its 5xx message with
+the traceback.  Every error answer of the server, from a handler or from
+the server itself (a 404, a method not routed), is made from these by
+``Response.set_error``.
 
 The body shape ``{"error": {"code": ..., "message": ...}}`` is wptserve's, so
 test harnesses that parse it keep working.
@@ -13,8 +14,6 @@ from __future__ import annotations
 import json
 import traceback
 from typing import Optional
-
-from twisted.web.iweb import IRequest
 
 
 class HTTPException(Exception):
@@ -76,29 +75,3 @@ def formatServerError(url: str, error: Optional[BaseException]) -> str:
 def errorBody(code: int, message: str) -> bytes:
     """The JSON error body wptserve sends for ``code`` and ``message``."""
     return json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
-
-
-def jsonError(request: IRequest, code: int, message: str = "") -> bytes:
-    """
-    Set ``request`` up for wptserve's error shape and return the body:
-    status ``code``, ``Content-Type: application/json`` and
-    ``{"error": {"code": code, "message": message}}``.
-
-    Runs in the reactor thread.
-    """
-    body = errorBody(code, message)
-    request.setResponseCode(code)
-    request.setHeader(b"Content-Type", b"application/json")
-    request.setHeader(b"Content-Length", b"%d" % (len(body),))
-    return body
-
-
-def methodNotRouted(request: IRequest) -> bytes:
-    """
-    The answer to a method other than GET or HEAD on a static file, an
-    ``.asis`` file or a directory listing.
-
-    wptserve routes those only for GET (HEAD follows GET), so any other
-    method finds no handler and gets its bare 404; we answer the same.
-    """
-    return jsonError(request, 404)

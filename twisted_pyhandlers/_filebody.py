@@ -5,8 +5,8 @@ chunks while it is written, never whole.
 It is file-like, so :meth:`Response.iter_content` streams it 32 KiB at a time
 and pipes that need the whole body (``sub``, ``slice``, ``gzip``,
 ``trickle``) can still read it.  Because it knows how many bytes it will
-give, :func:`twisted_pyhandlers._pipes.wrapPipeline` can send a Content-Length
-for a file no pipe changed.
+give, the writer (:func:`twisted_pyhandlers._http1.knownLength`) sends a
+Content-Length for a file no pipe changed.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """
-``response.writer``: direct control of the bytes on the wire.
+HTTP/1.1 framing of a response: ``response.writer``, direct control of the
+bytes on the wire.
 
 This is wptserve's ``ResponseWriter`` API, method for method, on top of a
-:class:`~twisted_pyhandlers._connection.ConnectionOutput`.  Everything a handler
+:class:`~twisted_pyhandlers._connection.ConnectionPipe`.  Everything a handler
 writes through it goes to the connection exactly as given and in order; the
 only bytes the server adds are the required headers that ``end_headers``
 adds (Server, Date, Content-Length) unless ``response.add_required_headers``
@@ -18,16 +19,14 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import IO, TYPE_CHECKING, List, Optional, Set, Tuple, Union
+from typing import IO, Any, List, Optional, Protocol, Set, Tuple, Union
 
 from twisted.web.http import datetimeToString
 
-from twisted_pyhandlers._connection import ConnectionOutput
+from twisted_pyhandlers._connection import ConnectionPipe
 from twisted_pyhandlers._encoding import isomorphic_encode
+from twisted_pyhandlers._filebody import FileBody
 from twisted_pyhandlers._reasons import REASONS
-
-if TYPE_CHECKING:
-    from twisted_pyhandlers._response import Response
 
 SERVER_VERSION = b"twisted_pyhandlers"
 
@@ -54,6 +53,33 @@ def httpDate() -> bytes:
 Writable = Union[str, bytes]
 
 
+class WrittenResponse(Protocol):
+    """
+    What the writer reads of the response it writes (it never changes it):
+    the handler may change any of these until the headers go out.
+    """
+
+    request: Any
+    content: Any
+    encoding: str
+    add_required_headers: bool
+
+
+def knownLength(content: Any, encoding: str) -> Optional[int]:
+    """
+    The length of a body known in full before it is written (text, bytes,
+    or a static file no pipe replaced), else None.  The one place that
+    decides which bodies get a Content-Length from the server.
+    """
+    if isinstance(content, bytes):
+        return len(content)
+    if isinstance(content, str):
+        return len(content.encode(encoding))
+    if isinstance(content, FileBody):
+        return content.remaining
+    return None
+
+
 class ResponseWriter:
     """
     Writes a response's parts to the connection, as wptserve's writer does.
@@ -72,15 +98,15 @@ class ResponseWriter:
     file_chunk_size = 32 * 1024
     default_status = 200
 
-    def __init__(self, output: ConnectionOutput, response: Response) -> None:
-        self._output = output
+    def __init__(self, pipe: ConnectionPipe, response: WrittenResponse) -> None:
+        self._pipe = pipe
         # A weak reference: the response holds its writer, and a strong
         # reference back would make every response a reference cycle, left
         # for the cyclic garbage collector (with its request and all they
         # hold) instead of being freed as soon as it is written.  The
         # response outlives every use of it here: the handler or the server
         # holds it while writing.
-        self._response: Response = weakref.proxy(response)
+        self._response: WrittenResponse = weakref.proxy(response)
         self.request = response.request
         self._status_written = False
         self._headers_seen: Set[bytes] = set()
@@ -94,6 +120,11 @@ class ResponseWriter:
     def status_written(self) -> bool:
         """Whether a status line went out."""
         return self._status_written
+
+    @property
+    def headers_complete(self) -> bool:
+        """Whether the header block was ended."""
+        return self._headers_complete
 
     def saw_header(self, name: bytes) -> bool:
         """Whether a header named ``name`` (lower-case bytes) was written."""
@@ -124,32 +155,39 @@ class ResponseWriter:
 
     def write_default_headers(self) -> bool:
         """Write Server, Date and (for a body known in full) Content-Length if missing."""
+        return self._writeDefaultHeaders(self._response.content)
+
+    def _writeDefaultHeaders(self, content: Any) -> bool:
+        """Server, Date, and Content-Length for ``content`` if known, unless written."""
         if not self.saw_header(b"server"):
             if not self.write_header(b"Server", SERVER_VERSION):
                 return False
         if not self.saw_header(b"date"):
             if not self.write_header(b"Date", httpDate()):
                 return False
-        content = self._response.content
-        if isinstance(content, (bytes, str)) and not self.saw_header(b"content-length"):
-            if not self.write_header(b"Content-Length", len(self.encode(content))):
+        if not self.saw_header(b"content-length"):
+            length = knownLength(content, self._response.encoding)
+            if length is not None and not self.write_header(b"Content-Length", length):
                 return False
         return True
 
     def end_headers(self) -> bool:
         """
         End the header block, adding the required headers unless the
-        response says not to.  Without a Content-Length the connection must
-        close after the body, as in wptserve.
+        response says not to.  Without a Content-Length the connection
+        closes after the body, as in wptserve (the run decides that when it
+        finishes the response).
         """
+        return self._endHeaders(self._response.content)
+
+    def _endHeaders(self, content: Any) -> bool:
+        """End the header block; the required headers describe ``content``."""
         with self.batch():
             if self._response.add_required_headers:
-                if not self.write_default_headers():
+                if not self._writeDefaultHeaders(content):
                     return False
             if not self.write(b"\r\n"):
                 return False
-        if not self.saw_header(b"content-length"):
-            self._response.close_connection = True
         self._headers_complete = True
         return True
 
@@ -161,8 +199,7 @@ class ResponseWriter:
         if not self._status_written:
             self.write_status(self.default_status)
         if not self._headers_complete:
-            self._response.content = data
-            self.end_headers()
+            self._endHeaders(data)
         return self.write_raw_content(data)
 
     def write_raw_content(self, data: Union[Writable, IO[bytes]]) -> bool:
@@ -179,8 +216,8 @@ class ResponseWriter:
         encoded = data if data.__class__ is bytes else self.encode(data)
         if self._pending is not None:
             self._pending.append(encoded)
-            return not self._output.lost
-        return self._output.write(encoded)
+            return not self._pipe.lost
+        return self._pipe.write(encoded)
 
     def write_content_file(self, data: IO[bytes]) -> bool:
         """Copy a file-like object to the connection in chunks, then close it."""
@@ -197,7 +234,7 @@ class ResponseWriter:
 
     def flush(self) -> bool:
         """Return once everything written so far has reached the transport."""
-        return self._output.flush()
+        return self._pipe.flush()
 
     def encode(self, data: Writable) -> bytes:
         """Convert text to bytes with ``response.encoding``."""
@@ -239,4 +276,4 @@ class _Batch:
             writer = self._writer
             pending, writer._pending = writer._pending, None
             if pending:
-                writer._output.write(b"".join(pending))
+                writer._pipe.write(b"".join(pending))

@@ -13,15 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from html import escape
+from typing import Any, Callable
 from urllib.parse import quote, urljoin
 
 from twisted.python.filepath import FilePath
-from twisted.web.iweb import IRequest
-from twisted.web.resource import Resource
 
-from twisted_pyhandlers._context import HandlerContext
-from twisted_pyhandlers._encoding import isomorphic_decode
-from twisted_pyhandlers._errors import jsonError, methodNotRouted
+from twisted_pyhandlers._errors import HTTPException
 
 _HEADERS_SUFFIX = b".headers"
 
@@ -93,35 +90,27 @@ def listingPage(urlPath: str, directory: FilePath[bytes]) -> bytes:
     return page.encode("utf-8")
 
 
-class DirectoryListing(Resource):
+def listing(directory: FilePath[str]) -> Callable[[Any, Any], None]:
     """
-    The listing of one directory, for a directory URL that ends with a
-    slash and has no ``default*.py``.
-
-    GET and HEAD show the page (``text/html``, with a Content-Length);
-    like wptserve, which routes static content for GET only, any other
-    method is a 404 with wptserve's JSON error body.
+    The server's answer for ``directory``'s URL (which ends with a slash)
+    when it has no ``default*.py``: its listing, for GET and HEAD (HTML,
+    with a Content-Length); like wptserve, which routes static content for
+    GET only, any other method is its 404.  The answer runs on the reactor
+    thread; it lists one directory, no more.
     """
+    directoryBytes: FilePath[bytes] = directory.asBytesMode()
 
-    isLeaf = True
-
-    def __init__(self, path: FilePath[str], context: HandlerContext) -> None:
-        super().__init__()
-        self._directory: FilePath[bytes] = path.asBytesMode()
-        self._context = context
-
-    def render(self, request: IRequest) -> bytes:
-        """
-        Runs in the reactor thread.
-        """
-        if request.method not in (b"GET", b"HEAD"):
-            return methodNotRouted(request)
-        urlPath = isomorphic_decode(request.path)
+    def answer(request: Any, response: Any) -> None:
+        if request.method not in ("GET", "HEAD"):
+            response.set_error(404)
+            return
+        urlPath = request.request_path.partition("?")[0]
         try:
-            body = listingPage(urlPath, self._directory)
+            body = listingPage(urlPath, directoryBytes)
         except OSError as error:
             # Unreadable, or gone since getChild: wptserve's 500 shape.
-            return jsonError(request, 500, f"Cannot list {urlPath}: {error}")
-        request.setResponseCode(200)
-        request.setHeader(b"Content-Type", b"text/html")
-        return body
+            raise HTTPException(500, f"Cannot list {urlPath}: {error}")
+        response.headers.set("Content-Type", "text/html")
+        response.content = body
+
+    return answer

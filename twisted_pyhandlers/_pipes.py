@@ -43,7 +43,6 @@ from typing import (
 )
 from urllib.parse import unquote
 
-from twisted_pyhandlers._filebody import FileBody
 from twisted_pyhandlers._templates import template
 
 T = TypeVar("T")
@@ -431,13 +430,10 @@ def pipeString(path: str, query: str, docRoot: str | None = None) -> str:
 
 def wrapPipeline(path: str, request: Any, response: Any) -> Any:
     """
-    Apply the ``.sub.`` and ``?pipe=`` pipes to ``response``, as wptserve's
-    ``wrap_pipeline`` does.  Runs in the worker thread that then writes the
-    response; called once per response.
-
-    Beyond wptserve: a static file body that no pipe replaced (see
-    :class:`twisted_pyhandlers._filebody.FileBody`) gets a Content-Length, so
-    the connection can stay open.
+    Apply the ``.sub.`` and ``?pipe=`` pipes to ``response``: wptserve's
+    ``wrap_pipeline``, for handlers that call it.  The server itself decides
+    a response's pipes once, on the reactor (:func:`pipeString`), and runs
+    them after ``main`` returns.
 
     :raises Exception: whatever a pipe raises; the caller turns it into a 500.
     """
@@ -445,8 +441,6 @@ def wrapPipeline(path: str, request: Any, response: Any) -> Any:
     pipes = pipeString(path, query, getattr(request, "doc_root", None))
     if pipes:
         response = Pipeline(pipes)(request, response)
-    if isinstance(response.content, FileBody) and "Content-Length" not in response.headers:
-        response.headers.set("Content-Length", response.content.remaining)
     return response
 
 

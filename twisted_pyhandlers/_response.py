@@ -29,12 +29,12 @@ from typing import (
 
 from twisted.logger import Logger
 
+from twisted_pyhandlers._connection import ConnectionPipe
 from twisted_pyhandlers._encoding import headerBytes, isomorphic_decode
-from twisted_pyhandlers._errors import errorBody, formatServerError
-from twisted_pyhandlers._http1 import BATCH_BODY_LIMIT
+from twisted_pyhandlers._errors import HTTPException, errorBody, formatServerError
+from twisted_pyhandlers._http1 import BATCH_BODY_LIMIT, ResponseWriter
 
 if TYPE_CHECKING:
-    from twisted_pyhandlers._http1 import ResponseWriter
     from twisted_pyhandlers._request import Request
 
 HeaderPart = Union[str, bytes, int]
@@ -108,6 +108,26 @@ class ResponseHeaders:
         return repr(self.items())
 
 
+def applyReturnValue(response: Response, value: Any) -> None:
+    """
+    Fold what ``main`` returned into ``response``, as wptserve does:
+    ``(status, headers, content)``, ``(headers, content)``, or bare content.
+    Headers are appended to those the handler already set.
+    """
+    if isinstance(value, tuple):
+        if len(value) == 3:
+            status, headers, content = value
+            response.status = status
+        elif len(value) == 2:
+            headers, content = value
+        else:
+            raise HTTPException(500, f"main returned a tuple of {len(value)} items")
+        response.headers.update(headers)
+    else:
+        content = value
+    response.content = content
+
+
 class Response:
     """
     What the handler answers, as wptserve's ``Response``.
@@ -128,7 +148,9 @@ class Response:
 
     _log = Logger()
 
-    def __init__(self, request: Request, writerFactory: Callable[["Response"], ResponseWriter]) -> None:
+    def __init__(
+        self, request: Request, pipe: ConnectionPipe, writerClass: type[ResponseWriter] = ResponseWriter
+    ) -> None:
         self.request = request
         self.encoding = "utf8"
         self.add_required_headers = True
@@ -137,7 +159,7 @@ class Response:
         self._status: Tuple[int, Optional[Union[str, bytes]]] = (200, None)
         self.headers: Any = ResponseHeaders()
         self.content: Any = []
-        self.writer = writerFactory(self)
+        self.writer = writerClass(pipe, self)
 
     @property
     def status(self) -> Tuple[int, Optional[Union[str, bytes]]]:

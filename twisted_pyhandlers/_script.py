@@ -36,7 +36,7 @@ that otherwise makes little garbage can be hundreds of requests away
 (hundreds of MiB).  wptserve has the same cycle, but its per-request garbage
 keeps the collector busy enough to hide it.
 
-So once the response is written, :meth:`HandlerFileRun.release` empties the
+So once the response is written, :meth:`HandlerScript.release` empties the
 namespace, unless something outside it can still run its code: a thread or
 timer the handler started, a closure or bound method it handed out, a
 traceback kept with an error.  Then the namespace is left to the collector,
@@ -151,10 +151,11 @@ class CodeCache:
 Namespace = Dict[str, Any]
 
 
-class HandlerFileRun:
+class HandlerScript:
     """
-    Runs the handler file at ``path`` for one request (call it with the
-    request and response), then releases its namespace.
+    One request's run of the handler file at ``path``: call it with the
+    request and response, then :meth:`release` its namespace once the
+    response is written.
     """
 
     def __init__(self, codeCache: CodeCache, path: str) -> None:

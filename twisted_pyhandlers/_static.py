@@ -11,65 +11,79 @@ Every file under the document root that is not a ``*.py`` handler.
 - **processed**: anything that needs wptserve's Python-side work — headers
   from ``NAME.headers`` / ``__dir__.headers`` (and their templated
   ``.sub.headers`` forms), byte ranges with wptserve's rules, ``.sub.``
-  templates, pipes.  It is served by
-  :class:`~twisted_pyhandlers._handler.FunctionResource` running
-  :func:`serveFile` in the thread pool, with exactly the error handling,
-  pipes and response writing of a ``.py`` handler, so header names keep the
-  case the ``.headers`` file gives them.
+  templates, pipes.  Which of these apply is decided once, on the reactor
+  (:class:`StaticFile`), and handed to a
+  :class:`~twisted_pyhandlers._run.HandlerRun` running :func:`serveFile`
+  in the thread pool, with exactly the error handling, pipes and response
+  writing of a ``.py`` handler, so header names keep the case the
+  ``.headers`` file gives them.
 
 ``*.asis`` files are written to the connection byte for byte through
 ``response.writer``: they hold their own status line and headers.
 
 As in wptserve, static content is routed for GET (and HEAD) only: any
-other method gets wptserve's 404.
+other method gets wptserve's 404, answered on the reactor.  Every answer
+here carries the server's own ``Server`` header, Twisted's included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from twisted.python.filepath import FilePath
 from twisted.web import static
 from twisted.web.resource import IResource, Resource
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._contenttypes import guessContentType
 from twisted_pyhandlers._context import HandlerContext
-from twisted_pyhandlers._errors import HTTPException, jsonError, methodNotRouted
+from twisted_pyhandlers._errors import HTTPException
 from twisted_pyhandlers._filebody import FileBody
-from twisted_pyhandlers._handler import FunctionResource
-from twisted_pyhandlers._pipes import queryPipe
+from twisted_pyhandlers._handler import ServerAnswer, notRouted, queryOf
+from twisted_pyhandlers._http1 import SERVER_VERSION
+from twisted_pyhandlers._pipes import pipeString
 from twisted_pyhandlers._ranges import ByteRange, RangeError, parseRange
+from twisted_pyhandlers._response import MultipartContent
+from twisted_pyhandlers._run import HandlerFunction, HandlerRun, urlBaseOf
 from twisted_pyhandlers._templates import template
 
 HeaderPair = tuple[bytes, bytes]
 
 _ASIS_CHUNK = 32 * 1024
 
+#: The methods static content is routed for, as in wptserve.
+_ROUTED = (b"GET", b"HEAD")
+
 
 class HeadersFileError(ValueError):
     """A line of a ``.headers`` file that is not ``Name: value``."""
 
 
-def _headerFiles(path: FilePath[str]) -> list[FilePath[str]]:
-    """
-    The four companions that could add headers to ``path``:
-    ``__dir__.sub.headers``, ``__dir__.headers``, ``NAME.sub.headers``,
-    ``NAME.headers``.
-    """
-    directory = path.parent()
-    return [
-        directory.child("__dir__.sub.headers"),
-        directory.child("__dir__.headers"),
-        path.siblingExtension(".sub.headers"),
-        path.siblingExtension(".headers"),
-    ]
+#: A ``.headers`` companion that exists, and whether it is templated
+#: (``.sub.headers``).
+HeaderSource = tuple[FilePath[str], bool]
 
 
-def hasHeaderFiles(path: FilePath[str]) -> bool:
-    """Whether any ``.headers`` companion of ``path`` exists.  Any thread."""
-    return any(candidate.isfile() for candidate in _headerFiles(path))
+def headerSources(path: FilePath[str]) -> tuple[HeaderSource, ...]:
+    """
+    The companions that add headers to ``path``, in wptserve's order:
+    ``__dir__``'s, then the file's own; for each, ``BASE.sub.headers``
+    (templated) if it exists, else ``BASE.headers``.  Reactor thread (up to
+    four ``stat`` calls).
+    """
+    sources: list[HeaderSource] = []
+    for base in (path.parent().child("__dir__"), path):
+        templated = base.siblingExtension(".sub.headers")
+        if templated.isfile():
+            sources.append((templated, True))
+        else:
+            plain = base.siblingExtension(".headers")
+            if plain.isfile():
+                sources.append((plain, False))
+    return tuple(sources)
 
 
 def parseHeaders(data: bytes, source: str) -> list[HeaderPair]:
@@ -91,39 +105,30 @@ def parseHeaders(data: bytes, source: str) -> list[HeaderPair]:
     return pairs
 
 
-def _loadOne(request: Any, base: FilePath[str]) -> list[HeaderPair]:
+def loadHeaders(request: Any, sources: Sequence[HeaderSource]) -> list[HeaderPair]:
     """
-    ``BASE.sub.headers`` (templated, no escaping) if it exists, else
-    ``BASE.headers``, else nothing.  Worker thread.
+    The headers ``sources`` add, templated (no escaping) where they are
+    ``.sub.headers``.  A companion removed since the reactor saw it adds
+    nothing.  Worker thread.
     """
-    templated = base.siblingExtension(".sub.headers")
-    if templated.isfile():
-        source, useTemplate = templated, True
-    else:
-        source, useTemplate = base.siblingExtension(".headers"), False
-    try:
-        data = source.getContent()
-    except OSError:
-        return []
-    if useTemplate:
-        data = template(request, data, escape_type="none")
-    return parseHeaders(data, source.basename())
+    pairs: list[HeaderPair] = []
+    for source, useTemplate in sources:
+        try:
+            data = source.getContent()
+        except OSError:
+            continue
+        if useTemplate:
+            data = template(request, data, escape_type="none")
+        pairs.extend(parseHeaders(data, source.basename()))
+    return pairs
 
 
-def loadHeaders(request: Any, path: FilePath[str]) -> list[HeaderPair]:
-    """
-    The headers the companions of ``path`` add: ``__dir__``'s first, then
-    the file's own, as wptserve concatenates them.  Worker thread.
-    """
-    return _loadOne(request, path.parent().child("__dir__")) + _loadOne(request, path)
-
-
-def fileHeaders(request: Any, path: FilePath[str]) -> list[HeaderPair]:
+def fileHeaders(request: Any, path: FilePath[str], sources: Sequence[HeaderSource]) -> list[HeaderPair]:
     """
     :func:`loadHeaders` with the guessed Content-Type first, unless a
-    companion gives one.
+    companion gives one.  Worker thread.
     """
-    pairs = loadHeaders(request, path)
+    pairs = loadHeaders(request, sources)
     if not any(name.lower() == b"content-type" for name, _ in pairs):
         pairs.insert(0, (b"Content-Type", guessContentType(path.basename()).encode("ascii")))
     return pairs
@@ -147,12 +152,13 @@ def _readRange(path: FilePath[str], byteRange: ByteRange) -> bytes:
         return f.read(byteRange.length)
 
 
-def serveFile(path: FilePath[str], request: Any, response: Any) -> None:
+def serveFile(path: FilePath[str], sources: Sequence[HeaderSource], request: Any, response: Any) -> None:
     """
-    wptserve's ``FileHandler`` for one file: companion headers, then the
-    body — whole, one range (206 + Content-Range) or several
-    (206 multipart/byteranges).  The pipes (``.sub.`` and ``?pipe=``) run
-    after this, in :class:`~twisted_pyhandlers._handler.FunctionResource`.
+    wptserve's ``FileHandler`` for one file: the headers of its companions
+    ``sources``, then the body — whole, one range (206 + Content-Range) or
+    several (206 multipart/byteranges).  The pipes (``.sub.`` and
+    ``?pipe=``) run after this, in the
+    :class:`~twisted_pyhandlers._run.HandlerRun`.
 
     Worker thread.
     """
@@ -160,7 +166,7 @@ def serveFile(path: FilePath[str], request: Any, response: Any) -> None:
         size = path.getsize()
     except OSError:
         raise HTTPException(404)
-    response.headers.update(fileHeaders(request, path))
+    response.headers.update(fileHeaders(request, path, sources))
     if "Range" not in request.headers:
         response.content = FileBody(path.open("r"), 0, size)
         return
@@ -175,8 +181,6 @@ def serveFile(path: FilePath[str], request: Any, response: Any) -> None:
         response.headers.set("Content-Range", only.headerValue())
         response.content = FileBody(path.open("r"), only.lower, only.length)
         return
-    from twisted_pyhandlers._response import MultipartContent
-
     partType = response.headers.get("Content-Type")
     multipart = MultipartContent()
     response.headers.set("Content-Type", f"multipart/byteranges; boundary={multipart.boundary}")
@@ -225,7 +229,8 @@ class _PlainFile(static.File):
 
 class _FileLeaf(Resource):
     """
-    A file under the root, reached through the URL path ``segments``.
+    A file under the root, reached through the URL path ``segments``: GET
+    and HEAD serve it, any other method gets wptserve's 404.
 
     :ivar path: the file.
     :ivar segments: the URL path segments from the tree's root to the file.
@@ -239,53 +244,38 @@ class _FileLeaf(Resource):
         self.segments = tuple(segments)
         self._context = context
 
+    def _notRouted(self, request: TwistedRequest) -> Any:
+        """wptserve's 404 for a method other than GET or HEAD.  Reactor thread."""
+        return ServerAnswer(self._context, notRouted, self.segments).render(request)
+
+    def _run(self, request: TwistedRequest, serve: HandlerFunction, pipes: str = "") -> Any:
+        """Run ``serve`` in the thread pool as this request's handler.  Reactor thread."""
+        HandlerRun(self._context, request, serve, urlBaseOf(request, len(self.segments)), pipes).start()
+        return NOT_DONE_YET
+
 
 class StaticFile(_FileLeaf):
     """
-    A file under the root, chosen per request between Twisted's
-    :class:`~twisted.web.static.File` and :func:`serveFile` in the thread
-    pool (see the module docstring).
+    A file under the root, served per request by Twisted's
+    :class:`~twisted.web.static.File` or by :func:`serveFile` in the thread
+    pool, as decided here (see the module docstring).
     """
-
-    def __init__(self, path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]) -> None:
-        super().__init__(path, context, segments)
-        self._relative = "/".join(segment.decode("utf-8", "surrogateescape") for segment in self.segments)
-
-    def needsProcessing(self, request: TwistedRequest) -> bool:
-        """
-        Whether this request needs the Python side: a Range header,
-        ``.sub.`` in the path below the root, a ``pipe`` in the query, or a
-        ``.headers`` companion.  Reactor thread (a few ``stat`` calls).
-        """
-        if request.getHeader(b"range") is not None:
-            return True
-        if ".sub." in self._relative:
-            return True
-        query = request.uri.partition(b"?")[2]
-        if queryPipe(query.decode("iso-8859-1")) is not None:
-            return True
-        return hasHeaderFiles(self.path)
 
     def render(self, request: TwistedRequest) -> Any:
         """
-        Serve the file.  Reactor thread.
+        Decide once what this request needs: a Range header, ``.sub.`` in
+        the path below the root or a ``pipe`` in the query (its pipe
+        string), ``.headers`` companions (which exist).  Reactor thread.
         """
-        if request.method not in (b"GET", b"HEAD"):
-            return methodNotRouted(request)
-        if request.postpath:
-            # "file.txt/more": no file of ours (wptserve's stat fails too).
-            return jsonError(request, 404)
-        if self.needsProcessing(request):
-            path = self.path
-            leaf = FunctionResource(
-                self._context,
-                lambda req, resp: serveFile(path, req, resp),
-                self.segments,
-                filePath=self._relative,
-            )
-            return leaf.render(request)
-        plain = _PlainFile(self.path.path, guessContentType(self.path.basename()))
-        return plain.render(request)
+        if request.method not in _ROUTED:
+            return self._notRouted(request)
+        path = self.path
+        pipes = pipeString(path.path, queryOf(request), self._context.root.path)
+        sources = headerSources(path)
+        if pipes or sources or request.getHeader(b"range") is not None:
+            return self._run(request, partial(serveFile, path, sources), pipes)
+        request.setHeader(b"Server", SERVER_VERSION)
+        return _PlainFile(path.path, guessContentType(path.basename())).render(request)
 
 
 class AsIsFile(_FileLeaf):
@@ -293,11 +283,9 @@ class AsIsFile(_FileLeaf):
 
     def render(self, request: TwistedRequest) -> Any:
         """Reactor thread."""
-        if request.method not in (b"GET", b"HEAD"):
-            return methodNotRouted(request)
-        path = self.path
-        leaf = FunctionResource(self._context, lambda req, resp: serveAsIs(path, req, resp), self.segments)
-        return leaf.render(request)
+        if request.method not in _ROUTED:
+            return self._notRouted(request)
+        return self._run(request, partial(serveAsIs, self.path))
 
 
 def fileResource(path: FilePath[str], context: HandlerContext, segments: Sequence[bytes]) -> IResource:

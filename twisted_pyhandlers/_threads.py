@@ -27,6 +27,7 @@ import threading
 from collections import deque
 from typing import Any, Callable, Deque, List, Optional, Tuple
 
+from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from typing_extensions import Protocol
@@ -192,3 +193,16 @@ class HandlerThreadPool:
                 if onResult is not None:
                     onResult(True, result)
             del task, onResult, func, args, kwargs
+
+
+def tiedToReactor(pool: HandlerThreadPool, reactor: IReactorCore) -> HandlerThreadPool:
+    """
+    Tie ``pool``'s life to ``reactor``'s: started when the reactor runs (at
+    once if it already does), stopped during its shutdown.  The one place
+    that does so, for the library's default pool and for ``twistd
+    pyhandlers`` alike.  Any thread before the reactor runs; reactor thread
+    after.
+    """
+    reactor.callWhenRunning(pool.start)
+    reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
+    return pool

@@ -11,24 +11,24 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
+from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IReactorCore
 from twisted.python.filepath import FilePath
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
+from twisted_pyhandlers._connection import ReactorMailbox
 from twisted_pyhandlers._context import HandlerContext, HandlerReactor
-from twisted_pyhandlers._errors import HTTPException
-from twisted_pyhandlers._handler import FunctionResource, PythonFileResource
-from twisted_pyhandlers._listing import DirectoryListing
-from twisted_pyhandlers._request import Request
-from twisted_pyhandlers._response import Response
+from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
+from twisted_pyhandlers._listing import listing
 from twisted_pyhandlers._script import CodeCache, installWptserveCompat, makeImportable
+from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._static import fileResource
-from twisted_pyhandlers._threads import CallRunner, HandlerThreadPool
+from twisted_pyhandlers._threads import CallRunner, HandlerThreadPool, tiedToReactor
 from twisted_pyhandlers.config import ServerConfig
-from twisted_pyhandlers.stash import StashStore, stashStoreFromURL
+from twisted_pyhandlers.stash import StashStore
 
 #: Threads that run handlers, by default.  Many real handlers sleep (to
 #: delay a response, to trickle a body); a thread that sleeps costs a little
@@ -37,17 +37,6 @@ from twisted_pyhandlers.stash import StashStore, stashStoreFromURL
 DEFAULT_THREADS = 256
 
 _FORBIDDEN = (b"/", b"\\", b"\x00")
-
-
-def _missing(request: Request, response: Response) -> None:
-    """The handler of every URL that names nothing under the root."""
-    raise HTTPException(404)
-
-
-def _redirectToSlash(request: Request, response: Response) -> None:
-    """A directory URL without its slash: 301 to the slash form, as wptserve."""
-    response.status = 301
-    response.headers = [("Location", "%s/" % request.url)]
 
 
 def isSafeSegment(segment: bytes) -> bool:
@@ -91,17 +80,17 @@ class _Directory(Resource):
         if path == b"" and not request.postpath:
             return self._index(segments)
         if not isSafeSegment(path):
-            return FunctionResource(context, _missing, segments)
+            return ServerAnswer(context, notFound, segments)
         child = self.path.child(path.decode("utf-8"))
         try:
             mode = _modeInside(child, context.root)
         except OSError:
-            return FunctionResource(context, _missing, segments)
+            return ServerAnswer(context, notFound, segments)
         if stat.S_ISDIR(mode):
             return _Directory(context, child, segments)
         if not stat.S_ISREG(mode) or request.postpath:
             # Not a regular file, or a path below a file.
-            return FunctionResource(context, _missing, segments)
+            return ServerAnswer(context, notFound, segments)
         if path.endswith(b".py"):
             return PythonFileResource(context, child.path, segments)
         return fileResource(child, context, segments)
@@ -111,7 +100,7 @@ class _Directory(Resource):
         The directory's URL without the trailing slash: redirect to it.
         Reactor thread.
         """
-        return FunctionResource(self.context, _redirectToSlash, self.segments).render(request)
+        return ServerAnswer(self.context, redirectToSlash, self.segments).render(request)
 
     def _index(self, segments: Sequence[bytes]) -> IResource:
         """The first ``default*.py`` here, else the listing."""
@@ -120,7 +109,7 @@ class _Directory(Resource):
         )
         if defaults and _isInside(defaults[0].path, self.context.root):
             return PythonFileResource(self.context, defaults[0].path, segments)
-        return DirectoryListing(self.path, self.context)
+        return ServerAnswer(self.context, listing(self.path), segments)
 
 
 def _modeInside(path: FilePath[str], root: FilePath[str]) -> int:
@@ -203,6 +192,7 @@ class HandlerDirectory(_Directory):
             stashStore=stashStore,
             config=config,
             codeCache=CodeCache(),
+            mailbox=ReactorMailbox(reactor),
         )
         super().__init__(context, rootPath, ())
         self._portKnown = False
@@ -225,7 +215,10 @@ class HandlerDirectory(_Directory):
         self._portKnown = True
 
 
-_sharedPools: Dict[int, HandlerThreadPool] = {}
+#: The default thread pool of each reactor.  Weakly keyed: a reactor that
+#: is garbage collected (tests make many) takes its pool with it, and a new
+#: reactor at the same address never finds an old one's pool.
+_sharedPools: WeakKeyDictionary[IReactorCore, HandlerThreadPool] = WeakKeyDictionary()
 
 
 def sharedThreadPool(reactor: IReactorCore, size: int = DEFAULT_THREADS) -> HandlerThreadPool:
@@ -233,17 +226,10 @@ def sharedThreadPool(reactor: IReactorCore, size: int = DEFAULT_THREADS) -> Hand
     The handler thread pool shared by every :class:`HandlerDirectory` on
     ``reactor`` that was not given its own: started when the reactor runs
     and stopped when it shuts down, like ``reactor.getThreadPool()``.
+    Reactor thread (or before the reactor runs).
     """
-    pool = _sharedPools.get(id(reactor))
+    pool = _sharedPools.get(reactor)
     if pool is None:
-        pool = newThreadPool(reactor, size)
-        _sharedPools[id(reactor)] = pool
-    return pool
-
-
-def newThreadPool(reactor: IReactorCore, size: int) -> HandlerThreadPool:
-    """A thread pool of ``size`` threads tied to ``reactor``'s life."""
-    pool = HandlerThreadPool(size)
-    reactor.callWhenRunning(pool.start)
-    reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
+        pool = tiedToReactor(HandlerThreadPool(size), reactor)
+        _sharedPools[reactor] = pool
     return pool

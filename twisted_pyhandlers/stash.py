@@ -44,7 +44,6 @@ __all__ = [
     "StashStore",
     "StashUnavailable",
     "sharedMemoryStore",
-    "stashStoreFromURL",
 ]
 
 
@@ -290,28 +289,3 @@ class Stash:
     def lock(self) -> StashLock:
         """The lock shared by all requests (and processes) using the store."""
         return self.store.lock
-
-
-def stashStoreFromURL(url: Optional[str]) -> StashStore:
-    """
-    The store a ``--stash`` URL names.
-
-    - None, ``""`` or ``memory:``: :func:`sharedMemoryStore`;
-    - ``redis://[:password@]host:port/db``, ``rediss://...`` (TLS) or
-      ``unix:///path/to/socket?db=N``: a
-      :class:`~twisted_pyhandlers.redisstash.RedisStashStore`.
-
-    Making a Redis store does not connect: the first stash call does.
-
-    :raises ValueError: for any other scheme.
-    """
-    if url is None or url in ("", "memory:", "memory://"):
-        return sharedMemoryStore()
-    scheme = url.split(":", 1)[0].lower()
-    if scheme in ("redis", "rediss", "unix"):
-        from twisted_pyhandlers.redisstash import RedisStashStore
-
-        return RedisStashStore(url)
-    raise ValueError(
-        f"Unsupported stash URL {url!r}: use memory: or redis://host:port/db"
-    )

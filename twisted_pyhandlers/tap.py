@@ -2,10 +2,10 @@
 ``twistd pyhandlers``: serve a document root of handler files.
 
 ``Options`` parses the command line; ``makeService`` builds a service tree
-that starts the handler thread pool and listens on each ``--listen``
-endpoint when twistd starts it (not while parsing options), and records the
-ports it really listens on in the server config, so handlers and templates
-see them even when the system chose the port.
+that listens on each ``--listen`` endpoint when twistd starts it (not while
+parsing options; the handler thread pool starts when the reactor runs), and
+records the ports it really listens on in the server config, so handlers and
+templates see them even when the system chose the port.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from typing import Any, Optional
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.interfaces import IListeningPort, IReactorCore, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.server import Site
 
-from twisted_pyhandlers._threads import HandlerThreadPool
+from twisted_pyhandlers._stashurl import stashStoreFromURL
+from twisted_pyhandlers._threads import HandlerThreadPool, tiedToReactor
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 from twisted_pyhandlers.resource import DEFAULT_THREADS, HandlerDirectory
-from twisted_pyhandlers.stash import stashStoreFromURL
 
 #: Loopback only: handlers are arbitrary code, so the server never binds a
 #: public interface unless the user names one.
@@ -130,22 +130,6 @@ class QuietSite(Site):
         """No access log."""
 
 
-class ThreadPoolService(Service):
-    """Starts the handler thread pool with the application, stops it after."""
-
-    def __init__(self, pool: HandlerThreadPool) -> None:
-        self.pool = pool
-
-    def startService(self) -> None:
-        super().startService()
-        self.pool.start()
-
-    def stopService(self) -> Optional[Deferred[None]]:
-        super().stopService()
-        self.pool.stop()
-        return None
-
-
 class ListeningService(Service):
     """
     Listens on one endpoint while running, and records the port it got in
@@ -154,7 +138,15 @@ class ListeningService(Service):
 
     _log = Logger()
 
-    def __init__(self, endpoint: IStreamServerEndpoint, factory: Site, scheme: str, config: ServerConfig) -> None:
+    def __init__(
+        self,
+        reactor: IReactorCore,
+        endpoint: IStreamServerEndpoint,
+        factory: Site,
+        scheme: str,
+        config: ServerConfig,
+    ) -> None:
+        self.reactor = reactor
         self.endpoint = endpoint
         self.factory = factory
         self.scheme = scheme
@@ -177,9 +169,7 @@ class ListeningService(Service):
 
     def _failed(self, failure: Any) -> None:
         self._log.failure("Could not listen", failure)
-        from twisted.internet import reactor
-
-        reactor.stop()  # type: ignore[attr-defined]
+        self.reactor.stop()
 
     def stopService(self) -> Optional[Deferred[None]]:
         super().stopService()
@@ -196,7 +186,7 @@ def makeService(options: Options) -> IService:
         keepFreedMemory()
     root = os.path.realpath(options["root"])
     config = ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root)
-    pool = HandlerThreadPool(options["threads"])
+    pool = tiedToReactor(HandlerThreadPool(options["threads"]), reactor)  # type: ignore[arg-type]
     resource = HandlerDirectory(
         root,
         reactor=reactor,  # type: ignore[arg-type]
@@ -214,8 +204,9 @@ def makeService(options: Options) -> IService:
     else:
         site = Site(resource, logPath=logfile, parsePOSTFormSubmission=False)
     service = MultiService()
-    ThreadPoolService(pool).setServiceParent(service)
     for description in options["listen"]:
         endpoint = endpoints.serverFromString(reactor, withBacklog(description))
-        ListeningService(endpoint, site, schemeForEndpoint(description), config).setServiceParent(service)
+        ListeningService(
+            reactor, endpoint, site, schemeForEndpoint(description), config  # type: ignore[arg-type]
+        ).setServiceParent(service)
     return service

@@ -9,7 +9,7 @@ import json
 from typing import Any, Callable
 
 from twisted_pyhandlers._errors import HTTPException
-from twisted_pyhandlers._handler import applyReturnValue
+from twisted_pyhandlers._response import applyReturnValue
 
 Main = Callable[[Any, Any], Any]
 
