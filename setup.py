@@ -15,7 +15,7 @@ setup(
     description="wptserve-compatible Python file handlers on twisted.web",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.9",
+    python_requires=">=3.10",  # as current Twisted; ruff and mypy target 3.10 too
     packages=find_packages(include=["twisted_pyhandlers", "twisted_pyhandlers.*"])
     + ["twisted.plugins"],
     package_data={"twisted.plugins": ["pyhandlers.py"]},

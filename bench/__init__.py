@@ -1,5 +1,5 @@
 """
-The side-by-side benchmark of issue 6: wptserve 4.0.3, a plain twisted.web
+The side-by-side benchmark (docs/performance.rst): wptserve 4.0.3, a plain twisted.web
 static resource and twisted_pyhandlers on the same handler files, driven
 by ``wrk``.  Run it with ``python bench/run.py`` (see ``docs/performance.rst``).
 

@@ -1,5 +1,5 @@
 """
-The side-by-side benchmark of issue 6.
+The side-by-side benchmark (docs/performance.rst).
 
 ``python bench/run.py`` (with the project's Python, e.g.
 ``/tmp/venv/bin/python bench/run.py``) writes a temporary document root with
@@ -8,7 +8,7 @@ resource and twisted_pyhandlers (``twistd pyhandlers``) as separate processes
 on free loopback ports, drives each with ``wrk`` in the same run, fetches a
 1 GiB generator body while sampling our server's resident memory, times our
 server's start to first answer, and prints a table of the measurements and
-one of the targets of issue 6 point 4 with PASS/FAIL against each.
+one of the targets of docs/performance.rst with PASS/FAIL against each.
 
 Exit status: 0 when every target passed, 1 when one or more failed (the
 output says which, plainly), 2 when the bench itself could not run.
@@ -162,7 +162,7 @@ class GibResult:
 
 @dataclass
 class Target:
-    """One target of issue 6 point 4: a measured ratio against a bound."""
+    """One target of docs/performance.rst: a measured ratio against a bound."""
 
     name: str
     value: float | None
@@ -340,7 +340,7 @@ def _oursOver(report: Report, scenario: str, other: str, attr: str = "requestsPe
 
 
 def computeTargets(report: Report) -> list[Target]:
-    """The targets of issue 6 point 4, each from this run's figures."""
+    """The targets of docs/performance.rst, each from this run's figures."""
     gib = report.gib.get("ours")
     gibGrowth = None
     if gib is not None and gib.bytesReceived == GIB_PIECES * GIB_PIECE_SIZE:
@@ -403,7 +403,7 @@ def computeTargets(report: Report) -> list[Target]:
 
 def formatTable(rows: list[list[str]], header: list[str]) -> str:
     """Plain-text table with aligned columns (numbers right-aligned)."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     lines = []
 
     def line(cells: list[str]) -> str:
@@ -530,7 +530,7 @@ def measurementTable(report: Report) -> str:
 
 
 def targetTable(targets: list[Target]) -> str:
-    """The issue 6 point 4 targets with PASS/FAIL."""
+    """The docs/performance.rst targets with PASS/FAIL."""
     rows = []
     for target in targets:
         bound = ("<" if not target.atLeast else ">=") + " " + target.describe(target.bound)
@@ -543,7 +543,7 @@ def targetTable(targets: list[Target]) -> str:
                 target.note,
             ]
         )
-    return formatTable(rows, ["target (issue 6 point 4)", "measured", "needed", "result", "notes"])
+    return formatTable(rows, ["target (docs/performance.rst)", "measured", "needed", "result", "notes"])
 
 
 def reportJson(report: Report, targets: list[Target]) -> dict[str, object]:

@@ -1,6 +1,6 @@
 """
 Serve the bench's bytes with plain twisted.web, the "what twisted.web can do
-at all" baseline of issue 6.
+at all" baseline of docs/performance.rst.
 
 Run as ``python bench/static_runner.py ROOT --port N``.  The resource tree is
 ``twisted.web.static.File(ROOT)`` with two ``twisted.web.static.Data``

@@ -1,6 +1,6 @@
 """
 Running handler files: return forms, header and content types, errors,
-imports from the root, the code cache and concurrency (SPEC section 3),
+imports from the root, the code cache and concurrency (docs/handlers.rst),
 over real connections.
 """
 

@@ -1,5 +1,5 @@
 """
-The directory listing (SPEC section 2 and 7): wptserve's markup, files
+The directory listing (docs/static.rst): wptserve's markup, files
 linked with their ``.headers`` companions, names escaped.
 """
 

@@ -1,5 +1,5 @@
 """
-``?pipe=`` (SPEC section 7): the pipe-string parser against wptserve's own,
+``?pipe=`` (docs/static.rst): the pipe-string parser against wptserve's own,
 each pipe on static files and on handler responses over real ports, and
 trickle delays that hold only the worker thread.
 """

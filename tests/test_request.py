@@ -1,5 +1,5 @@
 """
-The request object handlers receive (SPEC section 4).
+The request object handlers receive (docs/request.rst).
 
 Parsing tests feed raw bytes to a real Twisted ``HTTPChannel`` over an
 in-memory transport and build our :class:`Request` from the Twisted request

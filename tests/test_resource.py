@@ -1,5 +1,5 @@
 """
-URL to file (SPEC section 2): what each URL reaches, and that none reaches
+URL to file (docs/handlers.rst): what each URL reaches, and that none reaches
 outside the root or shows a handler's source.  Traversal attempts go over
 raw sockets, because HTTP clients normalise ``..`` away before sending.
 """
@@ -160,3 +160,78 @@ def test_rootMustBeADirectory(tmp_path: object) -> None:
     """A root that is not a directory is refused at once, with its path named."""
     with pytest.raises(ValueError, match="not a directory"):
         HandlerDirectory(os.path.join(str(tmp_path), "missing"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_sameServerHeaderEverywhere(handlerRoot: HandlerRoot, serve: Serve) -> None:
+    """
+    Every answer under the root carries the same ``Server`` header: a
+    handler's, a missing path's 404, the slash redirect, a listing, a plain
+    static file (served by Twisted's ``static.File``), a processed one, and
+    a method not routed on a static file.
+    """
+    handlerRoot.write("hello.py", "def main(request, response):\n    return 'hi'\n")
+    handlerRoot.write("dir/file.txt", "plain")
+    handlerRoot.write("dir/page.sub.txt", "{{host}}")
+    base = serve(HandlerDirectory(handlerRoot.path))
+    answers = [
+        ("GET", "/hello.py", 200),
+        ("GET", "/missing.txt", 404),
+        ("GET", "/dir", 301),
+        ("GET", "/dir/", 200),
+        ("GET", "/dir/file.txt", 200),
+        ("GET", "/dir/page.sub.txt", 200),
+        ("POST", "/dir/file.txt", 404),
+        ("DELETE", "/dir/", 404),
+    ]
+    for method, path, code in answers:
+        response = await treq.request(method, base + path, allow_redirects=False, persistent=False)
+        await response.content()
+        assert response.code == code, (method, path)
+        assert response.headers.getRawHeaders("Server") == ["twisted_pyhandlers"], (method, path)
+
+
+class _RecordingPool:
+    """A thread pool that never runs anything: it only records what it was asked to run."""
+
+    def __init__(self) -> None:
+        self.calls: list[object] = []
+
+    def callInThread(self, func: object, *args: object, **kwargs: object) -> None:
+        self.calls.append(func)
+
+    def callInThreadWithCallback(self, onResult: object, func: object, *args: object, **kwargs: object) -> None:
+        self.calls.append(func)
+
+
+@pytest_twisted.ensureDeferred
+async def test_serverAnswersNeedNoThread(handlerRoot: HandlerRoot) -> None:
+    """
+    A 404, the slash redirect, a listing and a method not routed are
+    answered on the reactor: with a thread pool that never runs anything,
+    they are all answered, and nothing is handed to the pool; a handler
+    file, which must run in the pool, is.
+    """
+    from treq.testing import StubTreq
+
+    handlerRoot.write("dir/file.txt", "plain")
+    handlerRoot.write("hello.py", "def main(request, response):\n    return 'hi'\n")
+    pool = _RecordingPool()
+    client = StubTreq(HandlerDirectory(handlerRoot.path, threadpool=pool))
+    for method, path, code in [
+        ("GET", "/missing.py", 404),
+        ("GET", "/dir", 301),
+        ("GET", "/dir/", 200),
+        ("POST", "/dir/file.txt", 404),
+        ("GET", "/dir/file.txt/below", 404),
+    ]:
+        pending = client.request(method, "http://localhost" + path, allow_redirects=False)
+        client.flush()
+        # Answered at once: nothing waits for a thread.
+        assert pending.called, (method, path)
+        response = await pending
+        assert response.code == code, (method, path)
+    assert pool.calls == []
+    client.request("GET", "http://localhost/hello.py")
+    client.flush()
+    assert len(pool.calls) == 1

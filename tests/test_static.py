@@ -1,5 +1,5 @@
 """
-Static files under a handler root (SPEC section 7), end to end over real
+Static files under a handler root (docs/static.rst), end to end over real
 ports: content types, ``.headers`` companions, ranges, ``.asis`` files,
 methods, and which requests Twisted's own File serves.
 """

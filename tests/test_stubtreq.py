@@ -1,6 +1,6 @@
 """
 In-memory use with ``treq.testing.StubTreq`` and a synchronous thread pool
-(SPEC section 1: tests "in memory through StubTreq where the raw writer is
+(docs/quickstart.rst: tests "in memory through StubTreq where the raw writer is
 not needed"): no sockets, no threads, the same answers.
 """
 

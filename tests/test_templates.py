@@ -1,5 +1,5 @@
 """
-``.sub.`` templates (SPEC section 7): every substitution, variables, HTML
+``.sub.`` templates (docs/static.rst): every substitution, variables, HTML
 escaping for markup files, and a clear 500 for what cannot be substituted —
 served end to end from a root with a multi-host config.
 """

@@ -1,6 +1,6 @@
 """
 Handlers that import ``wptserve`` names run with no wptserve installed
-(SPEC section 3).  The test suite itself has wptserve installed (for the
+(docs/handlers.rst).  The test suite itself has wptserve installed (for the
 differential tests), so this runs a server in a child Python whose import
 path is this one's minus wptserve: a real "not installed".
 """

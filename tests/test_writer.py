@@ -1,5 +1,5 @@
 """
-Direct socket control (SPEC section 5, ``response.writer``) and streamed
+Direct socket control (``response.writer``, docs/writer.rst) and streamed
 bodies, checked on the wire with raw sockets: exact bytes, when they
 arrive, what happens when the client leaves, back-pressure, keep-alive and
 pipelining.

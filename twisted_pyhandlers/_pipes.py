@@ -205,7 +205,7 @@ class pipe:
         def inner(request: Any, response: Any, *args: str) -> Any:
             if not (minArgs <= len(args) <= maxArgs):
                 raise ValueError(f"Expected between {minArgs} and {maxArgs} args, got {len(args)}")
-            values = tuple(convert(arg) for convert, arg in zip(converters, args))
+            values = tuple(convert(arg) for convert, arg in zip(converters, args, strict=False))
             return f(request, response, *values)
 
         inner.__name__ = f.__name__

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Tuple
+from typing import Any, Callable, Deque, List, Optional, Protocol, Tuple
 
 from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from typing_extensions import Protocol
 
 OnResult = Optional[Callable[[bool, Any], None]]
 _Task = Tuple[OnResult, Callable[..., Any], Tuple[Any, ...], dict]

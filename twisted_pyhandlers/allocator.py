@@ -21,6 +21,8 @@ from __future__ import annotations
 import ctypes
 import platform
 
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keepFreedMemory"]
+
 #: ``mallopt`` parameters, from glibc's ``<malloc.h>``.
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3

@@ -30,6 +30,8 @@ from twisted_pyhandlers._threads import CallRunner, HandlerThreadPool, tiedToRea
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.stash import StashStore
 
+__all__ = ["DEFAULT_THREADS", "HandlerDirectory", "sharedThreadPool"]
+
 #: Threads that run handlers, by default.  Many real handlers sleep (to
 #: delay a response, to trickle a body); a thread that sleeps costs a little
 #: memory and no CPU, so the pool is large enough that 200 concurrent

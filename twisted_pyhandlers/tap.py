@@ -28,6 +28,8 @@ from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 from twisted_pyhandlers.resource import DEFAULT_THREADS, HandlerDirectory
 
+__all__ = ["DEFAULT_BACKLOG", "DEFAULT_LISTEN", "ListeningService", "Options", "makeService", "withBacklog"]
+
 #: Loopback only: handlers are arbitrary code, so the server never binds a
 #: public interface unless the user names one.
 DEFAULT_LISTEN = "tcp:8000:interface=127.0.0.1"

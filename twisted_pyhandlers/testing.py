@@ -31,6 +31,8 @@ from typing import Any, Callable
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+__all__ = ["SynchronousThreadPool"]
+
 
 class SynchronousThreadPool:
     """

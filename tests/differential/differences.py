@@ -13,25 +13,25 @@ from .harness import KnownDifference
 
 #: The seed's "Dynamic HTTP headers" example looks up a str key
 #: (``request.GET.first('content-type')``); wptserve's MultiDict keys are
-#: bytes, so it answers 500 KeyError.  SPEC section 4 ("beyond") makes str
+#: bytes, so it answers 500 KeyError.  docs/request.rst ("beyond wptserve") makes str
 #: keys work, so ours answers 200.  Checked by a dedicated test, since the
 #: whole response differs.
 SEED_STR_KEY = KnownDifference(
     id="seed-str-key",
     fields=("status-line", "content-type", "content-length", "body"),
-    reason="str keys work in request.GET (SPEC 4, beyond); wptserve gives a 500 KeyError",
+    reason="str keys work in request.GET (docs/request.rst, beyond wptserve); wptserve gives a 500 KeyError",
 )
 
 #: wptserve 4.0.3 builds ``request.headers`` with
 #: ``HTTPMessage.getallmatchingheaders``, which never matches anything on
-#: Python 3, so a field sent twice shows only its first value.  SPEC 4 says
+#: Python 3, so a field sent twice shows only its first value.  docs/request.rst says
 #: several fields of one name join with ", " (and ``get_list`` lists them
 #: all), which is what HTTP means.
 REQUEST_HEADERS_JOINED = KnownDifference(
     id="request-headers-joined",
     fields=("content-length", "body"),
     reason="repeated request header fields are all kept and joined with ', ' "
-    "(SPEC 4); wptserve keeps only the first",
+    "(docs/request.rst); wptserve keeps only the first",
 )
 
 #: wptserve 4.0.3's ``unset_cookie`` re-appends the other cookies with

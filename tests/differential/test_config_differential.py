@@ -1,5 +1,5 @@
 """
-The server config against wptserve 4.0.3 (issue 4.5): with the same
+The server config against wptserve 4.0.3 (docs/state.rst): with the same
 wptserve-style JSON config file, handlers and ``.sub.`` templates see the
 same derived host names — ``domains``, ``not_domains``, ``all_domains``
 (IDNA-encoded subdomains, alternate hosts) — on both servers.

@@ -1,5 +1,5 @@
 """
-Differential tests of handler behaviour (SPEC sections 3 to 5): each handler
+Differential tests of handler behaviour (docs/handlers.rst, request.rst, response.rst): each handler
 file under ``root/`` is requested from wptserve 4.0.3 and from our server,
 and status line, headers (Date and Server aside) and body must match, unless
 the case names a documented difference.
@@ -557,7 +557,7 @@ def test_handler_file_is_sane_on_wptserve(theirs_only: str, case: Case) -> None:
 @pytest.mark.parametrize("case", _params(RETURN_FORMS))
 def test_return_forms(harness: Harness, case: Case) -> None:
     """
-    The return forms of ``main`` (SPEC 3) produce the same response as on
+    The return forms of ``main`` (docs/handlers.rst) produce the same response as on
     wptserve.
     """
     checkSame(harness, case)
@@ -567,7 +567,7 @@ def test_return_forms(harness: Harness, case: Case) -> None:
 def test_response_headers(harness: Harness, case: Case) -> None:
     """
     Header names and values of every type, and the ``response.headers``
-    API (SPEC 5), produce the same header lines as on wptserve.
+    API (docs/response.rst), produce the same header lines as on wptserve.
     """
     checkSame(harness, case)
 
@@ -575,7 +575,7 @@ def test_response_headers(harness: Harness, case: Case) -> None:
 @pytest.mark.parametrize("case", _params(CONTENT))
 def test_content_forms(harness: Harness, case: Case) -> None:
     """
-    Every content form (SPEC 3) gives the same body and framing headers as
+    Every content form (docs/handlers.rst) gives the same body and framing headers as
     on wptserve.
     """
     checkSame(harness, case)
@@ -594,7 +594,7 @@ def test_status_lines(harness: Harness, case: Case) -> None:
 def test_errors(harness: Harness, case: Case) -> None:
     """
     HTTPException, other exceptions, no ``main``, syntax errors, set_error
-    and missing files (SPEC 3) give wptserve's status and JSON error body.
+    and missing files (docs/handlers.rst) give wptserve's status and JSON error body.
     """
     checkSame(harness, case)
 
@@ -602,7 +602,7 @@ def test_errors(harness: Harness, case: Case) -> None:
 @pytest.mark.parametrize("case", _params(COOKIES))
 def test_cookies(harness: Harness, case: Case) -> None:
     """
-    set_cookie (each option), delete_cookie and unset_cookie (SPEC 5) give
+    set_cookie (each option), delete_cookie and unset_cookie (docs/response.rst) give
     the same Set-Cookie lines as wptserve.
     """
     checkSame(harness, case)
@@ -620,7 +620,7 @@ def test_response_flags(harness: Harness, case: Case) -> None:
 @pytest.mark.parametrize("case", _params(REQUEST_ECHO))
 def test_request_object(harness: Harness, case: Case) -> None:
     """
-    The request object (SPEC 4), echoed as JSON by a handler, holds the same
+    The request object (docs/request.rst), echoed as JSON by a handler, holds the same
     values as wptserve's.
     """
     checkSame(harness, case)
@@ -638,7 +638,7 @@ def test_imports(harness: Harness, case: Case) -> None:
 @pytest.mark.parametrize("case", _params(ROUTING))
 def test_routing(harness: Harness, case: Case) -> None:
     """
-    ``default*.py``, the slash redirect and the listing (SPEC 2) answer as
+    ``default*.py``, the slash redirect and the listing (docs/handlers.rst) answer as
     wptserve does.
     """
     checkSame(harness, case)

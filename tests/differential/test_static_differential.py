@@ -44,7 +44,7 @@ ACCEPT_RANGES = KnownDifference(
 CONTENT_RANGE_416 = KnownDifference(
     id="static-416-content-range",
     fields=("content-range",),
-    reason="a 416 carries Content-Range: bytes */SIZE (SPEC 7, RFC 9110); "
+    reason="a 416 carries Content-Range: bytes */SIZE (docs/static.rst, RFC 9110); "
     "wptserve sets it and then loses it when it writes the error",
 )
 HANDLER_PIPES_ONCE = KnownDifference(

@@ -1,5 +1,5 @@
 """
-Differential tests of ``response.writer`` (SPEC section 5, issue 3): what an
+Differential tests of ``response.writer`` (docs/writer.rst): what an
 HTTP client sees when a handler writes the response itself must be what
 wptserve 4.0.3 sends, less Date and Server.
 

@@ -19,7 +19,7 @@ One route is added to wptserve's defaults: wptserve's
 ``DirectoryDispatch`` route below sends a slash-terminated directory URL to
 the script handler when the directory holds a ``default*.py`` file and to the
 normal file handler (slash redirect, listing) otherwise, which is what the
-SPEC (section 2) asks of our server.
+docs/handlers.rst promises of our server.
 """
 
 from __future__ import annotations

@@ -5,3 +5,5 @@ Compatibility modules for handler files written for other servers.
 ``wptserve`` when no real wptserve is installed (see
 :mod:`twisted_pyhandlers._script`).
 """
+
+__all__: list[str] = []

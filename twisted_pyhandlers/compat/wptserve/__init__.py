@@ -6,3 +6,5 @@ Only the handler-facing modules exist here (``utils``, ``handlers``,
 ``constants``, ``stash``, ``pipes``); wptserve's own server, router and
 config machinery are replaced by twisted_pyhandlers itself.
 """
+
+__all__: list[str] = []

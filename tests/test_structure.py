@@ -1,0 +1,196 @@
+"""
+The shape of the package: no import cycles between its modules, and the
+names every public module offers, pinned (klein's ``test_exports.py``).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+from typing import Dict, List, Set
+
+import pytest
+
+PACKAGE = "twisted_pyhandlers"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
+
+
+def _moduleName(path: Path) -> str:
+    relative = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
+    parts = list(relative.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path, name: str) -> Set[str]:
+    """
+    Every module of the package that ``path`` imports, anywhere in it:
+    at the top, inside functions, and under ``TYPE_CHECKING`` (a cycle of
+    type-only imports is still a cycle in the design).
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    isPackage = path.name == "__init__.py"
+    found: Set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith(PACKAGE):
+                    found.add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".")
+                if not isPackage:
+                    base = base[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if not module.startswith(PACKAGE):
+                continue
+            found.add(module)
+            for alias in node.names:
+                # "from package import module" imports the module.
+                candidate = f"{module}.{alias.name}"
+                if candidate in _allModules():
+                    found.add(candidate)
+    return found
+
+
+_modulesCache: Dict[str, Path] = {}
+
+
+def _allModules() -> Dict[str, Path]:
+    if not _modulesCache:
+        for path in sorted(PACKAGE_DIR.rglob("*.py")):
+            _modulesCache[_moduleName(path)] = path
+    return _modulesCache
+
+
+def importGraph() -> Dict[str, Set[str]]:
+    """Each module of the package to the modules of the package it imports."""
+    modules = _allModules()
+    graph: Dict[str, Set[str]] = {}
+    for name, path in modules.items():
+        edges = {imported for imported in _imports(path, name) if imported in modules and imported != name}
+        # Importing a.b.c runs a and a.b first, but a package's __init__
+        # importing its own submodules is not a cycle of the design.
+        graph[name] = edges
+    return graph
+
+
+def findCycle(graph: Dict[str, Set[str]]) -> List[str]:
+    """One import cycle of ``graph`` as a list of modules, or [] for none."""
+    WHITE, GREY, BLACK = 0, 1, 2
+    colour = {node: WHITE for node in graph}
+    stack: List[str] = []
+
+    def visit(node: str) -> List[str]:
+        colour[node] = GREY
+        stack.append(node)
+        for nextNode in sorted(graph[node]):
+            if colour[nextNode] == GREY:
+                return stack[stack.index(nextNode) :] + [nextNode]
+            if colour[nextNode] == WHITE:
+                cycle = visit(nextNode)
+                if cycle:
+                    return cycle
+        stack.pop()
+        colour[node] = BLACK
+        return []
+
+    for node in sorted(graph):
+        if colour[node] == WHITE:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return []
+
+
+def test_findCycleFindsOne() -> None:
+    """The cycle finder itself sees a cycle, type-only or not, and none where there is none."""
+    assert findCycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert findCycle({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_importsSeeTypeOnlyAndLocalImports(tmp_path: Path) -> None:
+    """Imports under TYPE_CHECKING and inside functions count as edges."""
+    path = tmp_path / "mod.py"
+    path.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from twisted_pyhandlers._request import Request\n"
+        "def f():\n"
+        "    from twisted_pyhandlers import stash\n"
+        "    import twisted_pyhandlers._run\n"
+    )
+    found = _imports(path, "twisted_pyhandlers.mod")
+    assert {"twisted_pyhandlers._request", "twisted_pyhandlers.stash", "twisted_pyhandlers._run"} <= found
+
+
+def test_noImportCycles() -> None:
+    """No module of the package imports, directly or not, a module that imports it back."""
+    graph = importGraph()
+    assert "twisted_pyhandlers._run" in graph
+    assert findCycle(graph) == []
+
+
+def test_stashDoesNotKnowRedis() -> None:
+    """The base stash module never imports its Redis backend."""
+    assert "twisted_pyhandlers.redisstash" not in importGraph()["twisted_pyhandlers.stash"]
+
+
+#: Every public module (no leading underscore in any part of its name) and
+#: the names it exports.
+PUBLIC_EXPORTS = {
+    "twisted_pyhandlers": ["HTTPException", "HandlerDirectory"],
+    "twisted_pyhandlers.allocator": ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keepFreedMemory"],
+    "twisted_pyhandlers.compat": [],
+    "twisted_pyhandlers.compat.wptserve": [],
+    "twisted_pyhandlers.compat.wptserve.constants": ["response_codes"],
+    "twisted_pyhandlers.compat.wptserve.handlers": ["FunctionHandler", "JsonHandler", "handler", "json_handler"],
+    "twisted_pyhandlers.compat.wptserve.pipes": ["Pipeline", "template", "wrap_pipeline"],
+    "twisted_pyhandlers.compat.wptserve.request": ["Request"],
+    "twisted_pyhandlers.compat.wptserve.response": ["MultipartContent", "Response", "ResponseHeaders"],
+    "twisted_pyhandlers.compat.wptserve.stash": ["Stash", "StashError"],
+    "twisted_pyhandlers.compat.wptserve.utils": [
+        "HTTPException",
+        "get_error_cause",
+        "invert_dict",
+        "isomorphic_decode",
+        "isomorphic_encode",
+    ],
+    "twisted_pyhandlers.config": ["ConfigKeyError", "ServerConfig", "schemeForEndpoint"],
+    "twisted_pyhandlers.redisstash": ["RedisStashStore", "redactURL"],
+    "twisted_pyhandlers.resource": ["DEFAULT_THREADS", "HandlerDirectory", "sharedThreadPool"],
+    "twisted_pyhandlers.stash": [
+        "MemoryStashStore",
+        "Stash",
+        "StashError",
+        "StashLock",
+        "StashStore",
+        "StashUnavailable",
+        "sharedMemoryStore",
+    ],
+    "twisted_pyhandlers.tap": ["DEFAULT_BACKLOG", "DEFAULT_LISTEN", "ListeningService", "Options", "makeService", "withBacklog"],
+    "twisted_pyhandlers.testing": ["SynchronousThreadPool"],
+}
+
+
+def _publicModules() -> List[str]:
+    return sorted(name for name in _allModules() if not any(part.startswith("_") for part in name.split(".")))
+
+
+def test_everyPublicModuleIsPinned() -> None:
+    """Each public module appears in PUBLIC_EXPORTS: a new one must say what it offers."""
+    assert _publicModules() == sorted(PUBLIC_EXPORTS)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_EXPORTS))
+def test_exports(name: str) -> None:
+    """A public module's ``__all__`` is exactly the pinned list, and each name exists."""
+    module = importlib.import_module(name)
+    assert sorted(getattr(module, "__all__", [])) == sorted(PUBLIC_EXPORTS[name])
+    for exported in module.__all__ if hasattr(module, "__all__") else []:
+        assert hasattr(module, exported), f"{name}.{exported}"
