@@ -24,26 +24,27 @@ from wptserve import constants, pipes, stash
 
 @json_handler
 def main(request, response):
+    response.content = "abcd"
     if request.GET.first(b"fail", None):
         raise HTTPException(418, "teapot")
     return {
         "decoded": isomorphic_decode(b"caf\\xe9"),
         "encoded": isomorphic_encode("caf\\xe9").decode("latin-1"),
         "reason": constants.response_codes[404][0],
+        "sliced": pipes.slice(request, response, 1, 3).content.decode(),
     }
 """
 
 CHILD = """
 import json, sys
 from twisted.internet import defer, task
-from twisted.web.server import Site
 
 def run(reactor):
     import importlib.util
     assert importlib.util.find_spec("wptserve") is None, "a real wptserve is importable"
-    from twisted_pyhandlers import HandlerDirectory
+    from twisted_pyhandlers import HandlerDirectory, HandlerSite
     import treq
-    port = reactor.listenTCP(0, Site(HandlerDirectory(sys.argv[1])), interface="127.0.0.1")
+    port = reactor.listenTCP(0, HandlerSite(HandlerDirectory(sys.argv[1])), interface="127.0.0.1")
     base = "http://127.0.0.1:%d/compat.py" % port.getHost().port
 
     async def fetch():
@@ -66,8 +67,8 @@ task.react(run)
 def test_wptserveNamesWithoutWptserve(tmp_path: Path) -> None:
     """
     ``from wptserve.utils import ...``, ``from wptserve.handlers import
-    json_handler`` and the other handler-facing names work where wptserve is
-    not installed: they are our compatibility modules, and an
+    json_handler``, ``wptserve.pipes.slice`` and the other handler-facing
+    names work where wptserve is not installed: they are our compatibility modules, and an
     HTTPException from them gives its status.
     """
     spec = importlib.util.find_spec("wptserve")
@@ -95,7 +96,7 @@ def test_wptserveNamesWithoutWptserve(tmp_path: Path) -> None:
     assert results["same"] is True
     code, body = results["ok"]
     assert code == 200
-    assert json.loads(body) == {"decoded": "café", "encoded": "café", "reason": "Not Found"}
+    assert json.loads(body) == {"decoded": "café", "encoded": "café", "reason": "Not Found", "sliced": "bc"}
     code, body = results["fail"]
     assert code == 418
     assert json.loads(body) == {"error": {"code": 418, "message": "(418, 'teapot')"}}
