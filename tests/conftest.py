@@ -19,19 +19,21 @@ from serving import HandlerRoot, Serve
 from twisted.internet import reactor
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.resource import IResource
-from twisted.web.server import Site
+
+from twisted_pyhandlers import HandlerSite
 
 
 @pytest.fixture
 def serve() -> Iterator[Serve]:
     """
-    ``serve(resource) -> "http://127.0.0.1:PORT"``: a real Site on a real
-    loopback port, closed at the end of the test.
+    ``serve(resource) -> "http://127.0.0.1:PORT"``: a real Site (the
+    HandlerSite the plugin serves with) on a real loopback port, closed at
+    the end of the test.
     """
     ports: List[IListeningPort] = []
 
     def start(resource: IResource) -> str:
-        port = reactor.listenTCP(0, Site(resource, parsePOSTFormSubmission=False), interface="127.0.0.1")  # type: ignore[attr-defined]
+        port = reactor.listenTCP(0, HandlerSite(resource), interface="127.0.0.1")  # type: ignore[attr-defined]
         ports.append(port)
         return f"http://127.0.0.1:{port.getHost().port}"
 

@@ -17,7 +17,7 @@ from email.message import Message
 from http.client import HTTPMessage
 from io import BytesIO
 from types import SimpleNamespace
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 from urllib.parse import urlsplit
 
 import pytest
@@ -34,7 +34,7 @@ from twisted.web.server import NOT_DONE_YET, Site
 from twisted.web.server import Request as TwistedRequest
 from zope.interface import alsoProvides
 
-from twisted_pyhandlers import HandlerDirectory
+from twisted_pyhandlers import HandlerDirectory, HandlerSite
 from twisted_pyhandlers._connection import ReactorMailbox
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import HTTPException
@@ -79,10 +79,11 @@ def receive(
     urlBase: str = "/",
     secure: bool = False,
     root: str = "/srv/root",
+    siteFactory: Callable[..., Site] = HandlerSite,
 ) -> Received:
     """
-    Parse ``raw`` (a whole HTTP/1.x request) with a real Twisted Site and
-    channel bound to 127.0.0.1:8000, client 10.1.2.3:5555, and build our
+    Parse ``raw`` (a whole HTTP/1.x request) with a real Site (by default
+    the :class:`HandlerSite` the plugin serves with) and its channel, bound to 127.0.0.1:8000, client 10.1.2.3:5555, and build our
     Request from the Twisted request in ``render``, as the leaf does.  The
     Twisted request is left unfinished (as while a handler runs).
     """
@@ -96,9 +97,9 @@ def receive(
             captured.append(Received(Request(request, context, urlBase), request, context))
             return NOT_DONE_YET
 
-    # The site twistd pyhandlers builds leaves form parsing to us (Twisted's
-    # own POST parsing would refuse some bodies wptserve accepts).
-    site = Site(Capture(), parsePOSTFormSubmission=False)
+    # Form parsing is left to us (Twisted's own POST parsing would refuse
+    # some bodies wptserve accepts).
+    site = siteFactory(Capture(), parsePOSTFormSubmission=False)
     protocol = site.buildProtocol(IPv4Address("TCP", "10.1.2.3", 5555))
     transport = StringTransport(
         hostAddress=IPv4Address("TCP", "127.0.0.1", 8000),
@@ -283,6 +284,88 @@ def test_rawHeaders() -> None:
     assert raw.get_all("x-a") == ["1", "2"]
     assert raw["Host"] == "h.test"
     assert "X-A: 1\n" in str(raw)
+
+
+def test_rawHeadersAsSent() -> None:
+    """
+    Under a HandlerSite, raw_headers has one field per field line, with the
+    name exactly as sent (case kept, even for names that differ only in
+    case), in the order sent, values stripped of surrounding blanks; folded
+    lines arrive joined as Twisted joins them.  request.headers still finds
+    them case-insensitively.
+    """
+    raw = (
+        b"GET /p.py HTTP/1.1\r\nhost: h.test\r\nTHIS-is-A-test: 1\r\n"
+        b"x-dup: a\r\nStatus-URI:  2 \r\nX-Dup: b\r\nX-Fold: one\r\n two\r\n\r\n"
+    )
+    request = receive(raw).request
+    assert list(request.raw_headers.raw_items()) == [
+        ("host", "h.test"),
+        ("THIS-is-A-test", "1"),
+        ("x-dup", "a"),
+        ("Status-URI", "2"),
+        ("X-Dup", "b"),
+        ("X-Fold", "one two"),
+    ]
+    assert request.headers[b"x-dup"] == b"a, b"
+    assert request.headers.get_list("STATUS-uri") == [b"2"]
+
+
+def test_rawHeadersPipelined() -> None:
+    """
+    Two requests pipelined on one connection each get their own field lines
+    (the record is per request, not per connection).
+    """
+    captured: List[Request] = []
+    context = makeContext("/srv/root")
+
+    class Capture(Resource):
+        isLeaf = True
+
+        def render(self, request: TwistedRequest) -> bytes:
+            captured.append(Request(request, context, "/"))
+            return b"ok"
+
+    site = HandlerSite(Capture())
+    protocol = site.buildProtocol(IPv4Address("TCP", "10.1.2.3", 5555))
+    protocol.makeConnection(StringTransport())
+    protocol.dataReceived(
+        b"GET /a HTTP/1.1\r\nhost: h\r\nx-One: 1\r\n\r\n"
+        b"GET /b HTTP/1.1\r\nHOST: h\r\nX-two: 2\r\n\r\n"
+    )
+    assert [list(r.raw_headers.raw_items()) for r in captured] == [
+        [("host", "h"), ("x-One", "1")],
+        [("HOST", "h"), ("X-two", "2")],
+    ]
+
+
+def test_rawHeadersUnderPlainSite() -> None:
+    """
+    Under a Site of the user's own (a plain twisted.web Site), raw_headers
+    falls back to what Twisted keeps: canonical names, fields of one name
+    grouped in the order each name first arrived.
+    """
+    raw = b"GET /p.py HTTP/1.1\r\nhost: h.test\r\nx-dup: a\r\nTHIS-is-A-test: 1\r\nX-Dup: b\r\n\r\n"
+    request = receive(raw, siteFactory=Site).request
+    assert list(request.raw_headers.raw_items()) == [
+        ("Host", "h.test"),
+        ("X-Dup", "a"),
+        ("X-Dup", "b"),
+        ("This-Is-A-Test", "1"),
+    ]
+
+
+def test_badHeaderLineStillRefused() -> None:
+    """
+    HandlerChannel leaves validation to Twisted: a header line without a
+    colon is still a 400, and nothing reaches the resource.
+    """
+    site = HandlerSite(Resource())
+    protocol = site.buildProtocol(IPv4Address("TCP", "10.1.2.3", 5555))
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: h\r\nno colon here\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 400 ")
 
 
 # -- GET -----------------------------------------------------------------------

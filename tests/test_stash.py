@@ -88,27 +88,36 @@ def test_keySpellings(store: StashStore, spelling: Callable[[uuid.UUID], Any]) -
     assert stash.take(spelling(u)) == "v"
 
 
-@pytest.mark.parametrize(
-    "key",
-    ["not-a-uuid", "", b"\xff" * 16, 5, None, 1.5, uuid.uuid4(), ["x"]],
-    ids=[
-        "garbage",
-        "empty",
-        "nonascii-bytes",
-        "int",
-        "None",
-        "float",
-        "UUID-object",
-        "list",
-    ],
-)
-def test_invalidKeys(store: StashStore, key: Any) -> None:
-    """Anything but a UUID given as str or bytes is a ValueError, for put and take."""
+INVALID_KEYS = [
+    pytest.param("not-a-uuid", ValueError, 'Invalid UUID "not-a-uuid" used as stash key', id="garbage"),
+    pytest.param("", ValueError, 'Invalid UUID "" used as stash key', id="empty"),
+    pytest.param(b"\xff" * 16, UnicodeDecodeError, "'ascii' codec can't decode byte 0xff", id="nonascii-bytes"),
+    pytest.param(
+        None, TypeError, "one of the hex, bytes, bytes_le, fields, or int arguments must be given", id="None"
+    ),
+    pytest.param(5, AttributeError, "'int' object has no attribute 'replace'", id="int"),
+    pytest.param(1.5, AttributeError, "'float' object has no attribute 'replace'", id="float"),
+    pytest.param(uuid.uuid4(), AttributeError, "'UUID' object has no attribute 'replace'", id="UUID-object"),
+    pytest.param(["x"], AttributeError, "'list' object has no attribute 'replace'", id="list"),
+]
+
+
+@pytest.mark.parametrize("key,error,message", INVALID_KEYS)
+def test_invalidKeys(store: StashStore, key: Any, error: type, message: str) -> None:
+    """
+    Anything but a UUID given as str or bytes raises, for put and take, the
+    exception wptserve 4.0.3 raises, with its message: ValueError naming the
+    key for a str that is no UUID, UnicodeDecodeError for non-ASCII bytes,
+    TypeError for None, AttributeError for other types.
+    """
     stash = Stash(store, "/a")
-    with pytest.raises(ValueError):
+    with pytest.raises(error) as put:
         stash.put(key, "v")
-    with pytest.raises(ValueError):
+    assert message in str(put.value)
+    with pytest.raises(error) as take:
         stash.take(key)
+    assert message in str(take.value)
+    assert type(put.value) is error and type(take.value) is error
 
 
 def test_putNoneRefused(store: StashStore) -> None:
@@ -348,20 +357,32 @@ def test_storeFromBadURL(url: str) -> None:
         "",
         "{12345678-1234-5678-1234-567812345678}",
         b"12345678123456781234567812345678",
+        b"\xe9" * 16,
+        None,
+        5,
+        1.5,
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        ["x"],
     ],
 )
-def test_keyRulesMatchWptserve(key: Any) -> None:
-    """For str and bytes keys we accept and refuse exactly what wptserve 4.0.3 does."""
+@pytest.mark.parametrize("operation", ["put", "take"])
+def test_keyRulesMatchWptserve(key: Any, operation: str) -> None:
+    """
+    For every key, wptserve 4.0.3's own Stash and ours accept the same ones
+    and refuse the others with the same exception type and message.
+    """
     wptstash = pytest.importorskip("wptserve.stash")
     theirs = wptstash.Stash("/a")
     ours = Stash(MemoryStashStore(), "/a")
 
     def outcome(stash: Any) -> str:
         try:
+            if operation == "take":
+                return f"took:{stash.take(key)}"
             stash.put(key, "v")
             return f"stored:{stash.take(key)}"
-        except ValueError:
-            return "ValueError"
+        except Exception as e:
+            return f"{type(e).__name__}: {e}"
 
     assert outcome(ours) == outcome(theirs)
 

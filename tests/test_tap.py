@@ -12,12 +12,15 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import pytest_twisted
+from rawhttp import exchange
 from twisted.python import usage
 
-from twisted_pyhandlers.tap import DEFAULT_LISTEN, ListeningService, Options, makeService, withBacklog
+from twisted_pyhandlers import HandlerSite
+from twisted_pyhandlers.tap import DEFAULT_LISTEN, ListeningService, Options, QuietSite, makeService, withBacklog
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -157,3 +160,48 @@ def test_twistdServes(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "logfile, siteClass",
+    [(None, QuietSite), ("-", HandlerSite), ("access.log", HandlerSite)],
+)
+def test_sitesAreHandlerSites(tmp_path: Path, logfile: Optional[str], siteClass: type) -> None:
+    """
+    Every Site makeService builds is a HandlerSite (names as sent, bodies
+    left to handlers), quiet without --logfile; with one, it logs.
+    """
+    arguments = ["--root", str(tmp_path), "--keep-malloc-defaults"]
+    if logfile is not None:
+        arguments += ["--logfile", logfile if logfile == "-" else str(tmp_path / logfile)]
+    options = Options()
+    options.parseOptions(arguments)
+    service = makeService(options)
+    sites = [child.factory for child in service if isinstance(child, ListeningService)]  # type: ignore[attr-defined]
+    assert sites and all(type(site) is siteClass for site in sites)
+    assert all(isinstance(site, HandlerSite) and not site._parsePOSTFormSubmission for site in sites)
+
+
+@pytest_twisted.ensureDeferred
+async def test_serviceKeepsHeaderNamesAsSent(tmp_path: Path) -> None:
+    """
+    Over a real socket, a handler served by makeService's site sees request
+    header names exactly as the client wrote them, in order.
+    """
+    (tmp_path / "names.py").write_text(
+        "def main(request, response):\n"
+        "    return '|'.join(name for name, _ in request.raw_headers.raw_items())\n"
+    )
+    options = Options()
+    options.parseOptions(["--root", str(tmp_path), "--keep-malloc-defaults", "--listen", "tcp:0:interface=127.0.0.1"])
+    service = makeService(options)
+    service.startService()
+    try:
+        port = [child.port for child in service if isinstance(child, ListeningService)][0]  # type: ignore[attr-defined]
+        answer = await exchange(
+            port.getHost().port,  # type: ignore[union-attr]
+            b"GET /names.py HTTP/1.1\r\nhost: h\r\nx-test: 1\r\nStatus-URI: 2\r\nX-TEST: 3\r\nConnection: close\r\n\r\n",
+        )
+        assert answer.endswith(b"\r\n\r\nhost|x-test|Status-URI|X-TEST|Connection")
+    finally:
+        await service.stopService()

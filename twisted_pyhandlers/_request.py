@@ -621,6 +621,11 @@ class Request:
             (name, list(values))
             for name, values in twistedRequest.requestHeaders.getAllRawHeaders()
         ]
+        # The field lines as sent, when a HandlerSite's channel recorded
+        # them (Twisted adds to that list no more once render is called).
+        self._receivedHeaders: Optional[List[Tuple[bytes, bytes]]] = getattr(
+            twistedRequest, "receivedHeaders", None
+        )
         self._secure: bool = twistedRequest.isSecure()
         host = _boundAddress(twistedRequest)
         self._boundHost: str = str(getattr(host, "host", "") or "localhost")
@@ -717,9 +722,16 @@ class Request:
     def raw_headers(self) -> HTTPMessage:
         """
         The headers as an :class:`http.client.HTTPMessage` with str names
-        and values, one field per received field, as wptserve gives them.
+        and values, one field per received field line, as wptserve gives
+        them: under a :class:`~twisted_pyhandlers.site.HandlerSite`, in the
+        order and with the names (case and all) the client sent.  Under
+        another Site, Twisted's canonical names, grouped by name.
         """
         message = HTTPMessage()
+        if self._receivedHeaders is not None:
+            for name, value in self._receivedHeaders:
+                message[isomorphic_decode(name)] = isomorphic_decode(value)
+            return message
         for name, values in self._rawHeaders:
             decodedName = isomorphic_decode(name)
             for value in values:

@@ -10,6 +10,7 @@ writer directly and the server writes nothing more.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
@@ -144,9 +145,12 @@ class Response:
     :ivar send_body_for_head_request: True: send the body for HEAD too.
     :ivar close_connection: True: close the connection after this response.
     :ivar writer: the :class:`~twisted_pyhandlers._http1.ResponseWriter`.
+    :ivar logger: the standard library's root logger, as wptserve's
+        ``response.logger`` (records go where :mod:`logging` sends them).
     """
 
     _log = Logger()
+    logger: logging.Logger = logging.getLogger()
 
     def __init__(
         self, request: Request, pipe: ConnectionPipe, writerClass: type[ResponseWriter] = ResponseWriter

@@ -9,7 +9,7 @@ wptserve's (``wptserve/stash.py``):
 
 - keys are UUIDs, given as ``str`` or ``bytes`` in any form
   :class:`uuid.UUID` accepts; two spellings of the same UUID are the same
-  key; anything else is a :class:`ValueError`;
+  key; anything else raises what wptserve raises (see :func:`normaliseKey`);
 - every entry is scoped by a path: by default the URL path of the request
   that uses the stash, so that two resources cannot see each other's values
   unless one names the other's path with ``path=``; ``str`` and ``bytes``
@@ -197,19 +197,24 @@ def sharedMemoryStore() -> MemoryStashStore:
 
 def normaliseKey(key: Union[str, bytes]) -> str:
     """
-    The canonical form of a stash key, by wptserve's rules: bytes are
-    decoded as ASCII, then parsed by :class:`uuid.UUID` (so ``{...}``,
-    ``urn:uuid:...`` and undashed hex spell the same key).
+    The canonical form of a stash key, by wptserve's rules and with its
+    errors: bytes are decoded as ASCII, then parsed by :class:`uuid.UUID`
+    (so ``{...}``, ``urn:uuid:...`` and undashed hex spell the same key).
 
-    :raises ValueError: for anything that is not a UUID as str or bytes.
+    What is not a UUID fails as it fails on wptserve 4.0.3, same type, same
+    message, so a handler's 500 reads the same:
+
+    :raises UnicodeDecodeError: for bytes that are not ASCII (a ValueError).
+    :raises ValueError: ``Invalid UUID "..." used as stash key``, for a
+        str that is no UUID.
+    :raises TypeError: for None (``uuid.UUID``'s "one of the hex, bytes,
+        bytes_le, fields, or int arguments must be given").
+    :raises AttributeError: for any other type (an int, a
+        :class:`uuid.UUID` object...): ``uuid.UUID`` calls ``.replace`` on it.
     """
     if isinstance(key, bytes):
-        try:
-            key = key.decode("ascii")
-        except UnicodeDecodeError as e:
-            raise ValueError(f"Invalid UUID {key!r} used as stash key") from e
-    if not isinstance(key, str):
-        raise ValueError(f"Invalid UUID {key!r} used as stash key (not str or bytes)")
+        # UUIDs are ASCII; wptserve lets the UnicodeDecodeError through.
+        key = key.decode("ascii")
     try:
         return str(uuid.UUID(key))
     except ValueError as e:
@@ -263,7 +268,8 @@ class Stash:
         Place ``value`` in the shared stash under ``key``, readable by
         ``path`` (by default the current request's path).
 
-        :raises ValueError: if ``value`` is None or ``key`` is not a UUID.
+        :raises ValueError: if ``value`` is None or ``key`` is not a UUID
+            (other key errors: see :func:`normaliseKey`).
         :raises StashError: if an entry exists already.
         :raises StashUnavailable: if the shared store cannot be reached.
         """
@@ -279,7 +285,8 @@ class Stash:
         Remove the value stored under ``key`` for ``path`` (by default the
         current request's path) and return it, or return None.
 
-        :raises ValueError: if ``key`` is not a UUID.
+        :raises ValueError: if ``key`` is not a UUID (other key errors: see
+            :func:`normaliseKey`).
         :raises StashUnavailable: if the shared store cannot be reached.
         """
         k, p = self._wrap(key, path)

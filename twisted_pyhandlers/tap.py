@@ -27,6 +27,7 @@ from twisted_pyhandlers._threads import HandlerThreadPool, tiedToReactor
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 from twisted_pyhandlers.resource import DEFAULT_THREADS, HandlerDirectory
+from twisted_pyhandlers.site import HandlerSite
 
 __all__ = ["DEFAULT_BACKLOG", "DEFAULT_LISTEN", "ListeningService", "Options", "makeService", "withBacklog"]
 
@@ -120,9 +121,9 @@ class Options(usage.Options):
             raise usage.UsageError(str(e)) from e
 
 
-class QuietSite(Site):
+class QuietSite(HandlerSite):
     """
-    A Site that writes no access log line per request: without
+    A :class:`~twisted_pyhandlers.site.HandlerSite` that writes no access log line per request: without
     ``--logfile`` a test server's log shows what matters (errors, handler
     tracebacks), as wptserve's does, and formatting a line per request
     would cost a fifth of a tiny handler's time.
@@ -196,15 +197,14 @@ def makeService(options: Options) -> IService:
         stash=stashStoreFromURL(options["stash"]),
         config=config,
     )
-    # Handlers parse their own request bodies (lazily, as wptserve does);
-    # twisted.web must not parse (or reject) multipart bodies first.
+    # HandlerSite: header names as sent, bodies left to the handlers.
     logfile = options["logfile"]
     if logfile is None:
-        site: Site = QuietSite(resource, parsePOSTFormSubmission=False)
+        site: Site = QuietSite(resource)
     elif logfile == "-":
-        site = Site(resource, parsePOSTFormSubmission=False)
+        site = HandlerSite(resource)
     else:
-        site = Site(resource, logPath=logfile, parsePOSTFormSubmission=False)
+        site = HandlerSite(resource, logPath=logfile)
     service = MultiService()
     for description in options["listen"]:
         endpoint = endpoints.serverFromString(reactor, withBacklog(description))

@@ -3,7 +3,8 @@ Serve a document root with twisted_pyhandlers, for the differential suite.
 
 Run as ``python ours_runner.py ROOT``.  It mounts
 :class:`twisted_pyhandlers.HandlerDirectory` as the root resource of a
-:class:`twisted.web.server.Site`, listens on 127.0.0.1 with a port chosen by
+:class:`twisted_pyhandlers.HandlerSite` (the Site ``twistd pyhandlers``
+serves with), listens on 127.0.0.1 with a port chosen by
 the kernel, prints ``PORT <number>`` on one line of stdout and serves until
 stdin closes or the process is killed.
 
@@ -11,6 +12,11 @@ Our server runs in its own process, like wptserve, so the differential tests
 are plain synchronous socket code: nothing they do can block the reactor that
 serves them, and the pytest process's own reactor (pytest-twisted) is left to
 the other tests.
+
+Handlers here import ``wptserve`` names from our compatibility package
+(:mod:`twisted_pyhandlers.compat.wptserve`) even though the real wptserve is
+installed beside it (for the other server): the suite compares wptserve with
+our server as users run it, where no wptserve is installed.
 """
 
 from __future__ import annotations
@@ -25,9 +31,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import react
 from twisted.python.failure import Failure
-from twisted.web.server import Site
 
-from twisted_pyhandlers import HandlerDirectory
+from twisted_pyhandlers import HandlerDirectory, HandlerSite
+from twisted_pyhandlers._script import _WptserveCompatFinder
 from twisted_pyhandlers.config import ServerConfig
 
 
@@ -55,7 +61,7 @@ def serve(reactor: Any, root: str, host: str, configPath: str | None = None) -> 
     """
     config = None if configPath is None else ServerConfig.fromFile(configPath, docRoot=root)
     resource = HandlerDirectory(root, reactor=reactor, config=config)
-    port = reactor.listenTCP(0, Site(resource), interface=host)
+    port = reactor.listenTCP(0, HandlerSite(resource), interface=host)
     sys.stdout.write(f"PORT {port.getHost().port}\n")
     sys.stdout.flush()
     done: Deferred[None] = Deferred()
@@ -74,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--config", help="a wptserve-style JSON config file")
     args = parser.parse_args(argv)
+    # First in line, so handlers get our wptserve names, not the real ones.
+    sys.meta_path.insert(0, _WptserveCompatFinder())
     react(serve, [os.path.abspath(args.root), args.host, args.config])
 
 
