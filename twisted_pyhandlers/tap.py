@@ -150,6 +150,9 @@ class Options(usage.Options):
         """
         self["listen"].append(description)
 
+    # Shown by --help as one paragraph, not with the source's indentation.
+    opt_listen.__doc__ = " ".join((opt_listen.__doc__ or "").split())
+
     def postOptions(self) -> None:
         if self["root"] is None:
             raise usage.UsageError("--root is required")
@@ -169,6 +172,8 @@ class Options(usage.Options):
             self.topology = planTopology(
                 config, self["listen"], allPorts=self["all-ports"], bind=self["bind"], default=DEFAULT_LISTEN
             )
+            if not self.topology.listeners:
+                raise TopologyError("--all-ports: the config declares no port of a scheme this server serves")
             for listener in self.topology.listeners:
                 _checkEndpoint(listener)
             if self["tls-cert"] is not None:
@@ -249,7 +254,8 @@ class ListeningService(Service):
         if failures:
             message = f"Cannot listen on {self.description or self.endpoint} ({self.scheme}): {failures[0].getErrorMessage()}"
             self._log.error("{message}", message=message)
-            raise SystemExit(message)
+            # Logged above; exit status 1 without printing it a second time.
+            raise SystemExit(1)
         listening.addErrback(self._failed)
 
     def _listening(self, port: IListeningPort) -> IListeningPort:
