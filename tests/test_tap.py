@@ -20,6 +20,7 @@ from rawhttp import exchange
 from twisted.python import usage
 
 from twisted_pyhandlers import HandlerSite
+from twisted_pyhandlers._sites import HTTP11Site
 from twisted_pyhandlers.tap import DEFAULT_LISTEN, ListeningService, Options, QuietSite, makeService, withBacklog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -164,12 +165,13 @@ def test_twistdServes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "logfile, siteClass",
-    [(None, QuietSite), ("-", HandlerSite), ("access.log", HandlerSite)],
+    [(None, QuietSite), ("-", HTTP11Site), ("access.log", HTTP11Site)],
 )
 def test_sitesAreHandlerSites(tmp_path: Path, logfile: Optional[str], siteClass: type) -> None:
     """
     Every Site makeService builds is a HandlerSite (names as sent, bodies
-    left to handlers), quiet without --logfile; with one, it logs.
+    left to handlers) that speaks HTTP/1.1 only, quiet without --logfile;
+    with one, it logs.
     """
     arguments = ["--root", str(tmp_path), "--keep-malloc-defaults"]
     if logfile is not None:

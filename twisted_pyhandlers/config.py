@@ -270,6 +270,26 @@ class ServerConfig(Mapping[str, Any]):
 
     # -- the listening ports ------------------------------------------------
 
+    def declaredPorts(self) -> Dict[str, List[Port]]:
+        """
+        The ports by scheme as declared, ``"auto"`` places (not yet filled
+        by a listening port) included: what ``--all-ports`` listens on.
+        """
+        with self._mutex:
+            return {k: list(v) for k, v in self._raw["ports"].items()}
+
+    def withPorts(self, ports: Mapping[str, Iterable[Port]]) -> ServerConfig:
+        """
+        A copy of this config with the declared ports of the schemes in
+        ``ports`` replaced (the other schemes kept).
+
+        :raises ValueError: for a malformed port.
+        """
+        with self._mutex:
+            merged: Dict[str, Iterable[Port]] = dict(self._raw["ports"])
+        merged.update(ports)
+        return self._replaced(ports=_checkPorts(merged))
+
     def addListeningPort(self, scheme: str, port: int) -> None:
         """
         Record that this server listens on ``port`` for ``scheme``; call it

@@ -1,35 +1,55 @@
 """
 ``twistd pyhandlers``: serve a document root of handler files.
 
-``Options`` parses the command line; ``makeService`` builds a service tree
-that listens on each ``--listen`` endpoint when twistd starts it (not while
-parsing options; the handler thread pool starts when the reactor runs), and
-records the ports it really listens on in the server config, so handlers and
-templates see them even when the system chose the port.
+``Options`` parses the command line and decides the listeners (see
+:mod:`twisted_pyhandlers._topology`); ``makeService`` builds a service tree
+that listens on each of them when twistd starts it (not while parsing
+options; the handler thread pool starts when the reactor runs), and records the ports it really
+listens on in the server config, so handlers and templates see them even
+when the system chose the port.  TLS listeners present a made certificate
+(:mod:`twisted_pyhandlers._certificates`) or the user's own.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Any, Optional
+from typing import List, Optional
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort, IReactorCore, IStreamServerEndpoint
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorCore, IStreamServerEndpoint
 from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
-from twisted.web.server import Site
+from twisted.python.failure import Failure
 
+from twisted_pyhandlers._certificates import (
+    CertificateError,
+    ServerCertificate,
+    defaultTLSDirectory,
+    loadServerCertificate,
+    makeServerCertificate,
+)
+from twisted_pyhandlers._sites import QuietSite, SiteMaker
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._threads import HandlerThreadPool, tiedToReactor
+from twisted_pyhandlers._topology import (
+    WPT_DEFAULT_CONFIG,
+    Listener,
+    Topology,
+    TopologyError,
+    parseBind,
+    planTopology,
+)
 from twisted_pyhandlers.allocator import keepFreedMemory
-from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
+from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.resource import DEFAULT_THREADS, HandlerDirectory
-from twisted_pyhandlers.site import HandlerSite
 
 __all__ = ["DEFAULT_BACKLOG", "DEFAULT_LISTEN", "ListeningService", "Options", "makeService", "withBacklog"]
+
+__all__ = ["DEFAULT_BACKLOG", "DEFAULT_LISTEN", "ListeningService", "Options", "QuietSite", "makeService", "withBacklog"]
 
 #: Loopback only: handlers are arbitrary code, so the server never binds a
 #: public interface unless the user names one.
@@ -69,13 +89,22 @@ class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
         "Serve a document root the way wptserve does: *.py files run as "
-        "handlers (main(request, response)), everything else is static."
+        "handlers (main(request, response)), everything else is static.  "
+        "--all-ports serves every port of the config (or of wpt's default "
+        "topology), https with a made certificate."
     )
     optFlags = [
         [
             "keep-malloc-defaults",
             None,
             "Leave glibc's malloc settings alone (by default the server keeps freed memory of large bodies for reuse).",
+        ],
+        [
+            "all-ports",
+            None,
+            "Listen on every port of every scheme of the config (http, https, http-private, http-public, "
+            "https-private, https-public; \"auto\" is a system-chosen port); without --config, wpt's default "
+            "topology (web-platform.test and its subdomains, ports 8000, 8443, 8444 and more).",
         ],
     ]
     optParameters = [
@@ -84,11 +113,27 @@ class Options(usage.Options):
         ["logfile", "l", None, "Write an access log (combined format) to this file; '-' for the twistd log. Default: no access log."],
         ["stash", None, None, "Stash URL: redis://host:port/db to share the stash between processes (default: in memory)."],
         ["config", None, None, "A wptserve-style JSON config file (browser_host, subdomains, alternate_hosts, ports...)."],
-        ["host", None, None, "The host name handed to handlers and templates (browser_host; default localhost)."],
+        ["host", None, None, "The host name handed to handlers and templates (browser_host; default localhost, or web-platform.test with --all-ports and no --config)."],
+        ["bind", None, None, "The IP address --all-ports listens on (default: the config's bind_address if it is an address, else 127.0.0.1)."],
+        ["tls-dir", None, None, f"Where the made CA and server certificate are kept and reused (default {defaultTLSDirectory()})."],
+        ["tls-cert", None, None, "Your own server certificate (PEM, chain after it) for the TLS ports, instead of a made one; needs --tls-key."],
+        ["tls-key", None, None, "The private key (PEM, unencrypted) of --tls-cert."],
     ]
     compData = usage.Completions(
-        optActions={"root": usage.CompleteDirs(), "logfile": usage.CompleteFiles(), "config": usage.CompleteFiles()}
+        optActions={
+            "root": usage.CompleteDirs(),
+            "logfile": usage.CompleteFiles(),
+            "config": usage.CompleteFiles(),
+            "tls-dir": usage.CompleteDirs(),
+            "tls-cert": usage.CompleteFiles(),
+            "tls-key": usage.CompleteFiles(),
+        }
     )
+
+    #: The listeners and the config, decided by :meth:`postOptions`.
+    topology: Topology
+    #: The user's own certificate (``--tls-cert``), read by :meth:`postOptions`.
+    userCertificate: Optional[ServerCertificate] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,10 +142,18 @@ class Options(usage.Options):
     def opt_listen(self, description: str) -> None:
         """
         Listen on a Twisted endpoint string, e.g. tcp:8000:interface=127.0.0.1
-        (repeatable; default tcp:8000:interface=127.0.0.1).  TCP, TLS and
-        UNIX endpoints get backlog=1024 unless they name a backlog.
+        (repeatable; default tcp:8000:interface=127.0.0.1 unless --all-ports).
+        SCHEME=ENDPOINT names the scheme it serves (https=tcp:8443 is TLS
+        with the server's certificate; https=ssl:8443:privateKey=k.pem your
+        own); a bare ssl: endpoint is https, anything else http.  With
+        --all-ports, a scheme given here replaces the config's ports of that
+        scheme.  TCP, TLS and UNIX endpoints get backlog=1024 unless they
+        name a backlog.
         """
         self["listen"].append(description)
+
+    # Shown by --help as one paragraph, not with the source's indentation.
+    opt_listen.__doc__ = " ".join((opt_listen.__doc__ or "").split())
 
     def postOptions(self) -> None:
         if self["root"] is None:
@@ -109,34 +162,58 @@ class Options(usage.Options):
             raise usage.UsageError(f"--root {self['root']!r} is not a directory")
         if self["threads"] < 1:
             raise usage.UsageError("--threads must be at least 1")
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        # A bad --config file or --stash URL is a usage error, not a
-        # traceback from makeService (neither check connects anywhere).
+        if (self["tls-cert"] is None) != (self["tls-key"] is None):
+            raise usage.UsageError("--tls-cert and --tls-key go together")
+        # A bad --config file, --stash URL, listener or certificate is a
+        # usage error, not a traceback from makeService (none of these
+        # checks connects or listens anywhere).
         try:
-            if self["config"] is not None:
-                ServerConfig.fromFile(self["config"])
+            if self["bind"] is not None:
+                parseBind(self["bind"])
+            config = _configFor(self)
+            self.topology = planTopology(
+                config, self["listen"], allPorts=self["all-ports"], bind=self["bind"], default=DEFAULT_LISTEN
+            )
+            if not self.topology.listeners:
+                raise TopologyError("--all-ports: the config declares no port of a scheme this server serves")
+            for listener in self.topology.listeners:
+                _checkEndpoint(listener)
+            if self["tls-cert"] is not None:
+                self.userCertificate = loadServerCertificate(self["tls-cert"], self["tls-key"])
             stashStoreFromURL(self["stash"])
         except ValueError as e:
             raise usage.UsageError(str(e)) from e
+        if not self["listen"] and not self["all-ports"]:
+            self["listen"] = [DEFAULT_LISTEN]
 
 
-class QuietSite(HandlerSite):
-    """
-    A :class:`~twisted_pyhandlers.site.HandlerSite` that writes no access log line per request: without
-    ``--logfile`` a test server's log shows what matters (errors, handler
-    tracebacks), as wptserve's does, and formatting a line per request
-    would cost a fifth of a tiny handler's time.
-    """
+def _configFor(options: Options) -> ServerConfig:
+    """The config as read: the file's, or wpt's default topology for --all-ports without one."""
+    root = os.path.realpath(options["root"])
+    if options["config"] is None and options["all-ports"]:
+        return ServerConfig.fromDict(WPT_DEFAULT_CONFIG, browserHost=options["host"], docRoot=root)
+    return ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root)
 
-    def log(self, request: Any) -> None:
-        """No access log."""
+
+def _checkEndpoint(listener: Listener) -> None:
+    """Parse ``listener``'s endpoint string, so that a bad one is a usage error now."""
+    from twisted.internet import reactor
+
+    try:
+        endpoints.serverFromString(reactor, withBacklog(listener.description))
+    except Exception as e:
+        raise TopologyError(f"--listen {listener.description}: {e}") from e
 
 
 class ListeningService(Service):
     """
     Listens on one endpoint while running, and records the port it got in
     the server config under the endpoint's scheme.
+
+    It listens in ``privilegedStartService`` (as Twisted's own
+    ``StreamServerEndpointService``), before the reactor runs: a port that
+    cannot be had (in use, not allowed) ends start-up with one plain line
+    and a non-zero exit, instead of a server missing one of its ports.
     """
 
     _log = Logger()
@@ -145,33 +222,61 @@ class ListeningService(Service):
         self,
         reactor: IReactorCore,
         endpoint: IStreamServerEndpoint,
-        factory: Site,
+        factory: IProtocolFactory,
         scheme: str,
         config: ServerConfig,
+        description: Optional[str] = None,
     ) -> None:
         self.reactor = reactor
         self.endpoint = endpoint
         self.factory = factory
         self.scheme = scheme
         self.config = config
+        self.description = description
         self.port: Optional[IListeningPort] = None
+        #: Fires with the listening port once it listens.
+        self.listening: Deferred[IListeningPort] = Deferred()
+        self._started = False
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        self._listen()
 
     def startService(self) -> None:
         super().startService()
+        self._listen()
+
+    def _listen(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        failures: List[Failure] = []
         listening = self.endpoint.listen(self.factory)
-        listening.addCallback(self._listening)
+        listening.addCallbacks(self._listening, failures.append)
+        if failures:
+            message = f"Cannot listen on {self.description or self.endpoint} ({self.scheme}): {failures[0].getErrorMessage()}"
+            self._log.error("{message}", message=message)
+            # Logged above; exit status 1 without printing it a second time.
+            raise SystemExit(1)
         listening.addErrback(self._failed)
 
-    def _listening(self, port: IListeningPort) -> None:
+    def _listening(self, port: IListeningPort) -> IListeningPort:
         self.port = port
         address = port.getHost()
         number = getattr(address, "port", None)
         if isinstance(number, int):
             self.config.addListeningPort(self.scheme, number)
-        self._log.info("twisted_pyhandlers listening on {address}", address=address)
+        self._log.info("twisted_pyhandlers listening on {address} ({scheme})", address=address, scheme=self.scheme)
+        self.listening.callback(port)
+        return port
 
-    def _failed(self, failure: Any) -> None:
-        self._log.failure("Could not listen", failure)
+    def _failed(self, failure: Failure) -> None:
+        self._log.error(
+            "Cannot listen on {endpoint} ({scheme}): {reason}",
+            endpoint=self.description or self.endpoint,
+            scheme=self.scheme,
+            reason=failure.getErrorMessage(),
+        )
         self.reactor.stop()
 
     def stopService(self) -> Optional[Deferred[None]]:
@@ -181,6 +286,87 @@ class ListeningService(Service):
         return None
 
 
+class StartupReport(Service):
+    """
+    Logs, once every listener listens, the origins served, the host names
+    they answer for, what was not served, and the TLS certificate (the CA
+    file to trust and the ``spki pin:`` line for Chromium).
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        listeners: List[ListeningService],
+        topology: Topology,
+        config: ServerConfig,
+        certificate: Optional[ServerCertificate],
+    ) -> None:
+        self.listeners = listeners
+        self.topology = topology
+        self.config = config
+        self.certificate = certificate
+
+    def startService(self) -> None:
+        super().startService()
+        for line in self.topology.notServed:
+            self._log.warn("{line}", line=line)
+        if self.certificate is not None:
+            if self.certificate.caPath is not None:
+                self._log.info("TLS: made certificate {path}, signed by the CA {ca}", path=str(self.certificate.certPath), ca=str(self.certificate.caPath))
+            else:
+                self._log.info("TLS: certificate {path}", path=str(self.certificate.certPath))
+            self._log.info("spki pin: {pin}", pin=self.certificate.pin)
+        DeferredList([service.listening for service in self.listeners], consumeErrors=True).addCallback(
+            lambda _: self._reportOrigins()
+        )
+
+    def _reportOrigins(self) -> None:
+        host = self.config["browser_host"]
+        for service, listener in zip(self.listeners, self.topology.listeners, strict=True):
+            if service.port is None:
+                continue
+            number = getattr(service.port.getHost(), "port", None)
+            if isinstance(number, int):
+                origin = f"{listener.urlScheme}://{host}:{number}"
+            else:
+                origin = f"{listener.urlScheme}:// on {service.port.getHost()}"
+            self._log.info("serving {origin} ({scheme})", origin=origin, scheme=listener.scheme)
+        names = sorted(self.config["domains_set"] - {host})
+        if names:
+            self._log.info("each origin also answers for: {names}", names=" ".join(names))
+
+
+def _serverCertificate(options: Options) -> Optional[ServerCertificate]:
+    """The certificate the TLS listeners present: the user's, made ones when needed, or none."""
+    if options.userCertificate is not None:
+        return options.userCertificate
+    if not options.topology.needsServerCertificate:
+        return None
+    config = options.topology.config
+    names = set(config["domains_set"]) | {config["server_host"]}
+    address = options.topology.bindAddress
+    if address is not None and address not in ("0.0.0.0", "::"):
+        names.add(address)
+    directory = options["tls-dir"] or defaultTLSDirectory()
+    try:
+        return makeServerCertificate(directory, names)
+    except CertificateError as e:
+        raise SystemExit(str(e)) from e
+
+
+def _factoryFor(listener: Listener, sites: SiteMaker, certificate: Optional[ServerCertificate]) -> IProtocolFactory:
+    """
+    What ``listener`` serves: the scheme's ``Site``, inside TLS with the
+    server's certificate (its own TLS context) when it asks for it.
+    """
+    site = sites.siteForScheme(listener.scheme)
+    if listener.tls != "server":
+        return site
+    assert certificate is not None
+    return TLSMemoryBIOFactory(certificate.contextFactory(), False, site)
+
+
 def makeService(options: Options) -> IService:
     """Build the service tree for ``twistd pyhandlers``."""
     from twisted.internet import reactor
@@ -188,7 +374,8 @@ def makeService(options: Options) -> IService:
     if not options["keep-malloc-defaults"]:
         keepFreedMemory()
     root = os.path.realpath(options["root"])
-    config = ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root)
+    config = options.topology.config
+    certificate = _serverCertificate(options)
     pool = tiedToReactor(HandlerThreadPool(options["threads"]), reactor)  # type: ignore[arg-type]
     resource = HandlerDirectory(
         root,
@@ -197,18 +384,20 @@ def makeService(options: Options) -> IService:
         stash=stashStoreFromURL(options["stash"]),
         config=config,
     )
-    # HandlerSite: header names as sent, bodies left to the handlers.
-    logfile = options["logfile"]
-    if logfile is None:
-        site: Site = QuietSite(resource)
-    elif logfile == "-":
-        site = HandlerSite(resource)
-    else:
-        site = HandlerSite(resource, logPath=logfile)
+    sites = SiteMaker(resource, options["logfile"])
     service = MultiService()
-    for description in options["listen"]:
-        endpoint = endpoints.serverFromString(reactor, withBacklog(description))
-        ListeningService(
-            reactor, endpoint, site, schemeForEndpoint(description), config  # type: ignore[arg-type]
-        ).setServiceParent(service)
+    listening: List[ListeningService] = []
+    for listener in options.topology.listeners:
+        endpoint = endpoints.serverFromString(reactor, withBacklog(listener.description))
+        child = ListeningService(
+            reactor,  # type: ignore[arg-type]
+            endpoint,
+            _factoryFor(listener, sites, certificate),
+            listener.scheme,
+            config,
+            listener.description,
+        )
+        child.setServiceParent(service)
+        listening.append(child)
+    StartupReport(listening, options.topology, config, certificate).setServiceParent(service)
     return service

@@ -1,0 +1,121 @@
+"""
+The ``Site`` each URL scheme is served by.
+
+A ``Site`` says which protocols TLS may negotiate for it by ALPN
+(``IProtocolNegotiationFactory``): Twisted's own offers ``h2`` on every TLS
+port as soon as ``h2`` and ``priority`` are importable, and then answers on
+its HTTP/2 stack, which our HTTP/1.1 response path cannot write to.  As in
+wptserve, each scheme speaks one wire protocol: ``http`` and ``https`` (and
+their ``-private``/``-public`` twins) HTTP/1.1 only, ``h2`` HTTP/2 only.
+
+:class:`SiteMaker` is the one place that decides which ``Site`` a scheme
+gets.  HTTP/2 is not served yet: :meth:`SiteMaker.siteForScheme` refuses the
+``h2`` scheme until an HTTP/2-only ``Site`` is added there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from twisted.web.resource import IResource
+from twisted.web.server import Site
+
+from twisted_pyhandlers.site import HandlerSite
+
+#: The wire protocol (its ALPN name) each scheme speaks, as in wptserve.
+PROTOCOL_FOR_SCHEME: Dict[str, str] = {
+    "http": "http/1.1",
+    "http-private": "http/1.1",
+    "http-public": "http/1.1",
+    "https": "http/1.1",
+    "https-private": "http/1.1",
+    "https-public": "http/1.1",
+    "h2": "h2",
+    "ws": "websocket",
+    "wss": "websocket",
+}
+
+#: How the protocols are named in messages.
+PROTOCOL_NAMES = {"http/1.1": "HTTP/1.1", "h2": "HTTP/2", "websocket": "WebSocket"}
+
+#: The protocols this version serves.
+SERVED_PROTOCOLS = frozenset({"http/1.1"})
+
+
+class UnservedScheme(ValueError):
+    """A scheme whose protocol this version does not serve (yet)."""
+
+
+class HTTP11Site(HandlerSite):
+    """
+    A :class:`~twisted_pyhandlers.site.HandlerSite` that speaks HTTP/1.1
+    only: on a TLS port ALPN offers ``http/1.1`` and nothing else, whatever
+    is installed.
+    """
+
+    def acceptableProtocols(self) -> List[bytes]:
+        """The protocols TLS may negotiate by ALPN: HTTP/1.1 alone."""
+        return [b"http/1.1"]
+
+
+class QuietSite(HTTP11Site):
+    """
+    An HTTP/1.1 ``Site`` that writes no access log line per request:
+    without ``--logfile`` a test server's log shows what matters (errors,
+    handler tracebacks), as wptserve's does, and formatting a line per
+    request would cost a fifth of a tiny handler's time.
+    """
+
+    def log(self, request: Any) -> None:
+        """No access log."""
+
+
+def servesScheme(scheme: str) -> bool:
+    """Whether this version serves ``scheme`` (a known scheme whose protocol it speaks)."""
+    return PROTOCOL_FOR_SCHEME.get(scheme) in SERVED_PROTOCOLS
+
+
+class SiteMaker:
+    """
+    Makes the ``Site`` for each scheme, one per wire protocol, all over the
+    same resource tree: every HTTP/1.1 scheme shares one ``Site`` (so one
+    access log file is opened once).
+
+    Used on the reactor thread (at start-up).
+
+    :param resource: the root resource every scheme serves.
+    :param logPath: ``None`` for no access log, ``"-"`` for the twistd log,
+        otherwise the file to write the access log to.
+    """
+
+    def __init__(self, resource: IResource, logPath: Optional[str] = None) -> None:
+        self._resource = resource
+        self._logPath = logPath
+        self._sites: Dict[str, Site] = {}
+
+    def siteForScheme(self, scheme: str) -> Site:
+        """
+        The ``Site`` that serves ``scheme``.
+
+        :raises UnservedScheme: for ``h2`` (HTTP/2 is not served yet), the
+            WebSocket schemes, and unknown schemes.
+        """
+        protocol = PROTOCOL_FOR_SCHEME.get(scheme)
+        if protocol is None:
+            raise UnservedScheme(f"unknown scheme {scheme!r}")
+        if protocol not in SERVED_PROTOCOLS:
+            raise UnservedScheme(f"{scheme}: {PROTOCOL_NAMES[protocol]} is not served by this version")
+        site = self._sites.get(protocol)
+        if site is None:
+            site = self._sites[protocol] = self._http11Site()
+        return site
+
+    def _http11Site(self) -> Site:
+        # Handlers parse their own request bodies (lazily, as wptserve
+        # does); twisted.web must not parse (or reject) multipart bodies
+        # first.
+        if self._logPath is None:
+            return QuietSite(self._resource, parsePOSTFormSubmission=False)
+        if self._logPath == "-":
+            return HTTP11Site(self._resource, parsePOSTFormSubmission=False)
+        return HTTP11Site(self._resource, logPath=self._logPath, parsePOSTFormSubmission=False)
