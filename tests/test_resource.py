@@ -57,7 +57,11 @@ def guardedRoot(handlerRoot: HandlerRoot, tmp_path: object) -> HandlerRoot:
         "/secret.txt%00.py",
         "/%00",
         "//etc/passwd",
-        "/sub//ok.txt",
+        "//secret.txt",
+        "/sub//..//..//secret.txt",
+        "/sub//%2e%2e//%2e%2e//secret.txt",
+        "/escape//secret.txt",
+        "/sub//%2f..%2fsecret.txt",
         "/./hello.py",
         "/escape/secret.txt",
         "/escape/evil.py",
@@ -68,14 +72,44 @@ def guardedRoot(handlerRoot: HandlerRoot, tmp_path: object) -> HandlerRoot:
 async def test_traversalIsNotFound(guardedRoot: HandlerRoot, serve: Serve, target: str) -> None:
     """
     Every attempt to leave the root (dot segments, encoded or not, encoded
-    separators, NUL, absolute paths, empty segments, symlinks leaving the
-    root) is a 404 that shows nothing from outside.
+    separators, NUL, absolute paths, doubled slashes mixed with any of
+    those, symlinks leaving the root) is a 404 that shows
+    nothing from outside.
     """
     base = serve(HandlerDirectory(guardedRoot.path))
     raw = await exchange(portOf(base), f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     assert raw.startswith(b"HTTP/1.1 404 "), raw[:200]
     assert SECRET.encode() not in raw
     assert b"root:" not in raw
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize(
+    "target, body",
+    [
+        ("/sub//ok.txt", b"fine"),
+        ("/sub///ok.txt", b"fine"),
+        ("/sub//", None),
+        ("/deep//er/h.py", b"handler below"),
+        ("/deep//er//h.py?x=1", b"handler below"),
+        ("//sub/ok.txt", b"fine"),
+        ("///deep/er/h.py", b"handler below"),
+    ],
+)
+async def test_emptySegmentsAreSkipped(guardedRoot: HandlerRoot, serve: Serve, target: str, body: bytes) -> None:
+    """
+    An empty segment before others ("/a//b", "//a") is skipped, as
+    wptserve serves it: the file or handler it names answers (a directory's listing
+    for "/sub//").
+    """
+    guardedRoot.write("deep/er/h.py", "def main(request, response):\n    return 'handler below'\n")
+    base = serve(HandlerDirectory(guardedRoot.path))
+    raw = await exchange(portOf(base), f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert raw.startswith(b"HTTP/1.1 200 "), raw[:200]
+    if body is None:
+        assert b"ok.txt" in raw
+    else:
+        assert raw.endswith(body)
 
 
 @pytest_twisted.ensureDeferred

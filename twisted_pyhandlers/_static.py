@@ -7,7 +7,7 @@ Every file under the document root that is not a ``*.py`` handler.
   ``?pipe=`` and no ``Range`` header.  This is the common case (scripts,
   images, test pages), and it is served by Twisted's own
   :class:`twisted.web.static.File` from the reactor thread: streamed with a
-  pull producer, with Content-Length, Last-Modified and conditional GET.
+  pull producer, with Content-Length and otherwise wptserve's headers.
 - **processed**: anything that needs wptserve's Python-side work — headers
   from ``NAME.headers`` / ``__dir__.headers`` (and their templated
   ``.sub.headers`` forms), byte ranges with wptserve's rules, ``.sub.``
@@ -28,7 +28,7 @@ here carries the server's own ``Server`` header, Twisted's included.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -42,7 +42,7 @@ from twisted_pyhandlers._contenttypes import guessContentType
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import HTTPException
 from twisted_pyhandlers._filebody import FileBody
-from twisted_pyhandlers._handler import ServerAnswer, notRouted, queryOf
+from twisted_pyhandlers._handler import ServerAnswer, notFound, notRouted, queryOf
 from twisted_pyhandlers._http1 import SERVER_VERSION
 from twisted_pyhandlers._pipes import pipeString
 from twisted_pyhandlers._ranges import ByteRange, RangeError, parseRange
@@ -216,15 +216,39 @@ def serveAsIs(path: FilePath[str], request: Any, response: Any) -> None:
 
 class _PlainFile(static.File):
     """
-    :class:`twisted.web.static.File` with the type decided by
-    :func:`guessContentType` and no guessed Content-Encoding (a ``.gz``
-    fixture is served as its bytes, as in wptserve).
+    :class:`twisted.web.static.File` for a plain file, with the headers
+    wptserve gives one: the type decided by :func:`guessContentType`, no
+    guessed Content-Encoding (a ``.gz`` fixture is served as its bytes),
+    and neither Last-Modified nor Accept-Ranges.  Without Last-Modified a
+    page's ``document.lastModified`` is the time of the response, as real
+    tests expect, and no request is answered 304 (wptserve never does).
+
+    :param missing: renders the answer for a file gone since ``getChild``.
     """
 
-    def __init__(self, path: str, contentType: str) -> None:
+    def __init__(self, path: str, contentType: str, missing: Callable[[TwistedRequest], Any]) -> None:
         super().__init__(path)
         self.type = contentType
         self.encoding = None
+        self._missing = missing
+
+    def render_GET(self, request: TwistedRequest) -> Any:
+        """
+        Stream the whole file (the caller sends ``Range`` requests to
+        :func:`serveFile`).  Reactor thread.
+        """
+        try:
+            fileForReading = self.openForReading()
+        except OSError:
+            return self._missing(request)
+        if request.method == b"HEAD":
+            self._setContentHeaders(request)
+            fileForReading.close()
+            return b""
+        self.makeProducer(request, fileForReading).start()
+        return NOT_DONE_YET
+
+    render_HEAD = render_GET
 
 
 class _FileLeaf(Resource):
@@ -275,7 +299,11 @@ class StaticFile(_FileLeaf):
         if pipes or sources or request.getHeader(b"range") is not None:
             return self._run(request, partial(serveFile, path, sources), pipes)
         request.setHeader(b"Server", SERVER_VERSION)
-        return _PlainFile(path.path, guessContentType(path.basename())).render(request)
+        return _PlainFile(path.path, guessContentType(path.basename()), self._missing).render(request)
+
+    def _missing(self, request: TwistedRequest) -> Any:
+        """The 404 for a file removed since ``getChild`` saw it.  Reactor thread."""
+        return ServerAnswer(self._context, notFound, self.segments).render(request)
 
 
 class AsIsFile(_FileLeaf):

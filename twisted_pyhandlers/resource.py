@@ -79,8 +79,13 @@ class _Directory(Resource):
         """
         context = self.context
         segments = self.segments + (path,)
-        if path == b"" and not request.postpath:
-            return self._index(segments)
+        if path == b"":
+            if not request.postpath:
+                return self._index(segments)
+            # An empty segment before others ("/a//b", "//b"): skipped, as
+            # wptserve serves those URLs.  It names no file, so this can
+            # never leave the directory.
+            return _Directory(context, self.path, segments)
         if not isSafeSegment(path):
             return ServerAnswer(context, notFound, segments)
         child = self.path.child(path.decode("utf-8"))

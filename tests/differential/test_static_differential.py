@@ -30,17 +30,6 @@ CONTENT_LENGTH = KnownDifference(
     reason="a whole static file (or range) goes out with its Content-Length "
     "so the connection stays open; wptserve streams files unframed and closes",
 )
-LAST_MODIFIED = KnownDifference(
-    id="static-last-modified",
-    fields=("last-modified",),
-    reason="plain files are served by twisted.web.static.File, which sends Last-Modified and honours If-Modified-Since",
-)
-ACCEPT_RANGES = KnownDifference(
-    id="static-accept-ranges",
-    fields=("accept-ranges",),
-    reason="plain files advertise Accept-Ranges: bytes (Twisted's File); "
-    "ranges are then answered with wptserve's rules",
-)
 CONTENT_RANGE_416 = KnownDifference(
     id="static-416-content-range",
     fields=("content-range",),
@@ -54,12 +43,13 @@ HANDLER_PIPES_ONCE = KnownDifference(
     "when main returns a value, so header(...,true) appends twice there",
 )
 
-#: Plain files (nothing to process) come from Twisted's File.
-PLAIN = (CONTENT_LENGTH, LAST_MODIFIED, ACCEPT_RANGES)
+#: Plain files (nothing to process) come from Twisted's File, with
+#: wptserve's headers (no Last-Modified, no Accept-Ranges) and a length.
+PLAIN = (CONTENT_LENGTH,)
 #: Files with a ``.headers`` companion or a ``Range`` come from serveFile.
 PROCESSED = (CONTENT_LENGTH,)
 
-ALL = [CONTENT_LENGTH, LAST_MODIFIED, ACCEPT_RANGES, CONTENT_RANGE_416, HANDLER_PIPES_ONCE]
+ALL = [CONTENT_LENGTH, CONTENT_RANGE_416, HANDLER_PIPES_ONCE]
 
 # Extra ids only checked by dedicated tests below (not through compare).
 DEDICATED_IDS = ["range-non-ascii-400", "gzip-mtime"]
@@ -116,6 +106,13 @@ CASES: list[tuple[str, str, dict[str, object]]] = [
     ("below-a-file-404", "/plain.txt/x", {}),
     ("file-with-slash-404", "/plain.txt/", {}),
     ("missing-404", "/nosuch.txt", {}),
+    ("plain-if-modified-since", "/plain.txt", {"headers": [("If-Modified-Since", "Tue, 01 Jan 2999 00:00:00 GMT")], "knownDifferences": PLAIN}),
+    ("empty-segment-plain", "/listing//a", {"knownDifferences": PLAIN}),
+    ("empty-segments-processed", "/dirheaders///file.txt", {"knownDifferences": PROCESSED}),
+    ("empty-segment-listing", "/listing//", {}),
+    ("empty-segment-handler", "/deeper//where.py?x=1", {}),
+    ("leading-double-slash", "//plain.txt", {"knownDifferences": PLAIN}),
+    ("leading-double-slash-missing-404", "//nosuch.txt", {}),
     # -- 2. .headers ----------------------------------------------------------
     ("headers-grouped", "/headed.txt", {"knownDifferences": PROCESSED}),
     ("headers-head", "/headed.txt", {"method": "HEAD", "knownDifferences": PROCESSED}),
