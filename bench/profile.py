@@ -45,7 +45,7 @@ BUCKETS: dict[str, tuple[str, ...]] = {
     ),
     "resource lookup (getChildForRequest)": ("getChildForRequest ",),
     "realpath in _isInside": ("_isInside ",),
-    "handler code and response building (worker)": ("FunctionResource._respond ",),
+    "handler code and response building (worker)": ("HandlerRun._runHandler ",),
     "code cache (stat, lookup)": ("CodeCache.get ",),
     "reading and dispatching a request (dataReceived -> render)": ("HTTPChannel.dataReceived ",),
     "transport writes (send syscalls)": ("writeSomeData ",),

@@ -2,9 +2,10 @@
 Serve a document root with twisted_pyhandlers, for the differential suite.
 
 Run as ``python ours_runner.py ROOT``.  It mounts
-:class:`twisted_pyhandlers.HandlerDirectory` as the root resource of a
-:class:`twisted_pyhandlers.HandlerSite` (the Site ``twistd pyhandlers``
-serves with), listens on 127.0.0.1 with a port chosen by
+:class:`twisted_pyhandlers.HandlerDirectory` as the root resource of the
+very Site ``twistd pyhandlers`` serves its http ports with (a
+:class:`twisted_pyhandlers.HandlerSite`, made by the plugin's own
+``SiteMaker``), listens on 127.0.0.1 with a port chosen by
 the kernel, prints ``PORT <number>`` on one line of stdout and serves until
 stdin closes or the process is killed.
 
@@ -32,8 +33,9 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.task import react
 from twisted.python.failure import Failure
 
-from twisted_pyhandlers import HandlerDirectory, HandlerSite
+from twisted_pyhandlers import HandlerDirectory
 from twisted_pyhandlers._script import _WptserveCompatFinder
+from twisted_pyhandlers._sites import SiteMaker
 from twisted_pyhandlers.config import ServerConfig
 
 
@@ -61,7 +63,8 @@ def serve(reactor: Any, root: str, host: str, configPath: str | None = None) -> 
     """
     config = None if configPath is None else ServerConfig.fromFile(configPath, docRoot=root)
     resource = HandlerDirectory(root, reactor=reactor, config=config)
-    port = reactor.listenTCP(0, HandlerSite(resource), interface=host)
+    # The very Site the twistd plugin serves the http scheme with.
+    port = reactor.listenTCP(0, SiteMaker(resource).siteForScheme("http"), interface=host)
     sys.stdout.write(f"PORT {port.getHost().port}\n")
     sys.stdout.flush()
     done: Deferred[None] = Deferred()
