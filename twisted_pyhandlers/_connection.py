@@ -18,7 +18,7 @@ reads is made to wait instead of filling memory.
 from __future__ import annotations
 
 import threading
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, TypeVar, Union
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer, IReactorThreads
@@ -41,9 +41,27 @@ HIGH_WATER = 256 * 1024
 LARGE_SEND_LIMIT = 4 * 1024 * 1024
 
 
+T = TypeVar("T")
+
+
+class Action:
+    """
+    Work for the reactor thread in a response's order (an HTTP/2 frame to
+    send): ``run()`` is called there, after everything handed over before
+    it.  ``size`` is how many body bytes it carries, for back-pressure and
+    the access log.
+    """
+
+    __slots__ = ("run", "size")
+
+    def __init__(self, run: Callable[[], object], size: int = 0) -> None:
+        self.run = run
+        self.size = size
+
+
 #: What a worker thread hands the reactor for one response: bytes to send,
-#: or ``(code, persistent)`` to finish it.
-Item = Union[bytes, Tuple[int, bool]]
+#: an :class:`Action` to run, or ``(code, persistent)`` to finish it.
+Item = Union[bytes, Action, Tuple[int, bool]]
 
 
 class ReactorMailbox:
@@ -171,6 +189,46 @@ class ConnectionPipe:
             self._post(data)
         return True
 
+    def perform(self, action: Action) -> bool:
+        """
+        Run ``action`` on the reactor thread, after everything written or
+        performed before it, with the same back-pressure as :meth:`write`
+        (``action.size`` counts as queued bytes).  Any thread; on the
+        reactor thread it runs now.  Wire formats other than HTTP/1.1 bytes
+        (HTTP/2 frames) go through here.
+
+        :return: False if the client has gone away (the action is dropped).
+        """
+        if self._onReactorThread():
+            self._act(action, 0)
+            return not self.lost
+        with self._lock:
+            while (self._paused or self._queued > HIGH_WATER) and not self.lost:
+                if self._waiters is None:
+                    self._waiters = threading.Condition(self._lock)
+                self._waiters.wait()
+            if self.lost:
+                return False
+            self._queued += action.size
+            self._post(action)
+        return True
+
+    def callOnReactor(self, function: Callable[[], T]) -> T:
+        """
+        Call ``function`` on the reactor thread after everything handed over
+        before, and return its result.  Any thread (from a worker it waits;
+        on the reactor thread it is a plain call).
+        """
+        if self._onReactorThread():
+            return function()
+        result: T = blockingCallFromThread(self._reactor, function)
+        return result
+
+    @property
+    def twistedRequest(self) -> TwistedRequest:
+        """The Twisted request this pipe writes to (read it on the reactor thread)."""
+        return self._request
+
     def cancelOnDisconnect(self, work: Deferred[Any]) -> None:
         """
         Cancel ``work`` if the client goes away before the response is
@@ -216,8 +274,24 @@ class ConnectionPipe:
         """Deliver bytes, or finish, as handed over.  Reactor thread."""
         if isinstance(item, bytes):
             self._deliver(item, len(item))
+        elif isinstance(item, Action):
+            self._act(item, item.size)
         else:
             self._finish(*item)
+
+    def _act(self, action: Action, queued: int) -> None:
+        """Run ``action`` unless the client has gone.  Reactor thread."""
+        try:
+            if not self.lost:
+                action.run()
+                self.bytesWritten += action.size
+        except Exception:
+            self._log.failure("Writing to {uri} failed", uri=self._request.uri)
+        finally:
+            if queued:
+                with self._lock:
+                    self._queued -= queued
+                    self._wakeWriters()
 
     def _deliver(self, data: bytes, queued: int) -> None:
         """Hand ``data`` to the transport.  Reactor thread."""

@@ -73,18 +73,72 @@ class PythonFileResource(Resource):
         self.segments = tuple(segments)
 
     def render(self, request: TwistedRequest) -> object:
-        """Start the handler in the thread pool.  Reactor thread."""
+        """
+        Start the handler in the thread pool, or, on an HTTP/2 stream whose
+        run began with its headers (:meth:`startStream`), go on to ``main``
+        once the frame steps are done.  Reactor thread.
+        """
+        streamRun: object = getattr(request, "streamRun", None)
+        if isinstance(streamRun, _StreamRun):
+            streamRun.run.startAfterSteps()
+            return NOT_DONE_YET
+        self._makeRun(request).start()
+        return NOT_DONE_YET
+
+    def _makeRun(self, request: TwistedRequest) -> HandlerRun:
         context = self._context
         script = HandlerScript(context.codeCache, self.path)
-        HandlerRun(
+        return HandlerRun(
             context,
             request,
             script,
             urlBaseOf(request, len(self.segments)),
             pipeString(self.path, queryOf(request), context.root.path),
             release=script.release,
-        ).start()
-        return NOT_DONE_YET
+        )
+
+    def startStream(self, request: TwistedRequest, frame: object) -> "_StreamRun":
+        """
+        An HTTP/2 stream's headers arrived (its body may not have): start
+        the run now, with the file's ``handle_headers(frame, request,
+        response)`` as its first step, as wptserve's HTTP/2 server does.
+        Called by :class:`~twisted_pyhandlers._h2connection.HandlerH2Stream`.
+        Reactor thread.
+        """
+        streamRun = _StreamRun(self._makeRun(request))
+        request.streamRun = streamRun  # type: ignore[attr-defined]
+        streamRun.frameReceived("handle_headers", frame)
+        return streamRun
+
+
+class _StreamRun:
+    """
+    One HTTP/2 stream's handler run while its frames arrive: each frame is
+    a step of the run (``handle_headers``, then ``handle_data`` per DATA
+    frame), in order, in the thread pool.  Reactor thread.
+    """
+
+    def __init__(self, run: HandlerRun) -> None:
+        self.run = run
+        streamID: int = getattr(run.response.writer, "stream_id", 0)
+        run.request.h2_stream_id = streamID  # type: ignore[attr-defined]
+        run.request.frames = []  # type: ignore[attr-defined]
+
+    def frameReceived(self, name: str, frame: object) -> None:
+        """Queue the step for ``frame``: its handler function is ``name``."""
+        run = self.run
+        script = run.handler
+        assert isinstance(script, HandlerScript)
+
+        def step() -> None:
+            run.request.frames.append(frame)  # type: ignore[attr-defined]
+            script.frameStep(name, frame, run.request, run.response)
+
+        run.step(step)
+
+    def dataReceived(self, frame: object) -> None:
+        """A DATA frame arrived."""
+        self.frameReceived("handle_data", frame)
 
 
 class ServerAnswer(Resource):

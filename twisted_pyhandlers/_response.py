@@ -144,7 +144,9 @@ class Response:
     :ivar add_required_headers: False: no Server, Date or Content-Length.
     :ivar send_body_for_head_request: True: send the body for HEAD too.
     :ivar close_connection: True: close the connection after this response.
-    :ivar writer: the :class:`~twisted_pyhandlers._http1.ResponseWriter`.
+    :ivar writer: the :class:`~twisted_pyhandlers._http1.ResponseWriter`, or
+        on an HTTP/2 stream the :class:`~twisted_pyhandlers._http2.H2ResponseWriter`
+        (``writerClass``, chosen by :func:`twisted_pyhandlers._run.writerClassFor`).
     :ivar logger: the standard library's root logger, as wptserve's
         ``response.logger`` (records go where :mod:`logging` sends them).
     """
@@ -153,7 +155,7 @@ class Response:
     logger: logging.Logger = logging.getLogger()
 
     def __init__(
-        self, request: Request, pipe: ConnectionPipe, writerClass: type[ResponseWriter] = ResponseWriter
+        self, request: Request, pipe: ConnectionPipe, writerClass: type = ResponseWriter
     ) -> None:
         self.request = request
         self.encoding = "utf8"
@@ -163,7 +165,7 @@ class Response:
         self._status: Tuple[int, Optional[Union[str, bytes]]] = (200, None)
         self.headers: Any = ResponseHeaders()
         self.content: Any = []
-        self.writer = writerClass(pipe, self)
+        self.writer: Any = writerClass(pipe, self)
 
     @property
     def status(self) -> Tuple[int, Optional[Union[str, bytes]]]:

@@ -37,9 +37,12 @@ from twisted.web.server import Request as TwistedRequest
 from twisted_pyhandlers._connection import ConnectionPipe
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import errorCause, isHTTPException
+from twisted_pyhandlers._http1 import ResponseWriter
+from twisted_pyhandlers._http2 import H2ResponseWriter
 from twisted_pyhandlers._pipes import Pipeline
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response, applyReturnValue
+from twisted_pyhandlers._threads import SerialCalls
 
 #: What a leaf runs: wptserve's ``main(request, response)`` shape.
 HandlerFunction = Callable[[Request, Response], Any]
@@ -56,6 +59,17 @@ def urlBaseOf(request: TwistedRequest, depth: int) -> str:
     if not mount:
         return "/"
     return "/" + "/".join(quote(segment, safe="") for segment in mount) + "/"
+
+
+def writerClassFor(request: TwistedRequest) -> type:
+    """
+    The wire format a response to ``request`` is written in: HTTP/2 frames
+    on an HTTP/2 stream, HTTP/1.1 bytes otherwise.  The one place that
+    decides it.
+    """
+    if request.clientproto == b"HTTP/2":
+        return H2ResponseWriter
+    return ResponseWriter
 
 
 class HandlerRun:
@@ -89,11 +103,13 @@ class HandlerRun:
         """Reactor thread."""
         self._context = context
         self._handler = handler
+        self.handler = handler
         self._pipes = pipes
         self._release = release
         self._pipe = ConnectionPipe(context.reactor, context.mailbox, twistedRequest)
         self.request = Request(twistedRequest, context, urlBase)
-        self.response = Response(self.request, self._pipe)
+        self.response = Response(self.request, self._pipe, writerClassFor(twistedRequest))
+        self._steps: Optional[SerialCalls] = None
 
     # -- starting ------------------------------------------------------------
 
@@ -108,6 +124,23 @@ class HandlerRun:
         Reactor thread.
         """
         self._runHandler()
+
+    def step(self, work: Callable[[], None]) -> None:
+        """
+        Run ``work`` in the thread pool after the steps given before it, one
+        at a time: an HTTP/2 stream's ``handle_headers`` and ``handle_data``
+        calls, which come before the body is complete.  Reactor thread.
+        """
+        if self._steps is None:
+            self._steps = SerialCalls(self._context.threadpool)
+        self._steps.call(work)
+
+    def startAfterSteps(self) -> None:
+        """Run the handler (as :meth:`start`) once the steps given so far are done.  Reactor thread."""
+        if self._steps is None:
+            self.start()
+        else:
+            self._steps.call(self._runHandler)
 
     # -- running -------------------------------------------------------------
 

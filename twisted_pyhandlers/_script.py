@@ -162,9 +162,13 @@ class HandlerScript:
         self._codeCache = codeCache
         self._path = path
         self._namespace: Optional[Namespace] = None
+        self._stepError: Optional[BaseException] = None
+        self._framesSeen = False
 
-    def __call__(self, request: Any, response: Any) -> Any:
-        """Execute the file and call its ``main``.  Worker thread."""
+    def _load(self) -> Namespace:
+        """Execute the file's module body in a fresh namespace (once per run).  Worker thread."""
+        if self._namespace is not None:
+            return self._namespace
         try:
             code = self._codeCache.get(self._path)
         except OSError:
@@ -172,10 +176,45 @@ class HandlerScript:
         namespace: Namespace = {"__file__": self._path}
         self._namespace = namespace
         exec(code, namespace, namespace)
+        return namespace
+
+    def __call__(self, request: Any, response: Any) -> Any:
+        """
+        Execute the file and call its ``main``.  On an HTTP/2 stream whose
+        frame steps ran first, re-raise what they raised, and let a file
+        with only ``handle_headers``/``handle_data`` have no ``main`` (as
+        wptserve).  Worker thread.
+        """
+        if self._stepError is not None:
+            error, self._stepError = self._stepError, None
+            raise error
+        namespace = self._load()
         main: Optional[Callable[[Any, Any], Any]] = namespace.get("main")
         if main is None:
+            if self._framesSeen and ("handle_headers" in namespace or "handle_data" in namespace):
+                return None
+            if self._framesSeen:
+                raise HTTPException(500, f"No main function or handlers in script {self._path}")
             raise HTTPException(500, f"No main function in script {self._path}")
         return main(request, response)
+
+    def frameStep(self, name: str, frame: Any, request: Any, response: Any) -> None:
+        """
+        An HTTP/2 stream's step: load the file (on the first step), then
+        call its ``name`` function (``handle_headers`` or ``handle_data``)
+        with ``(frame, request, response)`` if it has one.  After a step
+        fails, later steps do nothing and ``main`` raises its error.
+        Worker thread.
+        """
+        self._framesSeen = True
+        if self._stepError is not None:
+            return
+        try:
+            function = self._load().get(name)
+            if function is not None:
+                function(frame, request, response)
+        except BaseException as error:
+            self._stepError = error
 
     def release(self) -> None:
         """

@@ -9,8 +9,9 @@ wptserve, each scheme speaks one wire protocol: ``http`` and ``https`` (and
 their ``-private``/``-public`` twins) HTTP/1.1 only, ``h2`` HTTP/2 only.
 
 :class:`SiteMaker` is the one place that decides which ``Site`` a scheme
-gets.  HTTP/2 is not served yet: :meth:`SiteMaker.siteForScheme` refuses the
-``h2`` scheme until an HTTP/2-only ``Site`` is added there.
+gets: :class:`HTTP11Site` (ALPN ``http/1.1`` only) for the HTTP/1.1
+schemes, :class:`H2Site` (ALPN ``h2`` only, every connection Twisted's
+HTTP/2 as extended in :mod:`twisted_pyhandlers._h2connection`) for ``h2``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Dict, List, Optional
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
+from twisted_pyhandlers._h2connection import HandlerH2Connection
 from twisted_pyhandlers.site import HandlerSite
 
 #: The wire protocol (its ALPN name) each scheme speaks, as in wptserve.
@@ -39,7 +41,7 @@ PROTOCOL_FOR_SCHEME: Dict[str, str] = {
 PROTOCOL_NAMES = {"http/1.1": "HTTP/1.1", "h2": "HTTP/2", "websocket": "WebSocket"}
 
 #: The protocols this version serves.
-SERVED_PROTOCOLS = frozenset({"http/1.1"})
+SERVED_PROTOCOLS = frozenset({"http/1.1", "h2"})
 
 
 class UnservedScheme(ValueError):
@@ -70,6 +72,37 @@ class QuietSite(HTTP11Site):
         """No access log."""
 
 
+def _h2Protocol(factory: Any) -> HandlerH2Connection:
+    """
+    The protocol of an :class:`H2Site` connection: HTTP/2 from the first
+    byte (TLS negotiated ``h2``; a client that did not gets HTTP/2's
+    connection error), on the site's reactor.
+    """
+    return HandlerH2Connection(factory.reactor)
+
+
+class H2Site(HandlerSite):
+    """
+    A :class:`~twisted_pyhandlers.site.HandlerSite` that speaks HTTP/2
+    only, as wptserve's h2 port: ALPN offers ``h2`` and nothing else, and
+    every connection is a
+    :class:`~twisted_pyhandlers._h2connection.HandlerH2Connection`.
+    """
+
+    protocol = _h2Protocol  # type: ignore[assignment]
+
+    def acceptableProtocols(self) -> List[bytes]:
+        """The protocols TLS may negotiate by ALPN: HTTP/2 alone."""
+        return [b"h2"]
+
+
+class QuietH2Site(H2Site):
+    """An :class:`H2Site` with no access log line per request (see :class:`QuietSite`)."""
+
+    def log(self, request: Any) -> None:
+        """No access log."""
+
+
 def servesScheme(scheme: str) -> bool:
     """Whether this version serves ``scheme`` (a known scheme whose protocol it speaks)."""
     return PROTOCOL_FOR_SCHEME.get(scheme) in SERVED_PROTOCOLS
@@ -78,8 +111,8 @@ def servesScheme(scheme: str) -> bool:
 class SiteMaker:
     """
     Makes the ``Site`` for each scheme, one per wire protocol, all over the
-    same resource tree: every HTTP/1.1 scheme shares one ``Site`` (so one
-    access log file is opened once).
+    same resource tree: every HTTP/1.1 scheme shares one ``Site``, the h2
+    scheme has its own (a log file given is opened by each).
 
     Used on the reactor thread (at start-up).
 
@@ -97,8 +130,8 @@ class SiteMaker:
         """
         The ``Site`` that serves ``scheme``.
 
-        :raises UnservedScheme: for ``h2`` (HTTP/2 is not served yet), the
-            WebSocket schemes, and unknown schemes.
+        :raises UnservedScheme: for the WebSocket schemes (not served yet)
+            and unknown schemes.
         """
         protocol = PROTOCOL_FOR_SCHEME.get(scheme)
         if protocol is None:
@@ -107,8 +140,15 @@ class SiteMaker:
             raise UnservedScheme(f"{scheme}: {PROTOCOL_NAMES[protocol]} is not served by this version")
         site = self._sites.get(protocol)
         if site is None:
-            site = self._sites[protocol] = self._http11Site()
+            site = self._sites[protocol] = self._h2Site() if protocol == "h2" else self._http11Site()
         return site
+
+    def _h2Site(self) -> Site:
+        if self._logPath is None:
+            return QuietH2Site(self._resource, parsePOSTFormSubmission=False)
+        if self._logPath == "-":
+            return H2Site(self._resource, parsePOSTFormSubmission=False)
+        return H2Site(self._resource, logPath=self._logPath, parsePOSTFormSubmission=False)
 
     def _http11Site(self) -> Site:
         # Handlers parse their own request bodies (lazily, as wptserve

@@ -205,3 +205,42 @@ def tiedToReactor(pool: HandlerThreadPool, reactor: IReactorCore) -> HandlerThre
     reactor.callWhenRunning(pool.start)
     reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
     return pool
+
+
+class SerialCalls:
+    """
+    Calls run in a thread pool one after another, in the order given: the
+    steps of one HTTP/2 stream (its frames are handled in order, as
+    wptserve's one thread per stream does), without holding a thread
+    between them.  ``call`` runs on the reactor thread; the calls in the pool.
+    """
+
+    _log = Logger()
+
+    def __init__(self, pool: CallRunner) -> None:
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._calls: Deque[Callable[[], None]] = deque()
+        self._running = False
+
+    def call(self, work: Callable[[], None]) -> None:
+        """Run ``work`` after every call given before it."""
+        with self._lock:
+            self._calls.append(work)
+            if self._running:
+                return
+            self._running = True
+        self._pool.callInThread(self._drain)
+
+    def _drain(self) -> None:
+        """Run the calls until none is left.  Pool thread."""
+        while True:
+            with self._lock:
+                if not self._calls:
+                    self._running = False
+                    return
+                work = self._calls.popleft()
+            try:
+                work()
+            except BaseException:
+                self._log.failure("A stream step failed")
