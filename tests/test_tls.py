@@ -164,22 +164,23 @@ def test_allPorts(tmp_path: Path, root: Path) -> None:
     certificate the made CA verifies for the main host, a ``www1.www.``
     subdomain, an IDNA subdomain of the alternate host, localhost and
     127.0.0.1; the logged pin is the SPKI hash of the certificate on the
-    wire; ALPN gives http/1.1 to a client that offers h2 first; handlers
-    on every port see the real port numbers; h2, ws and wss are named as
-    not served.
+    wire; ALPN gives http/1.1 to a client that offers h2 first on the
+    https ports, and h2 on the h2 port, which answers an HTTP/2 client;
+    handlers on every port see the real port numbers; ws and wss are named
+    as not served.
     """
     (tmp_path / "config.json").write_text(json.dumps(CONFIG), encoding="utf-8")
     server = Server(tmp_path, "--root", str(root), "--config", "config.json", "--all-ports", "--tls-dir", "tls")
-    server.start(origins=6)
+    server.start(origins=7)
     try:
         text = server.text()
         ca = tmp_path / "tls" / "ca.pem"
         assert f"signed by the CA {ca}" in text
-        for line in ("config's h2 port(s) auto: HTTP/2 is not served", "config's ws port(s) auto: WebSocket",
-                     "config's wss port(s) auto: WebSocket"):
+        assert "HTTP/2 is not served" not in text
+        for line in ("config's ws port(s) auto: WebSocket", "config's wss port(s) auto: WebSocket"):
             assert line in text
-        expected = {scheme: server.ports(scheme) for scheme in ("http", "https", "http-private", "https-public")}
-        assert [len(expected[s]) for s in expected] == [2, 2, 1, 1]
+        expected = {scheme: server.ports(scheme) for scheme in ("http", "https", "http-private", "https-public", "h2")}
+        assert [len(expected[s]) for s in expected] == [2, 2, 1, 1, 1]
         assert {(u, h) for u, h, _, _ in server.origins()} == {("http", "web-platform.test"), ("https", "web-platform.test")}
         pin = server.pin()
         for port in expected["https"] + expected["https-public"]:
@@ -189,10 +190,16 @@ def test_allPorts(tmp_path: Path, root: Path) -> None:
                 assert protocol == "http/1.1"
                 assert pinOf(der) == pin
                 seen = bodyOf(response)
-                assert seen["ports"] == {**expected, "h2": [], "ws": [], "wss": []}
+                assert seen["ports"] == {**expected, "ws": [], "wss": []}
                 assert seen["url"].startswith("https://")
             with pytest.raises(ssl.SSLCertVerificationError):
                 tlsRequest(port, "www3.web-platform.test", ca)
+        import httpx
+
+        with httpx.Client(http2=True, verify=ssl.create_default_context(cafile=str(ca)), timeout=20) as client:
+            answer = client.get(f"https://127.0.0.1:{expected['h2'][0]}/ports.py")
+        assert answer.http_version == "HTTP/2"
+        assert answer.json()["ports"] == {**expected, "ws": [], "wss": []}
         import urllib.request
 
         for port in expected["http"] + expected["http-private"]:
@@ -325,7 +332,7 @@ def runTwistd(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess:
         (["--tls-cert", "missing.pem", "--tls-key", "missing.key"], r"--tls-cert \S*missing\.pem: No such file or directory"),
         (["--tls-cert", "missing.pem"], r"--tls-cert and --tls-key go together"),
         (["--listen", "gopher=tcp:0"], r"--listen gopher=tcp:0: unknown scheme 'gopher'"),
-        (["--listen", "h2=tcp:0"], r"--listen h2=tcp:0: HTTP/2 \(h2\) is not served by this version"),
+        (["--listen", "ws=tcp:0"], r"--listen ws=tcp:0: WebSocket \(ws\) is not served by this version"),
         (["--all-ports", "--bind", "nowhere"], r"--bind 'nowhere' is not an IP address"),
         (["--listen", "tcp:notaport"], r"--listen tcp:notaport: "),
     ],

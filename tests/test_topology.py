@@ -51,8 +51,8 @@ def config(**data: object) -> ServerConfig:
 def test_allPortsFromConfig() -> None:
     """
     Every port of every served scheme becomes a listener on loopback ("auto"
-    is port 0); TLS schemes present the server's certificate; ws, wss and h2
-    are named as not served, not listened on.
+    is port 0); TLS schemes (h2 among them) present the server's
+    certificate; ws and wss are named as not served, not listened on.
     """
     topology = planTopology(
         config(ports={"http": [8000, "auto"], "https": [8443], "https-private": ["auto"], "h2": [9000], "ws": ["auto"]}),
@@ -64,10 +64,10 @@ def test_allPortsFromConfig() -> None:
         Listener("http", "tcp:0:interface=127.0.0.1", None, 0),
         Listener("https", "tcp:8443:interface=127.0.0.1", "server", 8443),
         Listener("https-private", "tcp:0:interface=127.0.0.1", "server", 0),
+        Listener("h2", "tcp:9000:interface=127.0.0.1", "server", 9000),
     ]
     assert topology.needsServerCertificate
     assert topology.notServed == [
-        "not listening on the config's h2 port(s) 9000: HTTP/2 is not served by this version",
         "not listening on the config's ws port(s) auto: WebSocket is not served by this version",
     ]
 
@@ -127,7 +127,7 @@ def test_listenOwnCertificate(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("h2=tcp:9000", r"^--listen h2=tcp:9000: HTTP/2 \(h2\) is not served by this version$"),
+        ("ws=tcp:9000", r"^--listen ws=tcp:9000: WebSocket \(ws\) is not served by this version$"),
         ("wss=tcp:9000", r"WebSocket \(wss\) is not served"),
         ("http=ssl:0", r"http is not a TLS scheme; use https=ssl:0"),
         ("https=", r"no endpoint after https="),
@@ -137,6 +137,12 @@ def test_listenErrors(value: str, message: str) -> None:
     """An explicit listener this version cannot serve is refused in one line, not skipped."""
     with pytest.raises(TopologyError, match=message):
         planTopology(config(), [value])
+
+
+def test_listenH2() -> None:
+    """--listen h2=ENDPOINT is HTTP/2 over TLS with the server's certificate (ssl: without one included)."""
+    assert planTopology(config(), ["h2=tcp:9000"]).listeners == [Listener("h2", "tcp:9000", "server")]
+    assert planTopology(config(), ["h2=ssl:9000"]).listeners == [Listener("h2", "tcp:9000", "server")]
 
 
 def test_bind() -> None:
@@ -175,10 +181,9 @@ def test_wptDefaultTopology() -> None:
     topology = planTopology(default, [], allPorts=True)
     assert [(listener.scheme, listener.port) for listener in topology.listeners] == [
         ("http", 8000), ("http", 0), ("http-private", 0), ("http-public", 0),
-        ("https", 8443), ("https", 8444), ("https-private", 0), ("https-public", 0),
+        ("https", 8443), ("https", 8444), ("https-private", 0), ("https-public", 0), ("h2", 9000),
     ]
     assert [line.split(":")[0] for line in topology.notServed] == [
-        "not listening on the config's h2 port(s) 9000",
         "not listening on the config's ws port(s) auto",
         "not listening on the config's wss port(s) auto",
     ]

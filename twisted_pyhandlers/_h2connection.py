@@ -54,6 +54,8 @@ class HandlerH2Stream(H2Stream):
     :ivar event: the ``RequestReceived`` event that opened the stream.
     :ivar wireEnded: True once the handler ended (or reset) the stream on
         the wire: nothing more is sent on it.
+    :ivar endQueued: True once the handler's end of the stream is queued in
+        Twisted's send loop, behind the stream's data.
     """
 
     _log = Logger()
@@ -70,6 +72,7 @@ class HandlerH2Stream(H2Stream):
         super().__init__(streamID, connection, event.headers, requestFactory, site, factory)
         self.event = event
         self.wireEnded = False
+        self.endQueued = False
         self.streamRun: Any = None
         self._lookUpEarly()
 
@@ -110,6 +113,10 @@ class HandlerH2Stream(H2Stream):
         connection: HandlerH2Connection = self._conn
         connection.releaseStream(self.streamID)
         if self.streamID not in connection.streams:
+            return
+        if self.endQueued:
+            # The handler's end is queued behind its data: the send loop ends
+            # the stream and cleans up.
             return
         if self.wireEnded:
             connection.forgetStream(self.streamID)
@@ -203,10 +210,11 @@ class HandlerH2Connection(H2Connection):
 
     # -- what the HTTP/2 writer does, on the reactor -------------------------
 
-    def _ended(self, streamID: int) -> None:
+    def _ended(self, streamID: int, queued: bool = False) -> None:
         stream = self._stream(streamID)
         if stream is not None:
             stream.wireEnded = True
+            stream.endQueued = stream.endQueued or queued
 
     def _isOwn(self, streamID: int) -> bool:
         """Whether Twisted's send loop serves ``streamID`` (a request's own, still active)."""
@@ -219,7 +227,7 @@ class HandlerH2Connection(H2Connection):
             # Data still queued: it goes first, then the end.
             self.conn.send_headers(streamID, list(headers))
             self._tryToWriteControlData()
-            self._ended(streamID)
+            self._ended(streamID, queued=True)
             self.endRequest(streamID)
             return
         self.conn.send_headers(streamID, list(headers), end_stream=endStream)
@@ -238,7 +246,7 @@ class HandlerH2Connection(H2Connection):
             if data:
                 self.writeDataToStream(streamID, data)
             if endStream:
-                self._ended(streamID)
+                self._ended(streamID, queued=True)
                 self.endRequest(streamID)
             return
         stream = self._stream(streamID)
