@@ -91,7 +91,7 @@ class Options(usage.Options):
         "Serve a document root the way wptserve does: *.py files run as "
         "handlers (main(request, response)), everything else is static.  "
         "--all-ports serves every port of the config (or of wpt's default "
-        "topology), https with a made certificate."
+        "topology), https with a made certificate, h2 as HTTP/2 only."
     )
     optFlags = [
         [
@@ -103,7 +103,7 @@ class Options(usage.Options):
             "all-ports",
             None,
             "Listen on every port of every scheme of the config (http, https, http-private, http-public, "
-            "https-private, https-public; \"auto\" is a system-chosen port); without --config, wpt's default "
+            "https-private, https-public, h2; \"auto\" is a system-chosen port); without --config, wpt's default "
             "topology (web-platform.test and its subdomains, ports 8000, 8443, 8444 and more).",
         ],
     ]
@@ -145,7 +145,8 @@ class Options(usage.Options):
         (repeatable; default tcp:8000:interface=127.0.0.1 unless --all-ports).
         SCHEME=ENDPOINT names the scheme it serves (https=tcp:8443 is TLS
         with the server's certificate; https=ssl:8443:privateKey=k.pem your
-        own); a bare ssl: endpoint is https, anything else http.  With
+        own; h2=tcp:9000 is HTTP/2 only, over TLS); a bare ssl: endpoint is
+        https (HTTP/1.1 only), anything else http.  With
         --all-ports, a scheme given here replaces the config's ports of that
         scheme.  TCP, TLS and UNIX endpoints get backlog=1024 unless they
         name a backlog.
