@@ -12,7 +12,6 @@ import shutil
 import ssl
 import subprocess
 import time
-from pathlib import Path
 from typing import Iterator, List
 
 import httpx

@@ -141,7 +141,8 @@ class HandlerH2Connection(H2Connection):
     def connectionMade(self) -> None:
         """Start HTTP/2 and take the transport's back-pressure (Twisted's wrapper does that for its own)."""
         super().connectionMade()
-        self.transport.registerProducer(self, True)
+        transport: Any = self.transport
+        transport.registerProducer(self, True)
 
     # -- streams, as Twisted keeps them -----------------------------------
 
@@ -150,7 +151,9 @@ class HandlerH2Connection(H2Connection):
 
     def _requestReceived(self, event: h2.events.RequestReceived) -> None:
         """Twisted's, with our stream class (which needs the event itself)."""
-        stream = HandlerH2Stream(event.stream_id, self, event, self.requestFactory, self.site, self.factory)
+        # Set on the protocol by the Site's buildProtocol.
+        requestFactory: Any = self.requestFactory  # type: ignore[attr-defined]
+        stream = HandlerH2Stream(event.stream_id, self, event, requestFactory, self.site, self.factory)
         self._streamCleanupCallbacks[event.stream_id] = Deferred()
         self._outboundStreamQueues[event.stream_id] = deque()
         self.streams[event.stream_id] = stream
@@ -192,7 +195,8 @@ class HandlerH2Connection(H2Connection):
         if stream is not None and not stream._request.finished and self._stillProducing:
             self._detached[streamID] = stream
 
-    def connectionLost(self, reason: Failure, _cancelTimeouts: bool = True) -> None:
+    def connectionLost(self, reason: Failure = Failure(ConnectionError("connection lost")), _cancelTimeouts: bool = True) -> None:
+        """Twisted's, and the streams kept aside hear of it too."""
         detached, self._detached = self._detached, {}
         super().connectionLost(reason, _cancelTimeouts)
         for stream in detached.values():
@@ -286,7 +290,8 @@ class HandlerH2Connection(H2Connection):
         the stream, sending nothing after it.
         """
         self._tryToWriteControlData()
-        self.transport.write(frame)
+        transport: Any = self.transport
+        transport.write(frame)
         if endsStream:
             self._closeQuietly(streamID)
 

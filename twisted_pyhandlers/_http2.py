@@ -27,7 +27,7 @@ from io import BytesIO
 from typing import IO, Any, Callable, Iterable, List, Optional, Set, Tuple, Union
 
 import h2.exceptions
-from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame
+from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame
 from twisted.logger import Logger
 
 from twisted_pyhandlers._connection import Action, ConnectionPipe
@@ -167,7 +167,7 @@ class H2ResponseWriter:
             self.write_status(self.default_status)
         if self._response.add_required_headers:
             self._defaultHeaders(content)
-        headers = [(b":status", b"%d" % (self._status,))] + self._headers
+        headers = [(b":status", b"%d" % (self._status or self.default_status,))] + self._headers
         self._headers_complete = True
         streamID = self.stream_id
         return self._do(lambda: self._connection.sendHeaders(streamID, headers, False))
@@ -309,7 +309,7 @@ class H2ResponseWriter:
         stream_id: Optional[int] = None,
         end_stream: bool = False,
         end_headers: bool = False,
-        frame_cls: type[Frame] = HeadersFrame,
+        frame_cls: Any = HeadersFrame,
     ) -> bool:
         """
         A HEADERS (or ``frame_cls``) frame built here and sent as is, past
