@@ -446,14 +446,12 @@ def test_commandLineErrors(tmp_path: Path, arguments: List[str], message: str) -
     A bad --config file or --stash URL is a usage error naming the problem,
     found before serving.
     """
-    from twisted.python.usage import UsageError
-
-    from twisted_pyhandlers.tap import Options
+    from twisted_pyhandlers.tap import OptionError, Options
 
     bad = tmp_path / "bad.json"
     bad.write_text("{nope", encoding="utf-8")
     arguments = [
         a.format(missing=tmp_path / "missing.json", bad=bad) for a in arguments
     ]
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(OptionError, match=message):
         Options().parseOptions(["--root", str(tmp_path), *arguments])

@@ -55,7 +55,7 @@ import threading
 from types import CodeType, FunctionType, ModuleType
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
-from twisted_pyhandlers._errors import HTTPException
+from twisted_pyhandlers._errors import HTTPException, NotFound
 
 _COMPAT_PACKAGE = "twisted_pyhandlers.compat.wptserve"
 _lock = threading.Lock()
@@ -168,7 +168,7 @@ class HandlerScript:
         try:
             code = self._codeCache.get(self._path)
         except OSError:
-            raise HTTPException(404)
+            raise NotFound(request.url_parts.path)
         namespace: Namespace = {"__file__": self._path}
         self._namespace = namespace
         exec(code, namespace, namespace)
