@@ -133,15 +133,15 @@ class Options(usage.Options):
         "format; the size is the body's bytes."
     )
     optFlags = [
-        ["all-ports", None, "Serve every port of the config (or of wpt's defaults)."],
-        ["verbose", None, "End each access log line with the handler's run time."],
+        ["all-ports", None, "Serve every port of the config (or wpt's)."],
+        ["verbose", None, "Add the handler's run time to log lines."],
         ["keep-malloc-defaults", None, "Leave glibc's malloc settings alone."],
     ]
     optParameters = [
         ["root", "r", None, "The document root to serve (required)."],
         ["threads", "t", DEFAULT_THREADS, "Threads that run handlers.", int],
-        ["access-log", None, None, "Write the access log to this file ('-': twistd's log)."],
-        ["stash", None, None, "Stash URL: memory: (default) or redis://host:port/db."],
+        ["access-log", None, None, "Access log file ('-': twistd's own log)."],
+        ["stash", None, None, "memory: (default) or redis://host:port/db."],
         ["config", None, None, "A wptserve-style JSON config file."],
         ["host", None, None, "The host name handlers see [default: localhost]."],
         ["bind", None, None, "The IP address --all-ports listens on."],
@@ -170,7 +170,7 @@ class Options(usage.Options):
         self["listen"] = []
 
     def opt_listen(self, description: str) -> None:
-        """ENDPOINT or SCHEME=ENDPOINT to listen on (repeatable)."""
+        """Endpoint, or SCHEME=ENDPOINT (repeatable)."""
         # SCHEME=ENDPOINT names the scheme it serves (https=tcp:8443 is TLS
         # with the server's certificate; https=ssl:8443:privateKey=k.pem the
         # user's own); a bare ssl: endpoint is https, anything else http.
@@ -179,7 +179,7 @@ class Options(usage.Options):
         self["listen"].append(description)
 
     def opt_logfile(self, path: str) -> None:
-        """The same as --access-log (twistd web's name)."""
+        """Alias of --access-log (twistd web's name)."""
         self["access-log"] = path
 
     def postOptions(self) -> None:
