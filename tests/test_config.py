@@ -291,6 +291,8 @@ def test_fromFileRenamedKeys(tmp_path: Path) -> None:
         ('{"ports": {"http": [70000]}}', "invalid port"),
         ('{"ports": [8000]}', "ports must be"),
         ('{"subdomains": "www"}', "subdomains must be a list"),
+        ('{"subdomains": 5}', "subdomains must be a list"),
+        ('{"not_subdomains": {"a": 1}}', "not_subdomains must be a list"),
         ('{"alternate_hosts": {"": "x"}}', "alternate_hosts keys"),
         ('{"browser_host": ""}', "browser_host"),
         ('{"domains": {}}', "derived"),
