@@ -4,7 +4,12 @@ Helpers shared by the test modules (fixtures live in ``conftest.py``).
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -26,3 +31,75 @@ class HandlerRoot:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(textwrap.dedent(source))
         return target
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def twistdCommand(*arguments: str) -> list:
+    """The command line that runs ``twistd ARGUMENTS`` with this Python."""
+    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", *arguments]
+
+
+def childEnvironment() -> dict:
+    """The checkout on the path, so the plugin in twisted/plugins/ is found."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+
+
+class TwistdProcess:
+    """
+    A real ``twistd -n pyhandlers`` process on a system-chosen loopback
+    port, its twistd log in ``log``.
+
+    :param directory: the working directory (and where the log is kept).
+    :param arguments: ``pyhandlers`` options, besides ``--listen``.
+    :param pidfile: twistd's ``--pidfile`` value ("" for none).
+    """
+
+    _LISTENING = re.compile(r"listening on IPv4Address\(type='TCP', host='127\.0\.0\.1', port=(\d+)\)")
+
+    def __init__(self, directory: Path, *arguments: str, pidfile: str = "") -> None:
+        self.directory = directory
+        self.log = directory / f"twistd-{time.monotonic_ns()}.log"
+        self.process = subprocess.Popen(
+            twistdCommand(
+                "-n", f"--pidfile={pidfile}", "--logfile", str(self.log), "pyhandlers", "--keep-malloc-defaults",
+                "--listen", "tcp:0:interface=127.0.0.1", *arguments,
+            ),
+            env=childEnvironment(),
+            cwd=directory,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.port = self._waitForPort()
+
+    def text(self) -> str:
+        """The twistd log so far."""
+        return self.log.read_text() if self.log.exists() else ""
+
+    def _waitForPort(self) -> int:
+        deadline = time.monotonic() + 60
+        while True:
+            found = self._LISTENING.findall(self.text())
+            if found:
+                return int(found[0])
+            if self.process.poll() is not None:
+                output = self.process.stdout.read().decode() if self.process.stdout else ""
+                raise AssertionError(f"twistd ended ({self.process.returncode}): {output}\n{self.text()}")
+            assert time.monotonic() < deadline, self.text()
+            time.sleep(0.05)
+
+    def url(self, path: str) -> str:
+        """``http://127.0.0.1:PORT`` + ``path``."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> int:
+        """Stop it (SIGTERM) and return its exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.stdout is not None:
+                self.process.stdout.close()

@@ -291,6 +291,8 @@ def test_fromFileRenamedKeys(tmp_path: Path) -> None:
         ('{"ports": {"http": [70000]}}', "invalid port"),
         ('{"ports": [8000]}', "ports must be"),
         ('{"subdomains": "www"}', "subdomains must be a list"),
+        ('{"subdomains": 5}', "subdomains must be a list"),
+        ('{"not_subdomains": {"a": 1}}', "not_subdomains must be a list"),
         ('{"alternate_hosts": {"": "x"}}', "alternate_hosts keys"),
         ('{"browser_host": ""}', "browser_host"),
         ('{"domains": {}}', "derived"),
@@ -446,14 +448,12 @@ def test_commandLineErrors(tmp_path: Path, arguments: List[str], message: str) -
     A bad --config file or --stash URL is a usage error naming the problem,
     found before serving.
     """
-    from twisted.python.usage import UsageError
-
-    from twisted_pyhandlers.tap import Options
+    from twisted_pyhandlers.tap import OptionError, Options
 
     bad = tmp_path / "bad.json"
     bad.write_text("{nope", encoding="utf-8")
     arguments = [
         a.format(missing=tmp_path / "missing.json", bad=bad) for a in arguments
     ]
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(OptionError, match=message):
         Options().parseOptions(["--root", str(tmp_path), *arguments])

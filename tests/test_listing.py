@@ -87,7 +87,7 @@ async def test_listingServed(serve: Serve, handlerRoot: HandlerRoot) -> None:
     assert await head.content() == b""
     post = await treq.post(base + "/d/", data=b"")
     assert post.code == 404
-    assert json.loads(await post.content()) == {"error": {"code": 404, "message": ""}}
+    assert json.loads(await post.content()) == {"error": {"code": 404, "message": "No handler for POST /d/"}}
 
 
 @pytest_twisted.ensureDeferred

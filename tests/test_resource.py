@@ -128,12 +128,15 @@ async def test_handlerSourceNeverServed(guardedRoot: HandlerRoot, serve: Serve) 
 
 @pytest_twisted.ensureDeferred
 async def test_missingIsNotFound(handlerRoot: HandlerRoot, serve: Serve) -> None:
-    """A missing file or handler is a 404 with wptserve's JSON error body."""
+    """
+    A missing file or handler is a 404 with wptserve's JSON error body,
+    whose message names the path (wptserve's says "404").
+    """
     base = serve(HandlerDirectory(handlerRoot.path))
     for path in ["/nothing.py", "/nothing.txt", "/no/such/dir/"]:
         response = await treq.get(base + path, persistent=False)
         assert response.code == 404
-        assert json.loads(await response.content()) == {"error": {"code": 404, "message": "404"}}
+        assert json.loads(await response.content()) == {"error": {"code": 404, "message": f"Not found: {path}"}}
 
 
 @pytest_twisted.ensureDeferred

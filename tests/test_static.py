@@ -182,7 +182,8 @@ async def test_otherMethods404(
 ) -> None:
     """
     Static content answers GET and HEAD only; like wptserve, whose static
-    routes are GET-only, any other method is its JSON 404.
+    routes are GET-only, any other method is its JSON 404 (ours names the
+    method and the path; wptserve's message is empty).
     """
     handlerRoot.write("a.txt", "a")
     handlerRoot.write("headed.txt", "h")
@@ -192,7 +193,7 @@ async def test_otherMethods404(
     response = await treq.post(base + "/" + name, data=b"x")
     assert response.code == 404
     assert json.loads(await response.content()) == {
-        "error": {"code": 404, "message": ""}
+        "error": {"code": 404, "message": f"No handler for POST /{name}"}
     }
 
 

@@ -275,6 +275,7 @@ PUBLIC_EXPORTS = {
         "DEFAULT_BACKLOG",
         "DEFAULT_LISTEN",
         "ListeningService",
+        "OptionError",
         "Options",
         "QuietSite",
         "makeService",

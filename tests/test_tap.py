@@ -17,11 +17,18 @@ from typing import Optional
 import pytest
 import pytest_twisted
 from rawhttp import exchange
-from twisted.python import usage
 
 from twisted_pyhandlers import HandlerSite
 from twisted_pyhandlers._sites import HTTP11Site
-from twisted_pyhandlers.tap import DEFAULT_LISTEN, ListeningService, Options, QuietSite, makeService, withBacklog
+from twisted_pyhandlers.tap import (
+    DEFAULT_LISTEN,
+    ListeningService,
+    OptionError,
+    Options,
+    QuietSite,
+    makeService,
+    withBacklog,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -119,9 +126,11 @@ def test_keepMallocDefaultsFlag(tmp_path: Path) -> None:
     ],
 )
 def test_optionsErrors(arguments: list, message: str) -> None:
-    """Bad options are usage errors that say what is wrong."""
-    with pytest.raises(usage.UsageError, match=message):
+    """Bad option values are OptionErrors (a SystemExit: one line, no help text) that say what is wrong."""
+    with pytest.raises(OptionError, match=message) as info:
         Options().parseOptions(arguments)
+    assert isinstance(info.value, SystemExit)
+    assert str(info.value) == f"twistd pyhandlers: {info.value.message}"
 
 
 def test_twistdServes(tmp_path: Path) -> None:

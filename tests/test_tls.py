@@ -384,10 +384,8 @@ def test_tlsDirectoryUnusable(tmp_path: Path) -> None:
 
 def test_allPortsNothingToServe(tmp_path: Path) -> None:
     """--all-ports with a config that declares no port this server serves is a usage error, not an idle server."""
-    from twisted.python import usage
-
-    from twisted_pyhandlers.tap import Options
+    from twisted_pyhandlers.tap import OptionError, Options
 
     (tmp_path / "config.json").write_text(json.dumps({"ports": {"ws": ["auto"]}}))
-    with pytest.raises(usage.UsageError, match="^--all-ports: the config declares no port"):
+    with pytest.raises(OptionError, match="^twistd pyhandlers: --all-ports: the config declares no port"):
         Options().parseOptions(["--root", str(tmp_path), "--config", str(tmp_path / "config.json"), "--all-ports"])

@@ -28,6 +28,8 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request as TwistedRequest
 from zope.interface import implementer
 
+from twisted_pyhandlers._accesslog import answeredByRun, logUnfinished
+
 #: How many bytes may be queued for the reactor but not yet handed to the
 #: transport before a writing thread waits.  Large enough that a normal
 #: response never waits, small enough that a 1 GiB body stays bounded.
@@ -60,8 +62,8 @@ class Action:
 
 
 #: What a worker thread hands the reactor for one response: bytes to send,
-#: an :class:`Action` to run, or ``(code, persistent)`` to finish it.
-Item = Union[bytes, Action, Tuple[int, bool]]
+#: an :class:`Action` to run, or ``(code, persistent, runTime)`` to finish it.
+Item = Union[bytes, Action, Tuple[int, bool, Optional[float]]]
 
 
 class ReactorMailbox:
@@ -111,8 +113,16 @@ class ConnectionPipe:
 
     :ivar lost: True once the client has gone away (or the response was
         finished); writes then report failure instead of raising.
-    :ivar bytesWritten: how many bytes were handed to the transport, for
-        the access log.
+    :ivar bytesWritten: how many bytes were handed to the transport.
+    :ivar bodyStart: where the body starts in the bytes written (the length
+        of the status line and header block, 1xx responses before them
+        included), as the writer of the wire format found it; None while
+        the header block has not ended.  The access log's size field is the
+        bytes handed to the transport after it.
+
+    The access log line of the request is written when the response is
+    finished, also when the client went away before (Twisted writes none
+    for such a request).
     """
 
     _log = Logger()
@@ -139,6 +149,8 @@ class ConnectionPipe:
         self._finishing = False
         self.lost = False
         self.bytesWritten = 0
+        self.bodyStart: Optional[int] = None
+        answeredByRun(request)
         request.registerProducer(self, True)
         request.notifyFinish().addBoth(self._requestGone)
 
@@ -248,18 +260,19 @@ class ConnectionPipe:
             blockingCallFromThread(self._reactor, _nothing)
         return not self.lost
 
-    def finish(self, code: int, persistent: bool) -> None:
+    def finish(self, code: int, persistent: bool, runTime: Optional[float] = None) -> None:
         """
-        End the response: the request is logged with ``code`` and the
+        End the response: the request is logged with ``code`` (and the
+        handler's ``runTime`` in seconds, for verbose logs) and the
         connection is kept for the next request only if ``persistent``.
         Any thread; the work happens in the reactor thread after every byte
         written before this call.
         """
         if self._onReactorThread():
-            self._finish(code, persistent)
+            self._finish(code, persistent, runTime)
         else:
             with self._lock:
-                self._post((code, persistent))
+                self._post((code, persistent, runTime))
 
     # -- reactor-thread internals -------------------------------------------
 
@@ -309,23 +322,28 @@ class ConnectionPipe:
                     self._queued -= queued
                     self._wakeWriters()
 
-    def _finish(self, code: int, persistent: bool) -> None:
+    def _finish(self, code: int, persistent: bool, runTime: Optional[float]) -> None:
         """
         Tell twisted.web the response is complete without letting it write
-        a status line or headers of its own.  Reactor thread.
+        a status line or headers of its own, and give the access log the
+        real figures.  Reactor thread.
         """
         if self._finishing:
             return
         self._finishing = True
         request = self._request
+        request.code = code
+        bodyStart = self.bodyStart
+        request.sentLength = 0 if bodyStart is None else max(0, self.bytesWritten - bodyStart)
+        request.handlerRunTime = runTime  # type: ignore[attr-defined]
         if self.lost or request._disconnected:  # type: ignore[attr-defined]
+            # Twisted's finish() would neither end nor log it: log it here.
+            logUnfinished(request)
             return
         request.unregisterProducer()
         # We wrote the status line ourselves: stop Request.finish() from
-        # writing one, and give the access log the real figures.
+        # writing one.
         request.startedWriting = 1
-        request.code = code
-        request.sentLength = self.bytesWritten
         if not persistent and request.channel is not None:
             request.channel.persistent = False
         request.finish()

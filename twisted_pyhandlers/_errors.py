@@ -12,8 +12,18 @@ test harnesses that parse it keep working.
 from __future__ import annotations
 
 import json
+import os
 import traceback
+from types import TracebackType
 from typing import Optional
+
+import twisted
+
+#: Where the server's own code lives: our package and Twisted.  A handler's
+#: traceback starts at its first frame outside these.
+_SERVER_DIRECTORIES = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep for path in (__file__, twisted.__file__)
+)
 
 
 class HTTPException(Exception):
@@ -30,6 +40,22 @@ class HTTPException(Exception):
         # "(403, 'message')"), and it ends up in 4xx error bodies.
         self.code = code
         self.message = message
+
+
+class NotFound(HTTPException):
+    """
+    The server's own 404 for a path that names nothing (or a file that went
+    away): its error message names the path, where wptserve's is the bare
+    code (``"404"``).
+
+    :param path: the URL path asked for.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(404, f"Not found: {path}")
+
+    def __str__(self) -> str:
+        return self.message or ""
 
 
 def isHTTPException(error: BaseException) -> bool:
@@ -59,15 +85,45 @@ def errorCause(error: BaseException) -> BaseException:
     return error
 
 
+class ReturnValueError(TypeError):
+    """
+    ``main`` returned a value that no return form accepts (``return 12345``):
+    the 500 says what was returned; a traceback of the server's frames would
+    say nothing more.
+    """
+
+
+def _isServerFrame(tb: TracebackType) -> bool:
+    """Whether a traceback entry is in the server's code (ours or Twisted's)."""
+    return os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_SERVER_DIRECTORIES)
+
+
+def handlerTraceback(tb: Optional[TracebackType]) -> Optional[TracebackType]:
+    """
+    ``tb`` from the handler's own frames inward: the server's frames that
+    called the handler are left out (the frames it calls into, our request
+    API included, are kept).  An error raised in the server's code alone
+    keeps its whole traceback.
+    """
+    start = tb
+    while start is not None and _isServerFrame(start):
+        start = start.tb_next
+    return tb if start is None else start
+
+
 def formatServerError(url: str, error: Optional[BaseException]) -> str:
     """
     The message of a 5xx error body: names the URL and carries the
-    traceback, exactly as wptserve words it.
+    traceback, worded as wptserve words it, from the handler's own frames
+    inward (wptserve's starts in its own server code).
     """
     if error is None:
         suffix = "<no traceback>"
+    elif isinstance(error, ReturnValueError):
+        suffix = f"{error}\n"
     else:
-        tb = "\n".join(f"  {line}" for line in traceback.format_tb(error.__traceback__))
+        entries = traceback.format_tb(handlerTraceback(error.__traceback__))
+        tb = "\n".join(f"  {line}" for line in entries)
         suffix = f"Traceback (most recent call last):\n{tb}  {type(error).__name__}: {error}\n"
     return f"Internal server error loading {url}:\n  {suffix}"
 

@@ -18,7 +18,7 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._context import HandlerContext
-from twisted_pyhandlers._errors import HTTPException
+from twisted_pyhandlers._errors import NotFound
 from twisted_pyhandlers._pipes import pipeString
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response
@@ -27,17 +27,17 @@ from twisted_pyhandlers._script import HandlerScript
 
 
 def notFound(request: Request, response: Response) -> None:
-    """The answer to every URL that names nothing under the root."""
-    raise HTTPException(404)
+    """The answer to every URL that names nothing under the root: a 404 naming its path."""
+    raise NotFound(request.url_parts.path)
 
 
 def notRouted(request: Request, response: Response) -> None:
     """
     The answer to a method that no route takes (other than GET or HEAD on
-    static content): wptserve's router finds no handler and answers a bare
-    404, with an empty message.
+    static content): wptserve's router finds no handler and answers a 404
+    with an empty message; ours names the method and the path.
     """
-    response.set_error(404)
+    response.set_error(404, f"No handler for {request.method} {request.url_parts.path}")
 
 
 def redirectToSlash(request: Request, response: Response) -> None:

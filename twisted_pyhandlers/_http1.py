@@ -17,6 +17,7 @@ headers and a body known in full into one :meth:`ResponseWriter.batch`.
 
 from __future__ import annotations
 
+import re
 import time
 import weakref
 from typing import IO, Any, List, Optional, Protocol, Set, Tuple, Union
@@ -51,6 +52,74 @@ def httpDate() -> bytes:
     return formatted
 
 Writable = Union[str, bytes]
+
+#: The start of a status line: its code.
+_STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
+
+#: How much of the response's start is kept to find its status line and
+#: the end of its header block in bytes a handler writes raw; a head
+#: longer than this is not looked into further (its body counts as none).
+_HEAD_SCAN_LIMIT = 1024 * 1024
+
+
+class HeadScanner:
+    """
+    Finds, in the bytes of one response as they are written (by the
+    writer's methods or raw), the status code of its status line and where
+    its header block ends: the access log's status and size fields count
+    what went on the wire, whoever wrote it.  Interim (1xx) responses
+    before the final one are part of the head; ``101 Switching
+    Protocols`` is final.  A header block ends at the first empty line
+    (``CRLF CRLF``, or bare ``LF LF``).
+
+    Used by one writing thread at a time (the handler's).
+
+    :ivar code: the final status code, None until a status line is seen.
+    :ivar bodyStart: the offset of the body, None until the head ends.
+    """
+
+    __slots__ = ("code", "bodyStart", "_head", "_offset", "done")
+
+    def __init__(self) -> None:
+        self.code: Optional[int] = None
+        self.bodyStart: Optional[int] = None
+        # The bytes of the response (message) being scanned, and the offset
+        # of their first byte in everything written.
+        self._head = b""
+        self._offset = 0
+        #: True once the head ended, or was too long to look into.
+        self.done = False
+
+    def feed(self, data: bytes) -> None:
+        """Look at the next ``data`` written."""
+        if self.done:
+            return
+        head = self._head + data
+        while True:
+            if len(head) > _HEAD_SCAN_LIMIT:
+                self._head = b""
+                self.done = True
+                return
+            ends = [i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0]
+            match = _STATUS_LINE.match(head)
+            if not ends:
+                if match is not None:
+                    self.code = int(match.group(1))
+                self._head = head
+                return
+            end = min(ends) + (4 if head.startswith(b"\r\n\r\n", min(ends)) else 2)
+            if match is not None:
+                self.code = int(match.group(1))
+            interim = self.code is not None and 100 <= self.code < 200 and self.code != 101
+            if not interim:
+                self.bodyStart = self._offset + end
+                self._head = b""
+                self.done = True
+                return
+            # A 1xx before the final response: scan on for the next head.
+            self._offset += end
+            head = head[end:]
+            self.code = None
 
 
 class WrittenResponse(Protocol):
@@ -112,6 +181,7 @@ class ResponseWriter:
         self._headers_seen: Set[bytes] = set()
         self._headers_complete = False
         self._pending: Optional[List[bytes]] = None
+        self._head = HeadScanner()
         self.content_written = False
 
     # -- what the server reads after main returns -----------------------------
@@ -129,6 +199,15 @@ class ResponseWriter:
     def saw_header(self, name: bytes) -> bool:
         """Whether a header named ``name`` (lower-case bytes) was written."""
         return name in self._headers_seen
+
+    @property
+    def status_code(self) -> Optional[int]:
+        """
+        The status code of the status line written (through
+        :meth:`write_status` or raw bytes), None if none was; 1xx interim
+        responses do not count.
+        """
+        return self._head.code
 
     # -- wptserve's API ------------------------------------------------------
 
@@ -214,6 +293,11 @@ class ResponseWriter:
         """Write raw bytes (text is encoded with ``response.encoding``)."""
         self.content_written = True
         encoded = data if data.__class__ is bytes else self.encode(data)
+        head = self._head
+        if not head.done:
+            head.feed(encoded)
+            if head.bodyStart is not None:
+                self._pipe.bodyStart = head.bodyStart
         if self._pending is not None:
             self._pending.append(encoded)
             return not self._pipe.lost

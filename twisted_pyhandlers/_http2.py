@@ -78,6 +78,9 @@ class H2ResponseWriter:
         self._headers_seen: Set[bytes] = set()
         self._headers_complete = False
         self._batch: Optional[List[Action]] = None
+        # The pipe counts only DATA payloads here, so the body starts at 0
+        # (the access log's size is body bytes only, as on HTTP/1.1).
+        pipe.bodyStart = 0
 
     # -- what the server reads after main returns -----------------------------
 
@@ -94,6 +97,11 @@ class H2ResponseWriter:
     def saw_header(self, name: bytes) -> bool:
         """Whether a header named ``name`` (lower-case bytes) was written."""
         return name in self._headers_seen
+
+    @property
+    def status_code(self) -> Optional[int]:
+        """The status of the stream's response (for the access log), None if none was given."""
+        return self._status
 
     # -- the reactor hand-over --------------------------------------------------
 

@@ -102,7 +102,7 @@ def listing(directory: FilePath[str]) -> Callable[[Any, Any], None]:
 
     def answer(request: Any, response: Any) -> None:
         if request.method not in ("GET", "HEAD"):
-            response.set_error(404)
+            response.set_error(404, f"No handler for {request.method} {request.url_parts.path}")
             return
         urlPath = request.request_path.partition("?")[0]
         try:

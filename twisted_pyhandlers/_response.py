@@ -32,7 +32,7 @@ from twisted.logger import Logger
 
 from twisted_pyhandlers._connection import ConnectionPipe
 from twisted_pyhandlers._encoding import headerBytes, isomorphic_decode
-from twisted_pyhandlers._errors import HTTPException, errorBody, formatServerError
+from twisted_pyhandlers._errors import HTTPException, ReturnValueError, errorBody, formatServerError
 from twisted_pyhandlers._http1 import BATCH_BODY_LIMIT, ResponseWriter
 
 if TYPE_CHECKING:
@@ -114,6 +114,10 @@ def applyReturnValue(response: Response, value: Any) -> None:
     Fold what ``main`` returned into ``response``, as wptserve does:
     ``(status, headers, content)``, ``(headers, content)``, or bare content.
     Headers are appended to those the handler already set.
+
+    :raises ReturnValueError: for content that is none of text, bytes, a
+        file-like object or an iterable (``return 12345``): wptserve writes
+        the headers of a 200 and then fails, leaving an empty 200.
     """
     if isinstance(value, tuple):
         if len(value) == 3:
@@ -126,7 +130,38 @@ def applyReturnValue(response: Response, value: Any) -> None:
         response.headers.update(headers)
     else:
         content = value
+    _checkContent(content, value)
     response.content = content
+
+
+#: What a body may be, for the message of a bad one.
+_BODY_FORMS = "str, bytes, a file-like object or an iterable of str, bytes or callables"
+
+
+def _checkContent(content: Any, returned: Any) -> None:
+    """Refuse ``content`` (from the return value ``returned``) if it cannot be a body."""
+    if isinstance(content, (bytes, str)) or hasattr(content, "read"):
+        return
+    bad: Any = content
+    if isinstance(content, Iterable):
+        if not isinstance(content, list):
+            return
+        for item in content:
+            if not (isinstance(item, (bytes, str)) or callable(item)):
+                bad = item
+                break
+        else:
+            return
+    if returned is content:
+        raise ReturnValueError(
+            f"main returned {returned!r}, which is no response: main returns content ({_BODY_FORMS}), "
+            f"(headers, content) or (status, headers, content)"
+        )
+    where = "holds" if bad is not content else "is"
+    raise ReturnValueError(
+        f"main returned {returned!r}: its content {where} {bad!r} ({type(bad).__name__}), "
+        f"but content is {_BODY_FORMS}"
+    )
 
 
 class Response:

@@ -107,6 +107,8 @@ class HandlerRun:
         self._pipes = pipes
         self._release = release
         self._pipe = ConnectionPipe(context.reactor, context.mailbox, twistedRequest)
+        # When the run started, in the reactor's clock, for the access log.
+        self._started = context.reactor.seconds()
         self.request = Request(twistedRequest, context, urlBase)
         self.response = Response(self.request, self._pipe, writerClassFor(twistedRequest))
         self._steps: Optional[SerialCalls] = None
@@ -257,7 +259,9 @@ class HandlerRun:
         End the response, deciding here, and only here, whether the
         connection is kept for another request: only when a status line was
         written, the body was framed by a Content-Length, and nobody asked
-        for the connection to close.  Any thread (the pipe hands the end to
+        for the connection to close.  The access log gets the status line's
+        code as written (by the server or by the handler, raw bytes
+        included) and the run's time.  Any thread (the pipe hands the end to
         the reactor after every byte written before it).
         """
         response = self.response
@@ -268,6 +272,8 @@ class HandlerRun:
             and writer.saw_header(b"content-length")
             and not response.close_connection
         )
-        self._pipe.finish(response.status[0], persistent)
+        code = writer.status_code
+        runTime = self._context.reactor.seconds() - self._started
+        self._pipe.finish(response.status[0] if code is None else code, persistent, runTime)
         if self._release is not None:
             self._release()

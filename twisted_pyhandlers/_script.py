@@ -55,7 +55,7 @@ import threading
 from types import CodeType, FunctionType, ModuleType
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
-from twisted_pyhandlers._errors import HTTPException
+from twisted_pyhandlers._errors import HTTPException, NotFound
 
 _COMPAT_PACKAGE = "twisted_pyhandlers.compat.wptserve"
 _lock = threading.Lock()
@@ -165,14 +165,14 @@ class HandlerScript:
         self._stepError: Optional[BaseException] = None
         self._framesSeen = False
 
-    def _load(self) -> Namespace:
+    def _load(self, request: Any) -> Namespace:
         """Execute the file's module body in a fresh namespace (once per run).  Worker thread."""
         if self._namespace is not None:
             return self._namespace
         try:
             code = self._codeCache.get(self._path)
         except OSError:
-            raise HTTPException(404)
+            raise NotFound(request.url_parts.path)
         namespace: Namespace = {"__file__": self._path}
         self._namespace = namespace
         exec(code, namespace, namespace)
@@ -188,7 +188,7 @@ class HandlerScript:
         if self._stepError is not None:
             error, self._stepError = self._stepError, None
             raise error
-        namespace = self._load()
+        namespace = self._load(request)
         main: Optional[Callable[[Any, Any], Any]] = namespace.get("main")
         if main is None:
             if self._framesSeen and ("handle_headers" in namespace or "handle_data" in namespace):
@@ -210,7 +210,7 @@ class HandlerScript:
         if self._stepError is not None:
             return
         try:
-            function = self._load().get(name)
+            function = self._load(request).get(name)
             if function is not None:
                 function(frame, request, response)
         except BaseException as error:

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
+from twisted_pyhandlers._accesslog import combinedLogFormatter, verboseLogFormatter
 from twisted_pyhandlers._h2connection import HandlerH2Connection
 from twisted_pyhandlers.site import HandlerSite
 
@@ -63,7 +64,7 @@ class HTTP11Site(HandlerSite):
 class QuietSite(HTTP11Site):
     """
     An HTTP/1.1 ``Site`` that writes no access log line per request:
-    without ``--logfile`` a test server's log shows what matters (errors,
+    without ``--access-log`` a test server's log shows what matters (errors,
     handler tracebacks), as wptserve's does, and formatting a line per
     request would cost a fifth of a tiny handler's time.
     """
@@ -119,11 +120,14 @@ class SiteMaker:
     :param resource: the root resource every scheme serves.
     :param logPath: ``None`` for no access log, ``"-"`` for the twistd log,
         otherwise the file to write the access log to.
+    :param verbose: whether each access log line ends with the handler's
+        run time.
     """
 
-    def __init__(self, resource: IResource, logPath: Optional[str] = None) -> None:
+    def __init__(self, resource: IResource, logPath: Optional[str] = None, verbose: bool = False) -> None:
         self._resource = resource
         self._logPath = logPath
+        self._formatter = verboseLogFormatter if verbose else combinedLogFormatter
         self._sites: Dict[str, Site] = {}
 
     def siteForScheme(self, scheme: str) -> Site:
@@ -156,6 +160,7 @@ class SiteMaker:
         # first.
         if self._logPath is None:
             return QuietSite(self._resource, parsePOSTFormSubmission=False)
-        if self._logPath == "-":
-            return HTTP11Site(self._resource, parsePOSTFormSubmission=False)
-        return HTTP11Site(self._resource, logPath=self._logPath, parsePOSTFormSubmission=False)
+        logPath = None if self._logPath == "-" else self._logPath
+        return HTTP11Site(
+            self._resource, logPath=logPath, logFormatter=self._formatter, parsePOSTFormSubmission=False
+        )

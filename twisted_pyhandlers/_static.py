@@ -40,7 +40,7 @@ from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._contenttypes import guessContentType
 from twisted_pyhandlers._context import HandlerContext
-from twisted_pyhandlers._errors import HTTPException
+from twisted_pyhandlers._errors import NotFound
 from twisted_pyhandlers._filebody import FileBody
 from twisted_pyhandlers._handler import ServerAnswer, notFound, notRouted, queryOf
 from twisted_pyhandlers._http1 import SERVER_VERSION
@@ -165,7 +165,7 @@ def serveFile(path: FilePath[str], sources: Sequence[HeaderSource], request: Any
     try:
         size = path.getsize()
     except OSError:
-        raise HTTPException(404)
+        raise NotFound(request.url_parts.path)
     response.headers.update(fileHeaders(request, path, sources))
     if "Range" not in request.headers:
         response.content = FileBody(path.open("r"), 0, size)
@@ -202,7 +202,7 @@ def serveAsIs(path: FilePath[str], request: Any, response: Any) -> None:
     try:
         f = path.open("r")
     except OSError:
-        raise HTTPException(404)
+        raise NotFound(request.url_parts.path)
     with f:
         # One write even for an empty file, so nothing else is sent.
         chunk = f.read(_ASIS_CHUNK)

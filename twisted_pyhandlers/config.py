@@ -370,7 +370,7 @@ def _checkHost(name: str, value: object) -> str:
 
 
 def _checkLabels(name: str, labels: Iterable[str]) -> Set[str]:
-    if isinstance(labels, (str, bytes)):
+    if isinstance(labels, (str, bytes, Mapping)) or not isinstance(labels, Iterable):
         raise ValueError(f"{name} must be a list of strings, not {labels!r}")
     result = set()
     for label in labels:

@@ -191,6 +191,15 @@ class RedisStashStore:
             return None
         return pickle.loads(data)
 
+    def ping(self) -> None:
+        """
+        Check that Redis answers (a ``PING``).  Blocks: a thread other than
+        the reactor's.
+
+        :raises StashUnavailable: naming the (redacted) URL, if it does not.
+        """
+        self._call(self._client.ping)
+
     @property
     def lock(self) -> _RedisStashLock:
         """The Redis lock shared by every process using this database."""

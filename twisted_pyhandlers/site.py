@@ -19,7 +19,13 @@ it only loses the names as sent (``raw_headers`` then carries Twisted's
 canonical names, grouped by name).
 
 :class:`HandlerRequest` is the request class of the site.  It is where
-request-level behaviour of our own goes (recording the header lines today).
+request-level behaviour of our own goes (recording the header lines, and
+the access log line of a request whose client went away).
+
+The access log of a ``HandlerSite`` has one line per request, in Apache's
+Combined Log Format (see :mod:`twisted_pyhandlers._accesslog`): requests
+whose client went away, handler errors and responses a handler wrote
+itself included, the size field counting body bytes only.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from typing import Any, List, Optional, Tuple
 
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 from twisted.web.server import Request, Site
+
+from twisted_pyhandlers._accesslog import combinedLogFormatter, isAnsweredByRun, logUnfinished, markLogged
 
 __all__ = ["HandlerChannel", "HandlerRequest", "HandlerSite", "ReceivedHeaders"]
 
@@ -50,6 +58,20 @@ class HandlerRequest(Request):
     """
 
     receivedHeaders: Optional[ReceivedHeaders] = None
+    #: Seconds the handler run took, for ``--verbose`` access logs; None
+    #: when no handler ran.
+    handlerRunTime: Optional[float] = None
+
+    def connectionLost(self, reason: Any) -> None:
+        """
+        The connection went away: if the request had not finished and no
+        handler run answers it (a plain static file mid-transfer), write
+        its access log line now, with the status and the body bytes sent
+        so far; a handler run writes its own line when it ends.
+        """
+        super().connectionLost(reason)
+        if not isAnsweredByRun(self):
+            logUnfinished(self)
 
 
 class HandlerChannel(HTTPChannel):
@@ -105,6 +127,9 @@ class HandlerSite(Site):
 
     A ``requestFactory`` of your own should subclass :class:`HandlerRequest`
     (any request object with a ``__dict__`` gets the record too).
+
+    Its access log (``logPath``) is in Apache's Combined Log Format unless a
+    ``logFormatter`` is given, with one line per request.
     """
 
     protocol = _handlerChannelProtocol  # type: ignore[assignment]
@@ -118,6 +143,8 @@ class HandlerSite(Site):
         parsePOSTFormSubmission: bool = False,
         **kwargs: Any,
     ) -> None:
+        if len(args) < 3:  # Site's positional (logPath, timeout, logFormatter)
+            kwargs.setdefault("logFormatter", combinedLogFormatter)
         super().__init__(
             resource,
             requestFactory,
@@ -125,3 +152,11 @@ class HandlerSite(Site):
             parsePOSTFormSubmission=parsePOSTFormSubmission,
             **kwargs,
         )
+
+    def log(self, request: Any) -> None:
+        """
+        Write ``request``'s access log line, unless it was written already:
+        one line per request, whichever way it ended.  Reactor thread.
+        """
+        if markLogged(request):
+            super().log(request)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 import re
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from twisted.application.service import IService, MultiService, Service
-from twisted.internet import endpoints
+from twisted.internet import endpoints, threads
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorCore, IStreamServerEndpoint
 from twisted.logger import Logger
@@ -47,9 +47,16 @@ from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.resource import DEFAULT_THREADS, HandlerDirectory
 
-__all__ = ["DEFAULT_BACKLOG", "DEFAULT_LISTEN", "ListeningService", "Options", "makeService", "withBacklog"]
-
-__all__ = ["DEFAULT_BACKLOG", "DEFAULT_LISTEN", "ListeningService", "Options", "QuietSite", "makeService", "withBacklog"]
+__all__ = [
+    "DEFAULT_BACKLOG",
+    "DEFAULT_LISTEN",
+    "ListeningService",
+    "OptionError",
+    "Options",
+    "QuietSite",
+    "makeService",
+    "withBacklog",
+]
 
 #: Loopback only: handlers are arbitrary code, so the server never binds a
 #: public interface unless the user names one.
@@ -83,46 +90,70 @@ def withBacklog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
     return f"{description}:backlog={backlog}"
 
 
+class OptionError(SystemExit):
+    """
+    A bad option value (an endpoint that cannot be parsed, a config value of
+    the wrong type, an empty ``--host``...), found before anything listens.
+
+    A ``SystemExit``, not a :class:`~twisted.python.usage.UsageError`:
+    twistd prints its whole help text before a usage error, and this is one
+    plain line, ``twistd pyhandlers: MESSAGE``, on standard error, with exit
+    status 1.
+
+    :ivar message: what is wrong, naming the option.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"twistd pyhandlers: {message}")
+        self.message = message
+
+
 class Options(usage.Options):
-    """Command-line options of ``twistd pyhandlers``."""
+    """
+    Command-line options of ``twistd pyhandlers``.
+
+    Each option's help is one line; the details are in the long
+    description and in the docs' command-line page.
+
+    :raises OptionError: from :meth:`parseOptions`, for an option value
+        that cannot be served.
+    """
 
     synopsis = "[options]"
     longdesc = (
-        "Serve a document root the way wptserve does: *.py files run as "
-        "handlers (main(request, response)), everything else is static.  "
-        "--all-ports serves every port of the config (or of wpt's default "
-        "topology), https with a made certificate, h2 as HTTP/2 only."
+        "Serve a document root the way wptserve does: *.py files run as handlers "
+        "(main(request, response)), everything else is static.  Without --listen or "
+        f"--all-ports it listens on {DEFAULT_LISTEN} only.  --listen takes a Twisted "
+        "endpoint string, or SCHEME=ENDPOINT (https=tcp:8443 is TLS with the made "
+        "certificate); TCP endpoints get backlog=1024 unless they name one.  "
+        "--all-ports serves every http, https and h2 port of the config (\"auto\": "
+        "a system-chosen port), or of wpt's default topology without --config; "
+        "h2 ports speak HTTP/2 only, https ports HTTP/1.1 only.  "
+        "Stash URLs: memory: (the default, one process) or redis://host:port/db "
+        "(shared between processes).  Each access log line is in Apache's combined "
+        "format; the size is the body's bytes."
     )
     optFlags = [
-        [
-            "keep-malloc-defaults",
-            None,
-            "Leave glibc's malloc settings alone (by default the server keeps freed memory of large bodies for reuse).",
-        ],
-        [
-            "all-ports",
-            None,
-            "Listen on every port of every scheme of the config (http, https, http-private, http-public, "
-            "https-private, https-public, h2; \"auto\" is a system-chosen port); without --config, wpt's default "
-            "topology (web-platform.test and its subdomains, ports 8000, 8443, 8444 and more).",
-        ],
+        ["all-ports", None, "Serve every port of the config (or wpt's)."],
+        ["verbose", None, "Add the handler's run time to log lines."],
+        ["keep-malloc-defaults", None, "Leave glibc's malloc settings alone."],
     ]
     optParameters = [
         ["root", "r", None, "The document root to serve (required)."],
         ["threads", "t", DEFAULT_THREADS, "Threads that run handlers.", int],
-        ["logfile", "l", None, "Write an access log (combined format) to this file; '-' for the twistd log. Default: no access log."],
-        ["stash", None, None, "Stash URL: redis://host:port/db to share the stash between processes (default: in memory)."],
-        ["config", None, None, "A wptserve-style JSON config file (browser_host, subdomains, alternate_hosts, ports...)."],
-        ["host", None, None, "The host name handed to handlers and templates (browser_host; default localhost, or web-platform.test with --all-ports and no --config)."],
-        ["bind", None, None, "The IP address --all-ports listens on (default: the config's bind_address if it is an address, else 127.0.0.1)."],
-        ["tls-dir", None, None, f"Where the made CA and server certificate are kept and reused (default {defaultTLSDirectory()})."],
-        ["tls-cert", None, None, "Your own server certificate (PEM, chain after it) for the TLS ports, instead of a made one; needs --tls-key."],
-        ["tls-key", None, None, "The private key (PEM, unencrypted) of --tls-cert."],
+        ["access-log", None, None, "Access log file ('-': twistd's own log)."],
+        ["stash", None, None, "memory: (default) or redis://host:port/db."],
+        ["config", None, None, "A wptserve-style JSON config file."],
+        ["host", None, None, "The host name handlers see [default: localhost]."],
+        ["bind", None, None, "The IP address --all-ports listens on."],
+        ["tls-dir", None, None, "Where made certificates are kept and reused."],
+        ["tls-cert", None, None, "Your own TLS certificate (PEM); needs --tls-key."],
+        ["tls-key", None, None, "The private key (PEM) of --tls-cert."],
     ]
     compData = usage.Completions(
         optActions={
             "root": usage.CompleteDirs(),
-            "logfile": usage.CompleteFiles(),
+            "access-log": usage.CompleteFiles(),
             "config": usage.CompleteFiles(),
             "tls-dir": usage.CompleteDirs(),
             "tls-cert": usage.CompleteFiles(),
@@ -140,23 +171,33 @@ class Options(usage.Options):
         self["listen"] = []
 
     def opt_listen(self, description: str) -> None:
-        """
-        Listen on a Twisted endpoint string, e.g. tcp:8000:interface=127.0.0.1
-        (repeatable; default tcp:8000:interface=127.0.0.1 unless --all-ports).
-        SCHEME=ENDPOINT names the scheme it serves (https=tcp:8443 is TLS
-        with the server's certificate; https=ssl:8443:privateKey=k.pem your
-        own; h2=tcp:9000 is HTTP/2 only, over TLS); a bare ssl: endpoint is
-        https (HTTP/1.1 only), anything else http.  With
-        --all-ports, a scheme given here replaces the config's ports of that
-        scheme.  TCP, TLS and UNIX endpoints get backlog=1024 unless they
-        name a backlog.
-        """
+        """Endpoint, or SCHEME=ENDPOINT (repeatable)."""
+        # SCHEME=ENDPOINT names the scheme it serves (https=tcp:8443 is TLS
+        # with the server's certificate; https=ssl:8443:privateKey=k.pem the
+        # user's own; h2=tcp:9000 is HTTP/2 only, over TLS); a bare ssl:
+        # endpoint is https (HTTP/1.1 only), anything else http.
+        # With --all-ports, a scheme given here replaces the config's ports
+        # of that scheme.
         self["listen"].append(description)
 
-    # Shown by --help as one paragraph, not with the source's indentation.
-    opt_listen.__doc__ = " ".join((opt_listen.__doc__ or "").split())
+    def opt_logfile(self, path: str) -> None:
+        """Alias of --access-log (twistd web's name)."""
+        self["access-log"] = path
 
     def postOptions(self) -> None:
+        """
+        Check the values: a bad one is an :class:`OptionError` (an unknown
+        option or a missing value stays twistd's usage error, with its help).
+        """
+        try:
+            self._checkValues()
+        except usage.UsageError as e:
+            raise OptionError(str(e)) from None
+
+    def _checkValues(self) -> None:
+        """Check every value, deciding the topology; UsageError naming the option if one is bad."""
+        if self["host"] is not None and not self["host"].strip():
+            raise usage.UsageError("--host must not be empty")
         if self["root"] is None:
             raise usage.UsageError("--root is required")
         if not os.path.isdir(self["root"]):
@@ -171,7 +212,13 @@ class Options(usage.Options):
         try:
             if self["bind"] is not None:
                 parseBind(self["bind"])
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from e
+        try:
             config = _configFor(self)
+        except ValueError as e:
+            raise usage.UsageError(_configMessage(self["config"], str(e))) from e
+        try:
             self.topology = planTopology(
                 config, self["listen"], allPorts=self["all-ports"], bind=self["bind"], default=DEFAULT_LISTEN
             )
@@ -186,6 +233,14 @@ class Options(usage.Options):
             raise usage.UsageError(str(e)) from e
         if not self["listen"] and not self["all-ports"]:
             self["listen"] = [DEFAULT_LISTEN]
+
+
+def _configMessage(path: Optional[str], message: str) -> str:
+    """A bad config's message, naming the option that gave it."""
+    if path is None:
+        return message
+    prefix = f"Config file {path}: "
+    return f"--config {path}: {message.removeprefix(prefix)}"
 
 
 def _configFor(options: Options) -> ServerConfig:
@@ -203,7 +258,10 @@ def _checkEndpoint(listener: Listener) -> None:
     try:
         endpoints.serverFromString(reactor, withBacklog(listener.description))
     except Exception as e:
-        raise TopologyError(f"--listen {listener.description}: {e}") from e
+        reason = str(e)
+        if isinstance(e, ValueError) and reason.startswith("invalid literal for int()"):
+            reason = f"a port (or other number) is not a number: {reason.rpartition(': ')[2]}"
+        raise TopologyError(f"--listen {listener.description}: {reason}") from e
 
 
 class ListeningService(Service):
@@ -338,6 +396,43 @@ class StartupReport(Service):
             self._log.info("each origin also answers for: {names}", names=" ".join(names))
 
 
+class StashCheck(Service):
+    """
+    Checks, once the reactor runs, that a stash that lives elsewhere (Redis)
+    can be reached, and logs a warning naming its URL (password redacted)
+    when it cannot.  The server serves either way: handlers using the stash
+    get a 500 naming it until it answers, then work again.
+
+    :param store: the stash store; checked only if it has a ``ping()``.
+    :param runInThread: runs a blocking call off the reactor thread,
+        returning a Deferred (``deferToThread``).
+    """
+
+    _log = Logger()
+
+    def __init__(self, store: object, runInThread: Callable[[Callable[[], None]], "Deferred[None]"]) -> None:
+        self.store = store
+        self.runInThread = runInThread
+        #: Fires once the check is done (with None, whatever it found).
+        self.checked: Deferred[None] = Deferred()
+
+    def startService(self) -> None:
+        """Start the check in a thread.  Reactor thread."""
+        super().startService()
+        ping = getattr(self.store, "ping", None)
+        if ping is None:
+            self.checked.callback(None)
+            return
+
+        def unreachable(failure: Failure) -> None:
+            self._log.warn(
+                "{message} (at start-up; handlers that use the stash answer 500 until it answers)",
+                message=failure.getErrorMessage().rstrip("."),
+            )
+
+        self.runInThread(ping).addErrback(unreachable).addBoth(lambda _: self.checked.callback(None))
+
+
 def _serverCertificate(options: Options) -> Optional[ServerCertificate]:
     """The certificate the TLS listeners present: the user's, made ones when needed, or none."""
     if options.userCertificate is not None:
@@ -378,14 +473,15 @@ def makeService(options: Options) -> IService:
     config = options.topology.config
     certificate = _serverCertificate(options)
     pool = tiedToReactor(HandlerThreadPool(options["threads"]), reactor)  # type: ignore[arg-type]
+    store = stashStoreFromURL(options["stash"])
     resource = HandlerDirectory(
         root,
         reactor=reactor,  # type: ignore[arg-type]
         threadpool=pool,
-        stash=stashStoreFromURL(options["stash"]),
+        stash=store,
         config=config,
     )
-    sites = SiteMaker(resource, options["logfile"])
+    sites = SiteMaker(resource, options["access-log"], verbose=options["verbose"])
     service = MultiService()
     listening: List[ListeningService] = []
     for listener in options.topology.listeners:
@@ -401,4 +497,5 @@ def makeService(options: Options) -> IService:
         child.setServiceParent(service)
         listening.append(child)
     StartupReport(listening, options.topology, config, certificate).setServiceParent(service)
+    StashCheck(store, threads.deferToThread).setServiceParent(service)
     return service

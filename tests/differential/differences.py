@@ -55,6 +55,38 @@ RAW_NON_ASCII_TARGET = KnownDifference(
     reason="twisted.web refuses unescaped non-ASCII bytes in the request target (400)",
 )
 
+#: The server's own 404s name what was asked for (docs/handlers.rst,
+#: "Errors"): a missing path's message is ``Not found: /PATH`` where
+#: wptserve's is the bare code ``"404"``, and a method no route takes is
+#: ``No handler for METHOD /PATH`` where wptserve's message is empty.  The
+#: status line and the JSON shape are the same.
+NOT_FOUND_NAMES_PATH = KnownDifference(
+    id="not-found-names-path",
+    fields=("content-length", "body"),
+    reason="the server's own 404 messages name the path (and the method when no route takes it); "
+    "wptserve's say \"404\" or nothing",
+)
+
+#: ``return 12345`` (content that is no body): wptserve writes the status
+#: line and headers of a 200 and then fails on the body, so the client gets
+#: an empty 200 (and a closed connection); ours answers 500 with a message
+#: naming the value returned.  Checked by a dedicated test, since the whole
+#: response differs.
+RETURN_VALUE_REFUSED = KnownDifference(
+    id="return-value-refused",
+    fields=("status-line", "content-type", "content-length", "body"),
+    reason="a return value that is no response is a 500 naming it; wptserve sends an empty 200",
+)
+
+#: A handler's 500 traceback starts at the handler's own frames; wptserve's
+#: starts in its server code (handlers.py).  The JSON error comparison
+#: tolerates different frames; a dedicated test pins both.
+HANDLER_TRACEBACK = KnownDifference(
+    id="handler-traceback",
+    fields=("body",),
+    reason="500 tracebacks leave out the server's frames that called the handler; wptserve's show them",
+)
+
 ALL: dict[str, KnownDifference] = {
     d.id: d
     for d in [
@@ -62,5 +94,8 @@ ALL: dict[str, KnownDifference] = {
         REQUEST_HEADERS_JOINED,
         UNSET_COOKIE_OTHERS,
         RAW_NON_ASCII_TARGET,
+        NOT_FOUND_NAMES_PATH,
+        RETURN_VALUE_REFUSED,
+        HANDLER_TRACEBACK,
     ]
 }

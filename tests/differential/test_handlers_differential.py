@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -244,12 +245,19 @@ ERRORS = [
         "/set_error_5xx.py",
         503,
     ),
-    Case("missing-py", "a missing .py file is 404", "/missing.py", 404),
+    Case(
+        "missing-py",
+        "a missing .py file is 404, whose message names the path",
+        "/missing.py",
+        404,
+        known=(differences.NOT_FOUND_NAMES_PATH,),
+    ),
     Case(
         "missing-in-missing-dir",
-        "a .py under a missing directory is 404",
+        "a .py under a missing directory is 404, whose message names the path",
         "/no_such_dir/handler.py",
         404,
+        known=(differences.NOT_FOUND_NAMES_PATH,),
     ),
 ]
 
@@ -668,6 +676,52 @@ def test_seed_example_str_key(
     assert ours.headerValues(b"content-type") == [b"text/foobar"]
     assert ours.headerValues(b"content-length") == [b"19"]
     assert ours.body == b"my response content"
+
+
+def test_return_value_refused(
+    wptserve_server: Callable[[Path], str], our_server: Callable[[Path], str]
+) -> None:
+    """
+    ``return 12345``: wptserve 4.0.3 sends the head of a 200 and then
+    nothing, leaving the connection open with no body and no framing; ours
+    answers 500 whose message names the value -- the documented
+    ``return-value-refused`` difference.
+    """
+    root = Path(__file__).parent / "root"
+    with socket.create_connection(_address(wptserve_server(root)), timeout=10) as connection:
+        connection.sendall(b"GET /ret_int.py HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        connection.settimeout(1.5)
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n") and received.endswith(b"\r\n\r\n"), received
+
+    ours = request(_address(our_server(root)), "/ret_int.py")
+    assert ours.code == 500, ours.raw[:500]
+    assert ours.headerValues(b"content-type") == [b"application/json"]
+    message = json.loads(ours.body)["error"]["message"]
+    assert "main returned 12345, which is no response" in message
+    assert "Traceback" not in message
+
+
+def test_handler_traceback(
+    wptserve_server: Callable[[Path], str], our_server: Callable[[Path], str]
+) -> None:
+    """
+    A handler's exception: both 500 messages carry a traceback; wptserve's
+    starts in its own server code, ours at the handler's ``main`` (the
+    documented ``handler-traceback`` difference).
+    """
+    root = Path(__file__).parent / "root"
+    theirs = json.loads(request(_address(wptserve_server(root)), "/raise_exception.py").body)["error"]["message"]
+    ours = json.loads(request(_address(our_server(root)), "/raise_exception.py").body)["error"]["message"]
+    frames = lambda message: re.findall(r'File "([^"]+)", line \d+, in (\S+)', message)  # noqa: E731
+    assert frames(theirs)[0][0].endswith("wptserve/handlers.py"), theirs
+    assert [(Path(f).name, name) for f, name in frames(ours)] == [("raise_exception.py", "main")], ours
+    assert theirs.endswith("ValueError: boom from the handler\n") and ours.endswith("ValueError: boom from the handler\n")
 
 
 def test_unset_cookie_with_other_cookies(

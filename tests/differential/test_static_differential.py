@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from .differences import NOT_FOUND_NAMES_PATH
 from .harness import JSON_ERROR, Harness, KnownDifference, request
 
 STATIC_ROOT = Path(__file__).parent / "static_root"
@@ -49,7 +50,10 @@ PLAIN = (CONTENT_LENGTH,)
 #: Files with a ``.headers`` companion or a ``Range`` come from serveFile.
 PROCESSED = (CONTENT_LENGTH,)
 
-ALL = [CONTENT_LENGTH, CONTENT_RANGE_416, HANDLER_PIPES_ONCE]
+#: The server's own 404s name the path (shared with the handler suite).
+NOT_FOUND = (NOT_FOUND_NAMES_PATH,)
+
+ALL = [CONTENT_LENGTH, CONTENT_RANGE_416, HANDLER_PIPES_ONCE, NOT_FOUND_NAMES_PATH]
 
 # Extra ids only checked by dedicated tests below (not through compare).
 DEDICATED_IDS = ["range-non-ascii-400", "gzip-mtime"]
@@ -102,17 +106,17 @@ CASES: list[tuple[str, str, dict[str, object]]] = [
         ]
     ],
     ("head-plain", "/plain.txt", {"method": "HEAD", "knownDifferences": PLAIN}),
-    ("post-static-404", "/plain.txt", {"method": "POST", "body": b"x"}),
-    ("below-a-file-404", "/plain.txt/x", {}),
-    ("file-with-slash-404", "/plain.txt/", {}),
-    ("missing-404", "/nosuch.txt", {}),
+    ("post-static-404", "/plain.txt", {"method": "POST", "body": b"x", "knownDifferences": NOT_FOUND}),
+    ("below-a-file-404", "/plain.txt/x", {"knownDifferences": NOT_FOUND}),
+    ("file-with-slash-404", "/plain.txt/", {"knownDifferences": NOT_FOUND}),
+    ("missing-404", "/nosuch.txt", {"knownDifferences": NOT_FOUND}),
     ("plain-if-modified-since", "/plain.txt", {"headers": [("If-Modified-Since", "Tue, 01 Jan 2999 00:00:00 GMT")], "knownDifferences": PLAIN}),
     ("empty-segment-plain", "/listing//a", {"knownDifferences": PLAIN}),
     ("empty-segments-processed", "/dirheaders///file.txt", {"knownDifferences": PROCESSED}),
     ("empty-segment-listing", "/listing//", {}),
     ("empty-segment-handler", "/deeper//where.py?x=1", {}),
     ("leading-double-slash", "//plain.txt", {"knownDifferences": PLAIN}),
-    ("leading-double-slash-missing-404", "//nosuch.txt", {}),
+    ("leading-double-slash-missing-404", "//nosuch.txt", {"knownDifferences": NOT_FOUND}),
     # -- 2. .headers ----------------------------------------------------------
     ("headers-grouped", "/headed.txt", {"knownDifferences": PROCESSED}),
     ("headers-head", "/headed.txt", {"method": "HEAD", "knownDifferences": PROCESSED}),
@@ -162,7 +166,7 @@ CASES: list[tuple[str, str, dict[str, object]]] = [
     ("asis-no-length", "/nolength.asis", {}),
     ("asis-head", "/status.asis", {"method": "HEAD"}),
     ("asis-pipes-ignored", "/status.asis?pipe=status(500)", {}),
-    ("asis-post-404", "/status.asis", {"method": "POST", "body": b""}),
+    ("asis-post-404", "/status.asis", {"method": "POST", "body": b"", "knownDifferences": NOT_FOUND}),
     # -- 5. .sub. -------------------------------------------------------------
     (
         "sub-html-everything",
@@ -233,7 +237,7 @@ CASES: list[tuple[str, str, dict[str, object]]] = [
     ("listing", "/listing/", {}),
     ("listing-top", "/", {}),
     ("listing-head", "/listing/", {"method": "HEAD"}),
-    ("listing-post-404", "/listing/", {"method": "POST", "body": b""}),
+    ("listing-post-404", "/listing/", {"method": "POST", "body": b"", "knownDifferences": NOT_FOUND}),
     ("listing-dir-headers-not-applied", "/dirheaders/", {}),
 ]
 
