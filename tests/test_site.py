@@ -22,7 +22,18 @@ from twisted_pyhandlers.site import HandlerChannel, HandlerRequest, HandlerSite
 def test_exports() -> None:
     """The public names of the package and of the site module."""
     assert twisted_pyhandlers.__all__ == ["HandlerDirectory", "HandlerSite", "HTTPException"]
-    assert sitemodule.__all__ == ["HandlerChannel", "HandlerRequest", "HandlerSite", "ReceivedHeaders"]
+    assert sitemodule.__all__ == [
+        "DEFAULT_HEADER_TIMEOUT",
+        "DEFAULT_IDLE_TIMEOUT",
+        "DEFAULT_MAX_BODY",
+        "MAX_HEADERS",
+        "MAX_HEADER_BLOCK",
+        "MAX_LINE",
+        "HandlerChannel",
+        "HandlerRequest",
+        "HandlerSite",
+        "ReceivedHeaders",
+    ]
     assert twisted_pyhandlers.HandlerSite is HandlerSite
 
 

@@ -252,11 +252,18 @@ PUBLIC_EXPORTS = {
         "redactURL",
     ],
     "twisted_pyhandlers.resource": [
+        "DEFAULT_HANDLER_TIMEOUT",
         "DEFAULT_THREADS",
         "HandlerDirectory",
         "sharedThreadPool",
     ],
     "twisted_pyhandlers.site": [
+        "DEFAULT_HEADER_TIMEOUT",
+        "DEFAULT_IDLE_TIMEOUT",
+        "DEFAULT_MAX_BODY",
+        "MAX_HEADERS",
+        "MAX_HEADER_BLOCK",
+        "MAX_LINE",
         "HandlerChannel",
         "HandlerRequest",
         "HandlerSite",

@@ -14,7 +14,7 @@ from typing import Any, Iterator, List
 import pytest
 from twisted.logger import globalLogPublisher
 
-from twisted_pyhandlers._threads import HandlerThreadPool
+from twisted_pyhandlers._threads import HandlerThreadPool, PoolExhausted
 
 WAIT = 10.0
 
@@ -155,3 +155,112 @@ def test_needsAThread() -> None:
     """A pool of no threads is refused."""
     with pytest.raises(ValueError):
         HandlerThreadPool(0)
+
+
+def blockUntil(gate: threading.Event, started: threading.Semaphore) -> None:
+    """A call that announces it runs, then waits for ``gate``."""
+    started.release()
+    gate.wait(WAIT)
+
+
+def test_abandonedThreadReplaced() -> None:
+    """
+    A thread stuck in a call can be abandoned: it stops counting against
+    ``max``, so a call waiting behind it runs on a replacement thread.
+    """
+    pool = HandlerThreadPool(1, name="abandon-pool")
+    pool.start()
+    gate, started = threading.Event(), threading.Semaphore(0)
+    try:
+        pool.callInThread(blockUntil, gate, started)
+        assert started.acquire(timeout=WAIT)
+        stuck = [thread for thread in threading.enumerate() if thread.name.startswith("abandon-pool-")]
+        assert len(stuck) == 1
+        assert pool.abandon(stuck[0])
+        assert not pool.abandon(stuck[0])
+        assert (pool.threadCount, pool.abandonedCount) == (0, 1)
+        succeeded, name = runAndWait(pool, lambda: threading.current_thread().name)
+        assert succeeded and name != stuck[0].name
+    finally:
+        gate.set()
+        pool.stop()
+
+
+def test_ceilingRefusesFastAndRecovers() -> None:
+    """
+    Past ``maxAbandoned`` abandoned threads keep their place: once every
+    place is held by a stuck thread, a new call is refused at once with
+    :class:`PoolExhausted` naming the cause; when the stuck calls return,
+    their threads take their places again and calls run.
+    """
+    pool = HandlerThreadPool(1, name="ceiling-pool", maxAbandoned=1)
+    pool.start()
+    gate, started = threading.Event(), threading.Semaphore(0)
+    try:
+        for _ in range(2):
+            pool.callInThread(blockUntil, gate, started)
+            assert started.acquire(timeout=WAIT)
+            running = [t for t in threading.enumerate() if t.name.startswith("ceiling-pool-") and t not in pool._abandoned]
+            assert pool.abandon(running[0])
+        assert pool.abandonedCount == 2
+        begun = time.monotonic()
+        with pytest.raises(PoolExhausted, match="stuck in handlers that timed out"):
+            pool.callInThread(lambda: None)
+        assert time.monotonic() - begun < 1
+        gate.set()
+        deadline = time.monotonic() + WAIT
+        while pool.abandonedCount and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool.abandonedCount == 0 and pool.threadCount == 1
+        assert runAndWait(pool, lambda: 42) == [True, 42]
+    finally:
+        gate.set()
+        pool.stop()
+
+
+def test_discardDropsAWaitingCall() -> None:
+    """A call no thread has taken yet can be dropped; a running one cannot."""
+    pool = HandlerThreadPool(1, name="discard-pool")
+    pool.start()
+    gate, started = threading.Event(), threading.Semaphore(0)
+    ran: List[str] = []
+    try:
+        pool.callInThread(blockUntil, gate, started)
+        assert started.acquire(timeout=WAIT)
+
+        def late() -> None:
+            ran.append("late")
+
+        pool.callInThread(late)
+        assert pool.discard(late)
+        assert not pool.discard(late)
+        assert not pool.discard(blockUntil)
+    finally:
+        gate.set()
+        pool.stop()
+    assert ran == []
+
+
+def test_stopLeavesStuckThreadsBehind() -> None:
+    """
+    ``stop`` waits for running calls only for its grace period: a thread
+    stuck for ever is left behind (a daemon thread, which does not hold the
+    process) and logged, instead of hanging shutdown.
+    """
+    pool = HandlerThreadPool(2, name="stuck-pool")
+    pool.start()
+    gate, started = threading.Event(), threading.Semaphore(0)
+    logged: List[Any] = []
+    globalLogPublisher.addObserver(logged.append)
+    try:
+        pool.callInThread(blockUntil, gate, started)
+        assert started.acquire(timeout=WAIT)
+        begun = time.monotonic()
+        pool.stop(grace=0.3)
+        assert time.monotonic() - begun < 2
+    finally:
+        globalLogPublisher.removeObserver(logged.append)
+        gate.set()
+    stuck = [t for t in threading.enumerate() if t.name.startswith("stuck-pool-")]
+    assert all(thread.daemon for thread in stuck)
+    assert any("left behind: stuck-pool-0" in str(event.get("names", "")) or "stuck-pool-0" in repr(event) for event in logged)

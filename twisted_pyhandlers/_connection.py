@@ -147,9 +147,15 @@ class ConnectionPipe:
         self._queued = 0
         self._mailbox = mailbox
         self._finishing = False
+        self._takenOver = False
+        # Whether anything of the response was handed over (bytes, frames).
+        self._handedOver = False
         self.lost = False
         self.bytesWritten = 0
         self.bodyStart: Optional[int] = None
+        #: Called on the reactor thread when the response is finished
+        #: through :meth:`finish` (not when the client goes away first).
+        self.onFinish: Optional[Callable[[], None]] = None
         answeredByRun(request)
         request.registerProducer(self, True)
         request.notifyFinish().addBoth(self._requestGone)
@@ -188,6 +194,9 @@ class ConnectionPipe:
         if not data:
             return not self.lost
         if self._onReactorThread():
+            if self._takenOver:
+                return False
+            self._handedOver = True
             self._deliver(data, 0)
             return not self.lost
         with self._lock:
@@ -195,8 +204,9 @@ class ConnectionPipe:
                 if self._waiters is None:
                     self._waiters = threading.Condition(self._lock)
                 self._waiters.wait()
-            if self.lost:
+            if self.lost or self._takenOver:
                 return False
+            self._handedOver = True
             self._queued += len(data)
             self._post(data)
         return True
@@ -212,6 +222,9 @@ class ConnectionPipe:
         :return: False if the client has gone away (the action is dropped).
         """
         if self._onReactorThread():
+            if self._takenOver:
+                return False
+            self._handedOver = True
             self._act(action, 0)
             return not self.lost
         with self._lock:
@@ -219,8 +232,9 @@ class ConnectionPipe:
                 if self._waiters is None:
                     self._waiters = threading.Condition(self._lock)
                 self._waiters.wait()
-            if self.lost:
+            if self.lost or self._takenOver:
                 return False
+            self._handedOver = True
             self._queued += action.size
             self._post(action)
         return True
@@ -269,10 +283,46 @@ class ConnectionPipe:
         written before this call.
         """
         if self._onReactorThread():
-            self._finish(code, persistent, runTime)
+            if not self._takenOver:
+                self._finish(code, persistent, runTime)
         else:
             with self._lock:
-                self._post((code, persistent, runTime))
+                if not self._takenOver:
+                    self._post((code, persistent, runTime))
+
+    def takeOver(self) -> bool:
+        """
+        Take the pipe from its writer, which is given up on (a handler that
+        ran out of time): from now on what it writes is dropped and its
+        :meth:`finish` does nothing; only :meth:`answerInstead` may still
+        answer.  Reactor thread.
+
+        :return: whether any byte of the response was written already (then
+            the client can only be told by a closed connection).
+        """
+        with self._lock:
+            self._takenOver = True
+            started = self._handedOver
+            self._wakeWriters()
+        return started
+
+    def answerInstead(self, answer: Union[bytes, Action], code: int, runTime: Optional[float] = None) -> None:
+        """
+        After :meth:`takeOver`: send ``answer`` (a whole HTTP/1.1 response,
+        b"" to send nothing, or an :class:`Action` that answers in another
+        wire format) and end the response with ``code``, closing the
+        connection.  Reactor thread.
+        """
+        if isinstance(answer, Action):
+            if not self.lost:
+                self._act(answer, 0)
+        elif answer and not self.lost:
+            transport: Any = self._request.channel.transport  # type: ignore[union-attr]
+            transport.write(answer)
+            # The access log counts the body only.
+            self.bodyStart = self.bytesWritten + answer.index(b"\r\n\r\n") + 4
+            self.bytesWritten += len(answer)
+        self._finish(code, False, runTime)
 
     # -- reactor-thread internals -------------------------------------------
 
@@ -288,6 +338,9 @@ class ConnectionPipe:
         if isinstance(item, bytes):
             self._deliver(item, len(item))
         elif isinstance(item, Action):
+            if self._takenOver:
+                # Handed over by a writer given up on: dropped, as its bytes are.
+                item = Action(_nothing, item.size)
             self._act(item, item.size)
         else:
             self._finish(*item)
@@ -309,7 +362,7 @@ class ConnectionPipe:
     def _deliver(self, data: bytes, queued: int) -> None:
         """Hand ``data`` to the transport.  Reactor thread."""
         try:
-            if not self.lost:
+            if not self.lost and not self._takenOver:
                 transport: Any = self._request.channel.transport  # type: ignore[union-attr]
                 sendLimit = getattr(transport, "SEND_LIMIT", None)
                 if sendLimit is not None and sendLimit < min(len(data), LARGE_SEND_LIMIT):
@@ -331,6 +384,9 @@ class ConnectionPipe:
         if self._finishing:
             return
         self._finishing = True
+        if self.onFinish is not None:
+            onFinish, self.onFinish = self.onFinish, None
+            onFinish()
         request = self._request
         request.code = code
         bodyStart = self.bodyStart

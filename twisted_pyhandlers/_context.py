@@ -11,7 +11,7 @@ dependencies without any of them importing a global.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorTime
 from twisted.python.filepath import FilePath
@@ -48,6 +48,8 @@ class HandlerContext:
     :ivar mailbox: How handler threads hand bytes to the reactor, shared by
         every response of the tree so that those finishing together share
         one wake-up of the reactor.
+    :ivar handlerTimeout: Seconds a handler may run before it is given up
+        on (504, its thread replaced); None for no limit.
     """
 
     root: FilePath[str]
@@ -57,3 +59,4 @@ class HandlerContext:
     config: ServerConfig
     codeCache: CodeCache
     mailbox: ReactorMailbox
+    handlerTimeout: Optional[float] = None

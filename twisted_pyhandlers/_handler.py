@@ -95,6 +95,7 @@ class PythonFileResource(Resource):
             urlBaseOf(request, len(self.segments)),
             pipeString(self.path, queryOf(request), context.root.path),
             release=script.release,
+            name=self.path,
         )
 
     def startStream(self, request: TwistedRequest, frame: object) -> "_StreamRun":

@@ -806,6 +806,25 @@ class Request:
         return Server(self)
 
 
+def hostError(host: bytes) -> Optional[str]:
+    """
+    Why a Host header value cannot make ``request.url`` and
+    ``request.url_parts`` (and its ``port`` and ``hostname``) the way
+    :attr:`Request.url` builds them, or None if it can: ``]27.0.0.1``,
+    ``[::1``, ``[zz]`` and ``h:abc`` cannot.  The server answers such a
+    request 400 before any handler sees it.
+    """
+    text = isomorphic_decode(host)
+    url = f"http://{text}/" if ":" in text else f"http://{text}:80/"
+    try:
+        parts = urlsplit(url)
+        # Reading them is the check: each raises ValueError if unusable.
+        _ = (parts.port, parts.hostname)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def _protocolVersion(clientproto: bytes) -> str:
     """The protocol version as wptserve spells it ("HTTP/2.0" for h2)."""
     version = isomorphic_decode(clientproto)

@@ -20,29 +20,45 @@ the connection, the pipes to apply) and takes it through every step:
 
 Every path through these steps ends in step 5 exactly once, whatever fails,
 so no client is left waiting.
+
+A run has a state (:class:`RunState`), changed under a lock because the
+handler's thread and the reactor both decide things: it is ``RUNNING``
+until it is either ``FINISHED`` (step 5) or ``TIMED_OUT``.  The handler
+timeout (``--handler-timeout``) is a reactor ``callLater`` started in
+:meth:`HandlerRun.start` and cancelled when the response is finished; if it
+fires first, the run is given up on: its client gets a 504 (or a closed
+connection, if bytes were already written), the log names the handler and
+shows the stack of its thread at that moment, the pool replaces that
+thread, and whatever the handler does afterwards is dropped (its writes go
+nowhere; its :meth:`HandlerRun._finish` finishes nothing).
 """
 
 from __future__ import annotations
 
+import enum
 import inspect
-from typing import Any, Callable, Optional
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Optional, Union
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request as TwistedRequest
 
-from twisted_pyhandlers._connection import ConnectionPipe
+from twisted_pyhandlers._connection import Action, ConnectionPipe
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import errorCause, isHTTPException
-from twisted_pyhandlers._http1 import ResponseWriter
+from twisted_pyhandlers._http1 import SERVER_VERSION, ResponseWriter, httpDate
 from twisted_pyhandlers._http2 import H2ResponseWriter
 from twisted_pyhandlers._pipes import Pipeline
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response, applyReturnValue
-from twisted_pyhandlers._threads import SerialCalls
+from twisted_pyhandlers._threads import PoolExhausted, SerialCalls
 
 #: What a leaf runs: wptserve's ``main(request, response)`` shape.
 HandlerFunction = Callable[[Request, Response], Any]
@@ -72,6 +88,67 @@ def writerClassFor(request: TwistedRequest) -> type:
     return ResponseWriter
 
 
+class RunState(enum.Enum):
+    """Where a :class:`HandlerRun` is."""
+
+    #: Started; the handler (or the server's answer) is under way.
+    RUNNING = "running"
+    #: :meth:`HandlerRun._finish` ended the response.
+    FINISHED = "finished"
+    #: The handler timeout fired first: the client was answered 504 (or the
+    #: connection closed) and the run's later writes and finish are dropped.
+    TIMED_OUT = "timed out"
+
+
+def timeoutBody(name: str, seconds: float) -> bytes:
+    """The body of the 504 for a handler given up on after ``seconds``."""
+    return f"Handler {name} did not finish within {seconds:g} s (--handler-timeout)\n".encode("utf-8")
+
+
+def timeoutResponse(name: str, seconds: float) -> bytes:
+    """The whole HTTP/1.1 504 response for a handler given up on after ``seconds``."""
+    body = timeoutBody(name, seconds)
+    return (
+        b"HTTP/1.1 504 Gateway Timeout\r\nServer: %s\r\nDate: %s\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (SERVER_VERSION, httpDate(), len(body), body)
+    )
+
+
+def h2TimeoutAnswer(writer: Any, body: Optional[bytes]) -> Action:
+    """
+    What answers an HTTP/2 stream whose handler was given up on: a 504 with
+    ``body``, or, when the handler had written already (``body`` None), a
+    reset of the stream.  Run on the reactor thread.
+    """
+    connection, streamID = writer._connection, writer.stream_id
+
+    def answer() -> None:
+        if body is None:
+            connection.resetStream(streamID)
+            return
+        headers = [
+            (b":status", b"504"),
+            (b"server", SERVER_VERSION),
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", b"%d" % len(body)),
+        ]
+        connection.sendHeaders(streamID, headers, False)
+        connection.sendData(streamID, body, True)
+
+    return Action(answer)
+
+
+def threadStack(thread: Optional[threading.Thread]) -> str:
+    """What ``thread`` is doing right now, as a formatted stack."""
+    if thread is None or thread.ident is None:
+        return "  (no thread: it was waiting for one, or awaiting on the reactor)\n"
+    frame = sys._current_frames().get(thread.ident)
+    if frame is None:
+        return "  (the thread has ended)\n"
+    return "".join(traceback.format_stack(frame))
+
+
 class HandlerRun:
     """
     One request's handler run.
@@ -84,6 +161,8 @@ class HandlerRun:
         (``.sub.`` of the file name, then the query's ``pipe``), or "".
     :param release: called once the response is finished (the handler
         file's namespace is let go there), or None.
+    :param name: what the log calls the handler (its file); defaults to
+        the request path.
 
     :ivar request: the handler-facing request.
     :ivar response: the handler-facing response.
@@ -99,6 +178,7 @@ class HandlerRun:
         urlBase: str,
         pipes: str = "",
         release: Optional[Callable[[], None]] = None,
+        name: Optional[str] = None,
     ) -> None:
         """Reactor thread."""
         self._context = context
@@ -106,18 +186,45 @@ class HandlerRun:
         self.handler = handler
         self._pipes = pipes
         self._release = release
+        self._name = name
         self._pipe = ConnectionPipe(context.reactor, context.mailbox, twistedRequest)
         # When the run started, in the reactor's clock, for the access log.
         self._started = context.reactor.seconds()
         self.request = Request(twistedRequest, context, urlBase)
         self.response = Response(self.request, self._pipe, writerClassFor(twistedRequest))
         self._steps: Optional[SerialCalls] = None
+        # The state, and the thread running the handler right now (None
+        # while it waits for one, or awaits on the reactor), change under
+        # this lock: the timeout decides on the reactor, the handler in its
+        # thread.
+        self._lock = threading.Lock()
+        self.state = RunState.RUNNING
+        self._thread: Optional[threading.Thread] = None
+        self._timer: Optional[IDelayedCall] = None
+        self._awaiting: Optional[Deferred[Any]] = None
 
     # -- starting ------------------------------------------------------------
 
     def start(self) -> None:
-        """Run the handler in the thread pool.  Reactor thread."""
-        self._context.threadpool.callInThread(self._runHandler)
+        """
+        Run the handler in the thread pool, within the context's handler
+        timeout if it has one; answer 503 at once if the pool is exhausted
+        by stuck handlers.  Reactor thread.
+        """
+        self._startTimer()
+        try:
+            self._context.threadpool.callInThread(self._runHandler)
+        except PoolExhausted as error:
+            self._log.error("Refused {name}: {error}", name=self.name, error=str(error))
+            self.response.set_error(503, str(error))
+            self._write()
+
+    def _startTimer(self) -> None:
+        """Start the handler timeout, if the context has one.  Reactor thread."""
+        timeout = self._context.handlerTimeout
+        if timeout and self._timer is None:
+            self._timer = self._context.reactor.callLater(timeout, self._timedOut)
+            self._pipe.onFinish = self._cancelTimer
 
     def answerHere(self) -> None:
         """
@@ -142,25 +249,64 @@ class HandlerRun:
         if self._steps is None:
             self.start()
         else:
+            self._startTimer()
             self._steps.call(self._runHandler)
 
     # -- running -------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """What the log calls the handler."""
+        return self._name or self.request.request_path
 
     def _runHandler(self) -> None:
         """
         Run the handler, fold in what it returned, write, finish.  Worker
         thread (reactor thread for :meth:`answerHere`).
         """
+        if not self._enter():
+            return
         try:
-            value = self._handler(self.request, self.response)
-        except BaseException as error:
-            self._fail(error)
-        else:
-            if inspect.iscoroutine(value) or isinstance(value, Deferred):
-                self._context.reactor.callFromThread(self._awaitOnReactor, value)
-                return
-            self._complete(value)
-        self._write()
+            try:
+                value = self._handler(self.request, self.response)
+            except BaseException as error:
+                self._fail(error)
+            else:
+                if inspect.iscoroutine(value) or isinstance(value, Deferred):
+                    self._leave()
+                    self._context.reactor.callFromThread(self._awaitOnReactor, value)
+                    return
+                self._complete(value)
+            self._write()
+        finally:
+            self._leave()
+
+    def _enter(self) -> bool:
+        """
+        This thread takes up the run, unless it was given up on already
+        (then the run is let go of here).  Worker thread.
+        """
+        with self._lock:
+            if self.state is RunState.RUNNING:
+                self._thread = threading.current_thread()
+                return True
+        self._releaseOnce()
+        return False
+
+    def _leave(self) -> None:
+        """This thread is done with the run.  Worker thread."""
+        with self._lock:
+            if self._thread is threading.current_thread():
+                self._thread = None
+
+    def _writeInThread(self) -> None:
+        """:meth:`_write`, for an asynchronous handler's body.  Worker thread."""
+        if not self._enter():
+            return
+        try:
+            self._write()
+        finally:
+            self._leave()
 
     def _awaitOnReactor(self, value: Any) -> None:
         """
@@ -172,6 +318,11 @@ class HandlerRun:
         """
         result: Deferred[Any] = ensureDeferred(value) if inspect.iscoroutine(value) else value
         self._pipe.cancelOnDisconnect(result)
+        if self.state is RunState.TIMED_OUT:
+            result.cancel()
+        else:
+            self._awaiting = result
+            result.addBoth(self._awaited)
 
         def failed(failure: Failure) -> None:
             self._fail(failure.value or RuntimeError("handler failed"))
@@ -183,7 +334,7 @@ class HandlerRun:
             return deferToThreadPool(
                 self._context.reactor,
                 self._context.threadpool,  # type: ignore[arg-type]
-                self._write,
+                self._writeInThread,
             )
 
         result.addCallbacks(self._complete, failed)
@@ -191,6 +342,11 @@ class HandlerRun:
         result.addErrback(
             lambda failure: self._log.failure("Writing an asynchronous handler's response failed", failure)
         )
+
+    def _awaited(self, result: Any) -> Any:
+        """The asynchronous handler is done.  Reactor thread."""
+        self._awaiting = None
+        return result
 
     def _complete(self, value: Any) -> None:
         """
@@ -264,16 +420,84 @@ class HandlerRun:
         included) and the run's time.  Any thread (the pipe hands the end to
         the reactor after every byte written before it).
         """
-        response = self.response
-        writer = response.writer
-        persistent = (
-            writer.status_written
-            and writer.headers_complete
-            and writer.saw_header(b"content-length")
-            and not response.close_connection
+        with self._lock:
+            if self.state is not RunState.RUNNING:
+                # Given up on: the client was answered already.
+                timedOut = True
+            else:
+                self.state = RunState.FINISHED
+                timedOut = False
+        if not timedOut:
+            response = self.response
+            writer = response.writer
+            persistent = (
+                writer.status_written
+                and writer.headers_complete
+                and writer.saw_header(b"content-length")
+                and not response.close_connection
+            )
+            code = writer.status_code
+            runTime = self._context.reactor.seconds() - self._started
+            self._pipe.finish(response.status[0] if code is None else code, persistent, runTime)
+        self._releaseOnce()
+
+    def _releaseOnce(self) -> None:
+        """Let go of the handler file's namespace, once.  Any thread."""
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    # -- the handler timeout -------------------------------------------------
+
+    def _cancelTimer(self) -> None:
+        """The response is finished: the timeout is not needed.  Reactor thread."""
+        timer, self._timer = self._timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _timedOut(self) -> None:
+        """
+        The handler is still running after the handler timeout: give up on
+        it.  Log its stack, answer its client 504 (or close the connection
+        if bytes were written), have the pool replace its thread (or drop
+        it from the queue if it never got one), cancel it if it awaits.
+        Reactor thread.
+        """
+        self._timer = None
+        with self._lock:
+            if self.state is not RunState.RUNNING:
+                return
+            self.state = RunState.TIMED_OUT
+            thread = self._thread
+        seconds = self._context.handlerTimeout or 0
+        started = self._pipe.takeOver()
+        stack = threadStack(thread)
+        pool = self._context.threadpool
+        waiting = False
+        if thread is not None:
+            abandon = getattr(pool, "abandon", None)
+            if abandon is not None:
+                abandon(thread)
+        else:
+            discard = getattr(pool, "discard", None)
+            waiting = discard is not None and discard(self._runHandler)
+        self._log.error(
+            "Handler {name} still running after {seconds} s (--handler-timeout): {outcome}; "
+            "{where}:\n{stack}",
+            name=self.name,
+            seconds=f"{seconds:g}",
+            outcome="connection closed (bytes already written)" if started else "answered 504",
+            where=f"its thread {thread.name} replaced, its stack" if thread is not None else "its stack",
+            stack=stack,
         )
-        code = writer.status_code
-        runTime = self._context.reactor.seconds() - self._started
-        self._pipe.finish(response.status[0] if code is None else code, persistent, runTime)
-        if self._release is not None:
-            self._release()
+        answer: Union[bytes, Action]
+        if isinstance(self.response.writer, H2ResponseWriter):
+            answer = h2TimeoutAnswer(self.response.writer, None if started else timeoutBody(self.name, seconds))
+        else:
+            answer = b"" if started else timeoutResponse(self.name, seconds)
+        self._pipe.answerInstead(answer, 504, self._context.reactor.seconds() - self._started)
+        awaiting, self._awaiting = self._awaiting, None
+        if awaiting is not None:
+            awaiting.cancel()
+        if waiting:
+            self._releaseOnce()

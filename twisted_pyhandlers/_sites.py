@@ -122,12 +122,17 @@ class SiteMaker:
         otherwise the file to write the access log to.
     :param verbose: whether each access log line ends with the handler's
         run time.
+    :param limits: ``headerTimeout``, ``maxBody`` and ``timeout`` (the idle
+        timeout) for every :class:`~twisted_pyhandlers.site.HandlerSite`.
     """
 
-    def __init__(self, resource: IResource, logPath: Optional[str] = None, verbose: bool = False) -> None:
+    def __init__(
+        self, resource: IResource, logPath: Optional[str] = None, verbose: bool = False, **limits: Any
+    ) -> None:
         self._resource = resource
         self._logPath = logPath
         self._formatter = verboseLogFormatter if verbose else combinedLogFormatter
+        self._limits = limits
         self._sites: Dict[str, Site] = {}
 
     def siteForScheme(self, scheme: str) -> Site:
@@ -158,9 +163,10 @@ class SiteMaker:
         # Handlers parse their own request bodies (lazily, as wptserve
         # does); twisted.web must not parse (or reject) multipart bodies
         # first.
+        limits = self._limits
         if self._logPath is None:
-            return QuietSite(self._resource, parsePOSTFormSubmission=False)
+            return QuietSite(self._resource, parsePOSTFormSubmission=False, **limits)
         logPath = None if self._logPath == "-" else self._logPath
         return HTTP11Site(
-            self._resource, logPath=logPath, logFormatter=self._formatter, parsePOSTFormSubmission=False
+            self._resource, logPath=logPath, logFormatter=self._formatter, parsePOSTFormSubmission=False, **limits
         )

@@ -19,13 +19,24 @@ for 200 sleeping handlers has far more threads than a burst of quick
 requests needs; handing work to the most recently idle thread keeps that
 burst on a few threads whose stacks, interpreter state and malloc arena
 are still warm, where a shared queue would rotate it through all of them.
+
+A thread stuck in a handler that never returns can be *abandoned*
+(:meth:`HandlerThreadPool.abandon`, when ``--handler-timeout`` gives up on
+its handler): it no longer counts as one of the ``max`` threads, so a
+replacement starts and new requests are served.  Abandoned threads count
+against a hard ceiling, ``maxAbandoned``: past it, a thread abandoned keeps
+its place among the ``max``, and once every place is held by a stuck thread
+the pool refuses new calls at once (:class:`PoolExhausted`) instead of
+queueing them for ever.  An abandoned thread whose handler returns after
+all takes a free place again, or ends.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
 
 from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
@@ -35,6 +46,18 @@ OnResult = Optional[Callable[[bool, Any], None]]
 _Task = Tuple[OnResult, Callable[..., Any], Tuple[Any, ...], dict]
 
 _STOP = object()
+
+#: How long :meth:`HandlerThreadPool.stop` waits for running calls, in all,
+#: before leaving the threads still running behind (they are daemon
+#: threads, so they do not keep the process alive).
+STOP_GRACE = 3.0
+
+
+class PoolExhausted(RuntimeError):
+    """
+    Every thread of the pool is stuck in a handler that was given up on:
+    a new call would wait for ever, so it is refused.
+    """
 
 
 class CallRunner(Protocol):
@@ -76,19 +99,26 @@ class HandlerThreadPool:
     with Twisted's pool, which a service starts with the reactor).  Every
     method may be called from any thread.
 
-    :ivar max: the most threads that run at once.
+    :ivar max: the most threads that run at once (abandoned ones aside).
+    :ivar maxAbandoned: the most abandoned threads replaced (by default
+        ``max``: the pool never runs more than twice ``max`` threads).
     :ivar name: the prefix of the threads' names.
     """
 
     _log = Logger()
 
-    def __init__(self, maxThreads: int, name: str = "twisted_pyhandlers") -> None:
+    def __init__(self, maxThreads: int, name: str = "twisted_pyhandlers", maxAbandoned: Optional[int] = None) -> None:
         if maxThreads < 1:
             raise ValueError("a thread pool needs at least one thread")
         self.max = maxThreads
+        self.maxAbandoned = maxThreads if maxAbandoned is None else maxAbandoned
         self.name = name
         self._lock = threading.Lock()
         self._threads: List[threading.Thread] = []
+        # Abandoned threads still running, by thread.
+        self._abandoned: Dict[threading.Thread, _Worker] = {}
+        self._workers: Dict[threading.Thread, _Worker] = {}
+        self._started = 0
         # Calls no thread has taken yet, oldest first; idle threads, the
         # one that went idle last at the end.
         self._waiting: Deque[_Task] = deque()
@@ -98,8 +128,18 @@ class HandlerThreadPool:
 
     @property
     def threadCount(self) -> int:
-        """How many threads the pool has started so far."""
+        """How many threads the pool runs, abandoned ones aside."""
         return len(self._threads)
+
+    @property
+    def abandonedCount(self) -> int:
+        """How many abandoned threads are still stuck."""
+        return len(self._abandoned)
+
+    @property
+    def _places(self) -> int:
+        """How many threads may run, abandoned ones aside.  Holding the lock."""
+        return self.max - max(0, len(self._abandoned) - self.maxAbandoned)
 
     def callInThread(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run ``func(*args, **kwargs)`` in a pool thread; log what it raises."""
@@ -121,9 +161,47 @@ class HandlerThreadPool:
                 worker.task = task
                 worker.wake.release()
                 return
+            if self._places <= 0:
+                raise PoolExhausted(
+                    f"all {self.max} handler threads are stuck in handlers that timed out "
+                    f"({len(self._abandoned)} abandoned, the most the pool replaces is {self.maxAbandoned}); "
+                    "see the server log for their stacks"
+                )
             self._waiting.append(task)
-            if self.started and len(self._threads) < self.max:
+            if self.started and len(self._threads) < self._places:
                 self._startThread()
+
+    def discard(self, func: Callable[..., Any]) -> bool:
+        """
+        Drop a call of ``func`` that no thread has taken yet.
+
+        :return: whether one was waiting.
+        """
+        with self._lock:
+            for task in self._waiting:
+                if task[1] == func:
+                    self._waiting.remove(task)
+                    return True
+        return False
+
+    def abandon(self, thread: threading.Thread) -> bool:
+        """
+        Give up on the call ``thread`` runs (it is stuck): the thread no
+        longer counts as one of :attr:`max`, while the abandoned ones are no
+        more than :attr:`maxAbandoned`, and a replacement starts if calls
+        are waiting.  When the call returns after all, the thread takes a
+        free place again or ends.
+
+        :return: whether ``thread`` was one of the pool's running threads.
+        """
+        with self._lock:
+            if thread not in self._threads:
+                return False
+            self._threads.remove(thread)
+            self._abandoned[thread] = self._workers.pop(thread)
+            if self.started and self._waiting and len(self._threads) < self._places:
+                self._startThread()
+        return True
 
     def start(self) -> None:
         """Start threads for whatever was queued before; later ones on demand."""
@@ -134,10 +212,13 @@ class HandlerThreadPool:
             for _ in range(min(len(self._waiting), self.max)):
                 self._startThread()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = STOP_GRACE) -> None:
         """
         Let the running and waiting calls finish, then end every thread and
-        wait for them.  Not from a pool thread.
+        wait for them, for ``grace`` seconds in all: threads still running
+        then (stuck in a handler) are left behind, and logged; they are
+        daemon threads, which do not keep the process alive.  Abandoned
+        threads are not waited for.  Not from a pool thread.
         """
         with self._lock:
             self.joined = True
@@ -146,16 +227,43 @@ class HandlerThreadPool:
         for worker in idle:
             worker.task = _STOP
             worker.wake.release()
+        deadline = time.monotonic() + grace
         for thread in threads:
-            thread.join()
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = [thread.name for thread in threads if thread.is_alive()]
+        if left:
+            self._log.warn(
+                "Stopping with {count} handler thread(s) still running, left behind: {names}",
+                count=len(left),
+                names=", ".join(left),
+            )
 
     def _startThread(self) -> None:
         """Start one more worker.  Holding the lock."""
-        thread = threading.Thread(
-            target=self._work, args=(_Worker(),), name=f"{self.name}-{len(self._threads)}", daemon=True
-        )
+        worker = _Worker()
+        thread = threading.Thread(target=self._work, args=(worker,), name=f"{self.name}-{self._started}", daemon=True)
+        self._started += 1
         self._threads.append(thread)
+        self._workers[thread] = worker
         thread.start()
+
+    def _rejoin(self, worker: _Worker) -> bool:
+        """
+        ``worker``'s call returned: if its thread was abandoned, it takes a
+        free place again, else it ends.  Pool thread.
+
+        :return: whether the thread goes on serving.
+        """
+        thread = threading.current_thread()
+        with self._lock:
+            if thread not in self._abandoned:
+                return True
+            del self._abandoned[thread]
+            if self.joined or len(self._threads) >= self._places:
+                return False
+            self._threads.append(thread)
+            self._workers[thread] = worker
+            return True
 
     def _next(self, worker: _Worker) -> Any:
         """
@@ -192,6 +300,8 @@ class HandlerThreadPool:
                 if onResult is not None:
                     onResult(True, result)
             del task, onResult, func, args, kwargs
+            if not self._rejoin(worker):
+                return
 
 
 def tiedToReactor(pool: HandlerThreadPool, reactor: IReactorCore) -> HandlerThreadPool:

@@ -23,6 +23,7 @@ from twisted_pyhandlers._connection import ReactorMailbox
 from twisted_pyhandlers._context import HandlerContext, HandlerReactor
 from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
 from twisted_pyhandlers._listing import listing
+from twisted_pyhandlers._request import hostError
 from twisted_pyhandlers._script import CodeCache, installWptserveCompat, makeImportable
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._static import fileResource
@@ -30,7 +31,13 @@ from twisted_pyhandlers._threads import CallRunner, HandlerThreadPool, tiedToRea
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.stash import StashStore
 
-__all__ = ["DEFAULT_THREADS", "HandlerDirectory", "sharedThreadPool"]
+__all__ = ["DEFAULT_HANDLER_TIMEOUT", "DEFAULT_THREADS", "HandlerDirectory", "sharedThreadPool"]
+
+#: Seconds a handler may run before it is given up on (504, its thread
+#: replaced): twice wpt's "long" test timeout (60 s).  No test can wait for
+#: a response longer than its own timeout, and the margin covers a harness
+#: timeout multiplier of 2; a handler still running after that is a runaway.
+DEFAULT_HANDLER_TIMEOUT = 120.0
 
 #: Threads that run handlers, by default.  Many real handlers sleep (to
 #: delay a response, to trickle a body); a thread that sleeps costs a little
@@ -164,6 +171,12 @@ class HandlerDirectory(_Directory):
         in-memory store, shared by every root of the process.
     :param config: what ``request.server.config`` shows; defaults to a
         config for ``localhost``.
+    :param handlerTimeout: seconds a handler may run before its client is
+        answered 504 and its thread replaced (see ``docs/threat-model.rst``);
+        defaults to :data:`DEFAULT_HANDLER_TIMEOUT`; 0 or None for no limit.
+
+    A request whose Host header cannot make a URL (``[::1``, ``]27.0.0.1``,
+    ``h:abc``) is answered 400 here, before any handler or file sees it.
     """
 
     def __init__(
@@ -174,7 +187,10 @@ class HandlerDirectory(_Directory):
         threadpool: Optional[CallRunner] = None,
         stash: Union[StashStore, str, None] = None,
         config: Optional[ServerConfig] = None,
+        handlerTimeout: Optional[float] = DEFAULT_HANDLER_TIMEOUT,
     ) -> None:
+        if handlerTimeout is not None and handlerTimeout < 0:
+            raise ValueError("the handler timeout cannot be negative")
         rootPath = FilePath(os.path.realpath(os.fspath(root)))
         if not rootPath.isdir():
             raise ValueError(f"document root {rootPath.path!r} is not a directory")
@@ -200,6 +216,7 @@ class HandlerDirectory(_Directory):
             config=config,
             codeCache=CodeCache(),
             mailbox=ReactorMailbox(reactor),
+            handlerTimeout=handlerTimeout or None,
         )
         super().__init__(context, rootPath, ())
         self._portKnown = False
@@ -212,6 +229,11 @@ class HandlerDirectory(_Directory):
         """
         if not self._portKnown:
             self._notePort(request)
+        host = request.requestHeaders.getRawHeaders(b"host")
+        if host:
+            problem = hostError(host[0])
+            if problem is not None:
+                return ServerAnswer(self.context, _badHost(problem), ())
         return super().getChildWithDefault(path, request)
 
     def _notePort(self, request: TwistedRequest) -> None:
@@ -220,6 +242,15 @@ class HandlerDirectory(_Directory):
         if isinstance(port, int) and not self.context.config["ports"][scheme]:
             self.context.config.addListeningPort(scheme, port)
         self._portKnown = True
+
+
+def _badHost(problem: str) -> Any:
+    """The server's answer to a request with an unusable Host header: 400."""
+
+    def answer(request: Any, response: Any) -> None:
+        response.set_error(400, f"Bad Host header: {problem}")
+
+    return answer
 
 
 #: The default thread pool of each reactor.  Weakly keyed: a reactor that

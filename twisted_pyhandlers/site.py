@@ -13,6 +13,17 @@ layer beneath them:
 - ``parsePOSTFormSubmission=False`` by default: handlers parse their own
   bodies (lazily, as on wptserve), so ``twisted.web`` must not parse, or
   refuse, a multipart body first.
+- limits a hostile or broken client cannot get around, each answered with
+  a status line before the connection closes (Twisted answers 400, or
+  closes with no answer at all): a header block not complete within
+  ``headerTimeout`` seconds, however slowly its bytes trickle in, is
+  answered 408 (Twisted's idle timer is reset by every byte); a request or
+  header line over :data:`MAX_LINE` bytes is answered 414 or 431, as
+  wptserve does, and so are more than :data:`MAX_HEADERS` header lines or a
+  header block over :data:`MAX_HEADER_BLOCK` bytes; a body over
+  ``maxBody`` bytes is answered 413 as soon as its Content-Length, or the
+  decoded total of its chunks, passes the limit, without receiving the
+  rest.  See ``docs/threat-model.rst``.
 
 A plain ``Site`` still serves a :class:`~twisted_pyhandlers.HandlerDirectory`;
 it only loses the names as sent (``raw_headers`` then carries Twisted's
@@ -32,12 +43,64 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 from twisted.web.server import Request, Site
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, isAnsweredByRun, logUnfinished, markLogged
 
-__all__ = ["HandlerChannel", "HandlerRequest", "HandlerSite", "ReceivedHeaders"]
+__all__ = [
+    "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_BODY",
+    "MAX_HEADERS",
+    "MAX_HEADER_BLOCK",
+    "MAX_LINE",
+    "HandlerChannel",
+    "HandlerRequest",
+    "HandlerSite",
+    "ReceivedHeaders",
+]
+
+#: Seconds a client has to send a request's whole header block, from its
+#: first byte: a browser sends it in one packet, so a header block still
+#: incomplete after this long is a stalled or hostile client (slowloris).
+DEFAULT_HEADER_TIMEOUT = 30.0
+
+#: Seconds an idle connection (no request in progress) is kept: Twisted's
+#: own default.
+DEFAULT_IDLE_TIMEOUT = 60.0
+
+#: The largest request body taken, in bytes: 1 GiB, far above what a test
+#: uploads (Twisted spools bodies over 100 KB to a temporary file, so this
+#: bounds disk, not memory).
+DEFAULT_MAX_BODY = 1024 * 1024 * 1024
+
+#: The longest request line or header line, its line end excluded:
+#: wptserve's (Python's ``http.server``) 64 KiB.  Twisted's is 16 KiB.
+MAX_LINE = 64 * 1024
+
+#: The most header lines a request may have (wptserve allows 100).
+MAX_HEADERS = 500
+
+#: The largest header block, request line included: more than the 100
+#: lines of 64 KiB wptserve could take.  Twisted's is 16 KiB.
+MAX_HEADER_BLOCK = 8 * 1024 * 1024
+
+#: How long a refused connection keeps reading (and dropping) what the
+#: client still sends after its answer, so that the client reads the answer
+#: instead of a reset (a close with unread input resets the connection).
+LINGER = 2.0
+
+_REASONS = {
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+}
 
 #: ``(name, value)`` per header field line, in arrival order, the name as
 #: the client wrote it and the value stripped of surrounding blanks (as
@@ -73,26 +136,121 @@ class HandlerRequest(Request):
         if not isAnsweredByRun(self):
             logUnfinished(self)
 
+    #: Bytes of the body received so far (after chunked decoding).
+    _bodyReceived = 0
+
+    def handleContentChunk(self, data: bytes) -> None:
+        """
+        Take a piece of the body, unless it takes the body past the channel's
+        ``maxBody``: then the channel answers 413 and closes, and the body is
+        not stored further.
+        """
+        self._bodyReceived += len(data)
+        channel = self.channel
+        limit = getattr(channel, "maxBody", None)
+        if limit is not None and self._bodyReceived > limit and isinstance(channel, HandlerChannel):
+            channel.refuse(413, b"request body over %d bytes" % limit)
+            return
+        super().handleContentChunk(data)
+
 
 class HandlerChannel(HTTPChannel):
     """
     An :class:`~twisted.web.http.HTTPChannel` that records each request
     header field line, name as sent, on the request being received (as
-    ``receivedHeaders``), in addition to what Twisted does with it.
+    ``receivedHeaders``), in addition to what Twisted does with it; and
+    enforces the limits of the module docstring, answering each with a
+    status line.
+
+    :param headerTimeout: seconds from a request's first byte to the end of
+        its header block, else 408; None for no deadline.
+    :param maxBody: the largest body taken, in bytes, else 413; None for no
+        limit.
 
     Runs on the reactor thread.
     """
 
+    MAX_LENGTH = MAX_LINE
+    maxHeaders = MAX_HEADERS
+    totalHeadersSize = MAX_HEADER_BLOCK
+
+    _log = Logger()
+
+    def __init__(
+        self, headerTimeout: Optional[float] = DEFAULT_HEADER_TIMEOUT, maxBody: Optional[int] = DEFAULT_MAX_BODY
+    ) -> None:
+        super().__init__()
+        self.headerTimeout = headerTimeout
+        self.maxBody = maxBody
+        self._headerDeadline: Optional[IDelayedCall] = None
+        #: Lines of the header block being received (the request line first).
+        self._headLines = 0
+        #: True once a request was refused: everything after is dropped.
+        self._refused = False
+
+    # -- receiving ---------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Bytes from the client: start the header deadline at the first byte
+        of a request's head; drop everything once a request was refused.
+        """
+        if self._refused:
+            return
+        if (
+            self._headerDeadline is None
+            and self.headerTimeout
+            and self.line_mode
+            and not self._handlingRequest
+        ):
+            self._headerDeadline = self.callLater(self.headerTimeout, self._headerTimedOut)
+        super().dataReceived(data)
+
+    def lineReceived(self, line: bytes) -> None:
+        """
+        One line of a request's head: refuse a head over
+        :data:`MAX_HEADER_BLOCK` with 431 (Twisted answers 400), then let
+        Twisted take it.
+        """
+        if self._refused:
+            return
+        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+            self.refuse(431, b"header block over %d bytes" % self.totalHeadersSize)
+            return
+        if self._headLines or line:
+            self._headLines += 1
+        super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """
+        A line over :data:`MAX_LINE` bytes: 414 for the request line, 431
+        for a header line, as wptserve (LineReceiver closes without a word).
+        """
+        if self._headLines == 0:
+            self.refuse(414, b"request line over %d bytes" % self.MAX_LENGTH)
+        else:
+            self.refuse(431, b"header line over %d bytes" % self.MAX_LENGTH)
+
     def headerReceived(self, line: bytes) -> bool:
         """
-        Let Twisted take the field line (it may refuse it and answer 400),
-        then record it on the current request if Twisted accepted it.
+        Refuse a header line past :data:`MAX_HEADERS` (431), and a
+        Content-Length over ``maxBody`` (413, before any of the body is
+        read); let Twisted take the field line (it may refuse it and answer
+        400), then record it on the current request if Twisted accepted it.
 
         :param line: one header field line without its line end; folded
             continuation lines are already joined to it.
-        :return: whether the field was valid (Twisted's answer).
+        :return: whether the field was valid.
         """
+        if self._refused:
+            return False
+        if self._receivedHeaderCount >= self.maxHeaders:
+            self.refuse(431, b"more than %d header lines" % self.maxHeaders)
+            return False
         accepted: bool = super().headerReceived(line)
+        if accepted and self.maxBody is not None and self.length is not None and self.length > self.maxBody:
+            self.refuse(413, b"request body over %d bytes" % self.maxBody)
+            return False
         if accepted:
             request = self.requests[-1]
             name, _, value = line.partition(b":")
@@ -102,6 +260,68 @@ class HandlerChannel(HTTPChannel):
             received.append((name, value.strip(b" \t")))
         return accepted
 
+    def allHeadersReceived(self) -> None:
+        """The head is complete: its deadline is met."""
+        self._cancelHeaderDeadline()
+        self._headLines = 0
+        super().allHeadersReceived()
+
+    def allContentReceived(self) -> None:
+        """The request is complete, unless it was refused on the way."""
+        if self._refused:
+            return
+        super().allContentReceived()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """The connection is gone: so is its header deadline."""
+        self._cancelHeaderDeadline()
+        super().connectionLost(reason)
+
+    # -- refusing ------------------------------------------------------------
+
+    def _headerTimedOut(self) -> None:
+        """The header block was not complete in time."""
+        self._headerDeadline = None
+        self._log.info(
+            "No complete request head from {peer} within {seconds} s: 408",
+            peer=str(self.transport.getPeer()),  # type: ignore[union-attr]
+            seconds=self.headerTimeout,
+        )
+        self.refuse(408, b"request head not complete within %g s" % (self.headerTimeout or 0))
+
+    def _cancelHeaderDeadline(self) -> None:
+        if self._headerDeadline is not None:
+            if self._headerDeadline.active():
+                self._headerDeadline.cancel()
+            self._headerDeadline = None
+
+    def refuse(self, code: int, why: bytes) -> None:
+        """
+        Answer ``code`` with a short plain-text body saying ``why``, then
+        close: stop reading the request, let the answer go out, and drop
+        what the client still sends for :data:`LINGER` seconds so that it
+        reads the answer rather than a reset.  Once per connection.
+        """
+        if self._refused:
+            return
+        self._refused = True
+        self._cancelHeaderDeadline()
+        self.setTimeout(None)
+        self.persistent = False
+        body = why + b"\n"
+        transport: Any = self.transport
+        transport.write(
+            b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (code, _REASONS.get(code, b"Bad Request"), len(body), body)
+        )
+        loseWrite = getattr(transport, "loseWriteConnection", None)
+        if loseWrite is None:
+            transport.loseConnection()
+            return
+        loseWrite()
+        self.callLater(LINGER, transport.loseConnection)
+
 
 def _handlerChannelProtocol(factory: Any) -> _GenericHTTPChannelProtocol:
     """
@@ -109,7 +329,12 @@ def _handlerChannelProtocol(factory: Any) -> _GenericHTTPChannelProtocol:
     own wrapper (the one a plain ``Site`` uses, which switches to HTTP/2
     when TLS negotiates it) around a :class:`HandlerChannel`.
     """
-    return _GenericHTTPChannelProtocol(HandlerChannel())
+    return _GenericHTTPChannelProtocol(
+        HandlerChannel(
+            headerTimeout=getattr(factory, "headerTimeout", DEFAULT_HEADER_TIMEOUT),
+            maxBody=getattr(factory, "maxBody", DEFAULT_MAX_BODY),
+        )
+    )
 
 
 class HandlerSite(Site):
@@ -119,8 +344,10 @@ class HandlerSite(Site):
     handlers see request header names as sent, and request bodies are left
     to the handlers (``parsePOSTFormSubmission=False`` unless given).
 
-    Takes every argument ``Site`` takes (``logPath``, ``timeout``,
-    ``requestFactory`` ...)::
+    Takes every argument ``Site`` takes (``logPath``, ``requestFactory``
+    ...; ``timeout``, the idle timeout of a connection between requests,
+    defaults to :data:`DEFAULT_IDLE_TIMEOUT`), and ``headerTimeout`` and
+    ``maxBody`` (see :class:`HandlerChannel`)::
 
         site = HandlerSite(HandlerDirectory("/srv/tests"))
         reactor.listenTCP(8000, site, interface="127.0.0.1")
@@ -141,10 +368,16 @@ class HandlerSite(Site):
         requestFactory: Any = None,
         *args: Any,
         parsePOSTFormSubmission: bool = False,
+        headerTimeout: Optional[float] = DEFAULT_HEADER_TIMEOUT,
+        maxBody: Optional[int] = DEFAULT_MAX_BODY,
         **kwargs: Any,
     ) -> None:
+        self.headerTimeout = headerTimeout
+        self.maxBody = maxBody
         if len(args) < 3:  # Site's positional (logPath, timeout, logFormatter)
             kwargs.setdefault("logFormatter", combinedLogFormatter)
+        if len(args) < 2:
+            kwargs.setdefault("timeout", DEFAULT_IDLE_TIMEOUT)
         super().__init__(
             resource,
             requestFactory,

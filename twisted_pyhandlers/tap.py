@@ -45,7 +45,8 @@ from twisted_pyhandlers._topology import (
 )
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig
-from twisted_pyhandlers.resource import DEFAULT_THREADS, HandlerDirectory
+from twisted_pyhandlers.resource import DEFAULT_HANDLER_TIMEOUT, DEFAULT_THREADS, HandlerDirectory
+from twisted_pyhandlers.site import DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY
 
 __all__ = [
     "DEFAULT_BACKLOG",
@@ -149,6 +150,10 @@ class Options(usage.Options):
         ["tls-dir", None, None, "Where made certificates are kept and reused."],
         ["tls-cert", None, None, "Your own TLS certificate (PEM); needs --tls-key."],
         ["tls-key", None, None, "The private key (PEM) of --tls-cert."],
+        ["handler-timeout", None, DEFAULT_HANDLER_TIMEOUT, "Seconds before a running handler gets 504 (0: none).", float],
+        ["header-timeout", None, DEFAULT_HEADER_TIMEOUT, "Seconds to send a request's headers, else 408 (0: none).", float],
+        ["idle-timeout", None, DEFAULT_IDLE_TIMEOUT, "Seconds an idle connection is kept (0: for ever).", float],
+        ["max-body", None, DEFAULT_MAX_BODY, "The largest request body in bytes, else 413 (0: none).", int],
     ]
     compData = usage.Completions(
         optActions={
@@ -204,6 +209,9 @@ class Options(usage.Options):
             raise usage.UsageError(f"--root {self['root']!r} is not a directory")
         if self["threads"] < 1:
             raise usage.UsageError("--threads must be at least 1")
+        for name in ("handler-timeout", "header-timeout", "idle-timeout", "max-body"):
+            if self[name] < 0:
+                raise usage.UsageError(f"--{name} cannot be negative")
         if (self["tls-cert"] is None) != (self["tls-key"] is None):
             raise usage.UsageError("--tls-cert and --tls-key go together")
         # A bad --config file, --stash URL, listener or certificate is a
@@ -480,8 +488,16 @@ def makeService(options: Options) -> IService:
         threadpool=pool,
         stash=store,
         config=config,
+        handlerTimeout=options["handler-timeout"],
     )
-    sites = SiteMaker(resource, options["access-log"], verbose=options["verbose"])
+    sites = SiteMaker(
+        resource,
+        options["access-log"],
+        verbose=options["verbose"],
+        headerTimeout=options["header-timeout"] or None,
+        timeout=options["idle-timeout"] or None,
+        maxBody=options["max-body"] or None,
+    )
     service = MultiService()
     listening: List[ListeningService] = []
     for listener in options.topology.listeners:
