@@ -123,6 +123,8 @@ def test_keepMallocDefaultsFlag(tmp_path: Path) -> None:
         ([], "--root is required"),
         (["--root", "/no/such/directory"], "is not a directory"),
         (["--root", ".", "--threads", "0"], "at least 1"),
+        (["--root", ".", "--handler-timeout", "-1"], "--handler-timeout cannot be negative"),
+        (["--root", ".", "--max-body", "-5"], "--max-body cannot be negative"),
     ],
 )
 def test_optionsErrors(arguments: list, message: str) -> None:
@@ -216,3 +218,91 @@ async def test_serviceKeepsHeaderNamesAsSent(tmp_path: Path) -> None:
         assert answer.endswith(b"\r\n\r\nhost|x-test|Status-URI|X-TEST|Connection")
     finally:
         await service.stopService()
+
+
+def startTwistd(tmp_path: Path, root: Path, *options: str) -> tuple:
+    """A ``twistd -n pyhandlers`` process on a system-chosen port: (process, port, log)."""
+    log = tmp_path / "twistd.log"
+    process = subprocess.Popen(
+        twistd("-n", "--pidfile=", "--logfile", str(log), "pyhandlers", "--root", str(root),
+               "--listen", "tcp:0:interface=127.0.0.1", *options),
+        env=childEnvironment(),
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        assert time.monotonic() < deadline, log.read_text() if log.exists() else "no log"
+        assert process.poll() is None, log.read_text() if log.exists() else "exited"
+        time.sleep(0.1)
+        found = re.findall(r"listening on IPv4Address\(type='TCP', host='127\.0\.0\.1', port=(\d+)\)", log.read_text()) if log.exists() else []
+        if found:
+            return process, int(found[0]), log
+
+
+def startStuckRequests(port: int, count: int) -> list:
+    """Open ``count`` requests to /stuck.py and leave them waiting."""
+    import socket
+
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.sendall(b"GET /stuck.py HTTP/1.1\r\nHost: x\r\n\r\n")
+        sockets.append(sock)
+    return sockets
+
+
+def test_twistdRunawayHandlers(tmp_path: Path) -> None:
+    """
+    A real twistd process with ``--handler-timeout 1`` and 2 threads: three
+    handlers that never return are each answered 504, the log names the
+    handler and shows where it was stuck, a normal handler is still
+    answered, and SIGTERM then stops the process, exit code 0.
+    """
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "stuck.py").write_text("import time\ndef main(request, response):\n    while True:\n        time.sleep(0.05)\n")
+    (root / "ok.py").write_text("def main(request, response):\n    return 'ok'\n")
+    process, port, log = startTwistd(tmp_path, root, "--threads", "2", "--handler-timeout", "1")
+    try:
+        sockets = startStuckRequests(port, 3)
+        for sock in sockets:
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = sock.recv(65536)
+                assert chunk, answer
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 504 Gateway Timeout\r\n")
+            sock.close()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ok.py", timeout=10) as answer:
+            assert answer.read() == b"ok"
+        text = log.read_text()
+        assert "stuck.py still running after 1 s (--handler-timeout): answered 504" in text
+        assert "time.sleep(0.05)" in text
+    finally:
+        process.terminate()
+        assert process.wait(timeout=15) == 0
+
+
+def test_twistdStopsDespiteStuckHandlers(tmp_path: Path) -> None:
+    """
+    With no handler timeout, handlers that never return hold every thread;
+    SIGTERM still stops the process within a few seconds, exit code 0
+    (the threads are left behind, not waited for).
+    """
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "stuck.py").write_text("import time\ndef main(request, response):\n    while True:\n        time.sleep(0.05)\n")
+    process, port, log = startTwistd(tmp_path, root, "--threads", "4", "--handler-timeout", "0")
+    sockets = startStuckRequests(port, 6)
+    try:
+        time.sleep(0.5)
+        begun = time.monotonic()
+        process.terminate()
+        assert process.wait(timeout=15) == 0
+        assert time.monotonic() - begun < 8
+        assert "left behind" in log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for sock in sockets:
+            sock.close()

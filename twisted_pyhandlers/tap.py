@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 from typing import Callable, List, Optional
 
 from twisted.application.service import IService, MultiService, Service
@@ -471,6 +472,24 @@ def _factoryFor(listener: Listener, sites: SiteMaker, certificate: Optional[Serv
     return TLSMemoryBIOFactory(certificate.contextFactory(), False, site)
 
 
+def exitZeroOnSigterm(reactor: IReactorCore) -> None:
+    """
+    Make a stop asked by SIGTERM (a service manager's, a test runner's)
+    end the process with status 0, as a server that stopped cleanly: twistd
+    would otherwise re-raise the signal on itself once the reactor stopped
+    and die by it.  Other signals (SIGINT) keep Twisted's behaviour.
+    Reactor thread.
+    """
+
+    def clear() -> None:
+        # The reactor records the signal that stopped it here, and twistd
+        # reads it after the reactor returns.
+        if getattr(reactor, "_exitSignal", None) == signal.SIGTERM:
+            reactor._exitSignal = None  # type: ignore[attr-defined]
+
+    reactor.addSystemEventTrigger("after", "shutdown", clear)
+
+
 def makeService(options: Options) -> IService:
     """Build the service tree for ``twistd pyhandlers``."""
     from twisted.internet import reactor
@@ -481,6 +500,7 @@ def makeService(options: Options) -> IService:
     config = options.topology.config
     certificate = _serverCertificate(options)
     pool = tiedToReactor(HandlerThreadPool(options["threads"]), reactor)  # type: ignore[arg-type]
+    exitZeroOnSigterm(reactor)  # type: ignore[arg-type]
     store = stashStoreFromURL(options["stash"])
     resource = HandlerDirectory(
         root,
