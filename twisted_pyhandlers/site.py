@@ -83,12 +83,15 @@ DEFAULT_MAX_BODY = 1024 * 1024 * 1024
 #: wptserve's (Python's ``http.server``) 64 KiB.  Twisted's is 16 KiB.
 MAX_LINE = 64 * 1024
 
-#: The most header lines a request may have (wptserve allows 100).
-MAX_HEADERS = 500
+#: The most header lines a request may have: wptserve raises
+#: ``http.client``'s limit to 512 lines, the blank line that ends the block
+#: included, so 511 header lines; Twisted's is 500.
+MAX_HEADERS = 512
 
-#: The largest header block, request line included: more than the 100
-#: lines of 64 KiB wptserve could take.  Twisted's is 16 KiB.
-MAX_HEADER_BLOCK = 8 * 1024 * 1024
+#: The largest header block, request line included: as much as wptserve
+#: could take (the request line and 512 lines of 64 KiB, ~32 MiB), which has
+#: no limit of its own.  Twisted's is 16 KiB.
+MAX_HEADER_BLOCK = (MAX_HEADERS + 1) * (MAX_LINE + 2)
 
 #: How long a refused connection keeps reading (and dropping) what the
 #: client still sends after its answer, so that the client reads the answer
