@@ -14,6 +14,7 @@ import pytest_twisted
 import treq
 from rawhttp import exchange, portOf
 from serving import HandlerRoot, Serve
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.web.resource import Resource
 from twisted.web.static import Data
 
@@ -272,3 +273,68 @@ async def test_serverAnswersNeedNoThread(handlerRoot: HandlerRoot) -> None:
     client.request("GET", "http://localhost/hello.py")
     client.flush()
     assert len(pool.calls) == 1
+
+
+#: Building blocks of the generated hostile-path corpus.
+_CLIMBS = ["..", "%2e%2e", "%2E%2e", ".%2e", "%2e.", "%252e%252e", "%c0%ae%c0%ae", "..;", "...", ".. ", "..%00"]
+_SEPARATORS = ["/", "%2f", "%2F", "%5c", "\\", "//", "/./"]
+_STARTS = ["/", "/sub/", "/inlink/", "/escape/", "/sub/deeper/", "//"]
+_TARGETS = ["secret.txt", "evil.py", "root/../secret.txt", "etc/passwd"]
+_ENDS = ["", "%00", "%00.py", "?raw=1", "/", ".", "%20", ";x"]
+
+
+def hostilePaths() -> list:
+    """
+    Every combination of a start, one to three climbs (dot segments, each
+    encoded, double-encoded, overlong or padded) joined by a separator
+    (plain, encoded, backslash, doubled), a target outside the root and an
+    ending: ~3,000 request targets, none of which may reach outside.
+    """
+    paths = set()
+    for start in _STARTS:
+        for climb in _CLIMBS:
+            for separator in _SEPARATORS:
+                for count in (1, 3):
+                    for target in _TARGETS[:2]:
+                        for end in _ENDS[:4] if count == 1 else _ENDS[:1]:
+                            paths.add(start + separator.join([climb] * count) + separator + target + end)
+    for start in _STARTS:
+        for target in _TARGETS:
+            for end in _ENDS:
+                paths.add(start + target + end)
+    return sorted(paths)
+
+
+@pytest_twisted.ensureDeferred
+async def test_generatedHostileCorpus(guardedRoot: HandlerRoot, serve: Serve) -> None:
+    """
+    A generated corpus of hostile paths against a root with a secret file
+    and a secret handler beside it, a symlink out of it and symlinks inside
+    it: no answer shows the secret, runs the handler outside or the
+    passwd file, and none is a 5xx; the symlinks that stay inside still
+    serve their files.
+    """
+    os.symlink(guardedRoot.path / "sub", guardedRoot.path / "inlink")
+    os.symlink(guardedRoot.path / "sub" / "ok.txt", guardedRoot.path / "ok-link.txt")
+    guardedRoot.write("sub/deeper/x.txt", "x")
+    base = serve(HandlerDirectory(guardedRoot.path))
+    port = portOf(base)
+    corpus = hostilePaths()
+    assert len(corpus) > 2500
+    for start in range(0, len(corpus), 50):
+        chunk = corpus[start:start + 50]
+        answers = await gatherResults(
+            [
+                Deferred.fromCoroutine(
+                    exchange(port, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode("latin-1"))
+                )
+                for target in chunk
+            ]
+        )
+        for target, raw in zip(chunk, answers, strict=True):
+            assert SECRET.encode() not in raw, target
+            assert b"root:" not in raw, target
+            assert raw == b"" or not raw.startswith(b"HTTP/1.1 5"), (target, raw[:300])
+    for target, body in [("/inlink/ok.txt", b"fine"), ("/ok-link.txt", b"fine"), ("/sub/deeper/x.txt", b"x")]:
+        raw = await exchange(port, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode())
+        assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(body), target
