@@ -228,10 +228,12 @@ def ourServer(
     port: int | None = None,
     threads: int | None = None,
     python: str = sys.executable,
+    options: tuple[str, ...] = (),
 ) -> ServerProcess:
     """
     ``twistd -n --pidfile= pyhandlers --root ROOT --listen tcp:PORT:interface=127.0.0.1``,
-    run by ``python`` (twistd's ``run()``, so no script path is needed).
+    run by ``python`` (twistd's ``run()``, so no script path is needed),
+    with ``options`` (more ``pyhandlers`` options) after them.
     """
     port = freePort() if port is None else port
     argv = [
@@ -248,6 +250,7 @@ def ourServer(
     ]
     if threads is not None:
         argv += ["--threads", str(threads)]
+    argv += list(options)
     return ServerProcess("ours", argv, port, logPath, env=_pythonPathEnv())
 
 

@@ -159,3 +159,19 @@ def test_launcherStartsOurServerAndWrkReadsIt(tmp_path: Path) -> None:
         assert process is not None
     assert process.returncode is not None
     assert (tmp_path / "ours.log").exists()
+
+
+def test_soakSmoke(tmp_path: Path) -> None:
+    """
+    A small soak (``bench/soak.py``) against a real server: every answer of
+    the mix is checked and right, no stash value is lost, and each runaway
+    handler is answered 504 by the handler timeout while the others go on.
+    """
+    from bench.soak import runSoak
+
+    report = runSoak(requests=600, clients=4, runawayEvery=200, workdir=tmp_path)
+    assert report.requests >= 600
+    assert report.errors == 0, report.errorSamples
+    assert report.lostStashValues == 0
+    assert report.runaways >= 4 and report.runawaysAnswered504 == report.runaways
+    assert report.rssSamples and report.rssEnd > 0
