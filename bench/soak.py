@@ -188,7 +188,7 @@ class _Client:
 def runSoak(
     requests: int = 100_000,
     clients: int = 16,
-    runawayEvery: int = 20_000,
+    runawayEvery: int = 3_000,
     workdir: Path | None = None,
     progress: bool = False,
 ) -> SoakReport:
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--runaway-every", type=int, default=20_000)
+    parser.add_argument("--runaway-every", type=int, default=3_000)
     parser.add_argument("--json", type=Path, default=None)
     arguments = parser.parse_args(argv)
     report = runSoak(arguments.requests, arguments.clients, arguments.runaway_every, progress=True)
