@@ -169,7 +169,7 @@ def test_soakSmoke(tmp_path: Path) -> None:
     """
     from bench.soak import runSoak
 
-    report = runSoak(requests=600, clients=4, runawayEvery=200, workdir=tmp_path)
+    report = runSoak(requests=600, clients=4, runawayEvery=100, workdir=tmp_path)
     assert report.requests >= 600
     assert report.errors == 0, report.errorSamples
     assert report.lostStashValues == 0

@@ -11,6 +11,7 @@ import json
 import shutil
 import ssl
 import subprocess
+from pathlib import Path
 import time
 from typing import Iterator, List
 
@@ -363,3 +364,28 @@ def test_h2loadManyStreams(h2: Server) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert b"1000 succeeded, 0 failed, 0 errored" in result.stdout, result.stdout
+
+
+def test_runawayHandlerOverHTTP2(tmp_path: Path) -> None:
+    """
+    Over HTTP/2 too, a handler still running after ``--handler-timeout``
+    has its stream answered 504 (a HEADERS and a DATA frame, not HTTP/1.1
+    bytes), and the server goes on serving.
+    """
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "stuck.py").write_text("import time\ndef main(request, response):\n    while True:\n        time.sleep(0.05)\n")
+    (root / "hello.py").write_text("def main(request, response):\n    return 'hello'\n")
+    server = Server(tmp_path, "--root", str(root), "--listen", "h2=tcp:0:interface=127.0.0.1", "--tls-dir", "tls",
+                    "--handler-timeout", "1", "--threads", "2")
+    server.start(origins=1)
+    try:
+        result = curl(server, "/stuck.py", "-i", "-m", "20")
+        assert result.returncode == 0, result.stderr
+        head, _, body = result.stdout.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/2 504")
+        assert b"stuck.py did not finish within 1 s" in body
+        result = curl(server, "/hello.py", "-m", "20")
+        assert result.returncode == 0 and result.stdout == b"hello", result.stderr
+    finally:
+        server.stop()

@@ -153,11 +153,15 @@ class SiteMaker:
         return site
 
     def _h2Site(self) -> Site:
+        # Of the limits only the idle timeout applies to HTTP/2 connections
+        # (the header deadline and the body limit live in HandlerChannel,
+        # the HTTP/1.1 parser).
+        limits = {name: value for name, value in self._limits.items() if name == "timeout"}
         if self._logPath is None:
-            return QuietH2Site(self._resource, parsePOSTFormSubmission=False)
+            return QuietH2Site(self._resource, parsePOSTFormSubmission=False, **limits)
         if self._logPath == "-":
-            return H2Site(self._resource, parsePOSTFormSubmission=False)
-        return H2Site(self._resource, logPath=self._logPath, parsePOSTFormSubmission=False)
+            return H2Site(self._resource, parsePOSTFormSubmission=False, **limits)
+        return H2Site(self._resource, logPath=self._logPath, parsePOSTFormSubmission=False, **limits)
 
     def _http11Site(self) -> Site:
         # Handlers parse their own request bodies (lazily, as wptserve
