@@ -11,8 +11,8 @@ import json
 import shutil
 import ssl
 import subprocess
-from pathlib import Path
 import time
+from pathlib import Path
 from typing import Iterator, List
 
 import httpx
