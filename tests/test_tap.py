@@ -57,6 +57,9 @@ def test_optionsDefaults(tmp_path: Path) -> None:
     options = Options()
     options.parseOptions(["--root", str(tmp_path)])
     assert options["listen"] == [DEFAULT_LISTEN] == ["tcp:8000:interface=127.0.0.1"]
+    assert (options["handler-timeout"], options["header-timeout"], options["idle-timeout"], options["max-body"]) == (
+        120.0, 30.0, 60.0, 1024**3,
+    )
     options = Options()
     options.parseOptions(
         ["--root", str(tmp_path), "--listen", "tcp:1:interface=127.0.0.1", "--listen", "unix:/tmp/x", "--threads", "7"]

@@ -151,10 +151,12 @@ class Options(usage.Options):
         ["tls-dir", None, None, "Where made certificates are kept and reused."],
         ["tls-cert", None, None, "Your own TLS certificate (PEM); needs --tls-key."],
         ["tls-key", None, None, "The private key (PEM) of --tls-cert."],
-        ["handler-timeout", None, DEFAULT_HANDLER_TIMEOUT, "Seconds before a running handler gets 504 (0: none).", float],
-        ["header-timeout", None, DEFAULT_HEADER_TIMEOUT, "Seconds to send a request's headers, else 408 (0: none).", float],
-        ["idle-timeout", None, DEFAULT_IDLE_TIMEOUT, "Seconds an idle connection is kept (0: for ever).", float],
-        ["max-body", None, DEFAULT_MAX_BODY, "The largest request body in bytes, else 413 (0: none).", int],
+        # Defaults in the help text (Twisted's "[default: ...]" would not fit
+        # one line); filled in by _checkValues.
+        ["handler-timeout", None, None, f"Seconds before a handler gets 504 [{DEFAULT_HANDLER_TIMEOUT:g}].", float],
+        ["header-timeout", None, None, f"Seconds for a request's headers [{DEFAULT_HEADER_TIMEOUT:g}].", float],
+        ["idle-timeout", None, None, f"Seconds an idle connection is kept [{DEFAULT_IDLE_TIMEOUT:g}].", float],
+        ["max-body", None, None, "The largest request body, bytes [1 GiB].", int],
     ]
     compData = usage.Completions(
         optActions={
@@ -210,7 +212,15 @@ class Options(usage.Options):
             raise usage.UsageError(f"--root {self['root']!r} is not a directory")
         if self["threads"] < 1:
             raise usage.UsageError("--threads must be at least 1")
-        for name in ("handler-timeout", "header-timeout", "idle-timeout", "max-body"):
+        defaults = {
+            "handler-timeout": DEFAULT_HANDLER_TIMEOUT,
+            "header-timeout": DEFAULT_HEADER_TIMEOUT,
+            "idle-timeout": DEFAULT_IDLE_TIMEOUT,
+            "max-body": DEFAULT_MAX_BODY,
+        }
+        for name, default in defaults.items():
+            if self[name] is None:
+                self[name] = default
             if self[name] < 0:
                 raise usage.UsageError(f"--{name} cannot be negative")
         if (self["tls-cert"] is None) != (self["tls-key"] is None):
