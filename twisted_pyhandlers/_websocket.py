@@ -22,7 +22,7 @@ server closes it once the WebSocket (or the error answer) is done.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Set, Tuple
+from typing import Any, List, Optional, Tuple
 
 from pywebsocket3 import memorizingfile, request_handler
 from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol
@@ -153,7 +153,6 @@ class WebSocketProtocol(Protocol):
         context = self.factory.context
         self.input = ConnectionInput(context.reactor, self.transport)
         self.output = ConnectionOutput(context.reactor, context.mailbox, self.transport)  # type: ignore[arg-type]
-        self.factory.live.add(self)
         peer = self.transport.getPeer()  # type: ignore[union-attr]
         client: Tuple[str, int] = (getattr(peer, "host", ""), getattr(peer, "port", 0))
         server = _Server(self.factory.options, self.transport.getHost())  # type: ignore[union-attr]
@@ -176,7 +175,6 @@ class WebSocketProtocol(Protocol):
 
     def connectionLost(self, reason: Optional[Failure] = None) -> None:
         """The handler thread reads the end and fails its writes.  Reactor thread."""
-        self.factory.live.discard(self)
         if self.input is not None:
             self.input.end()
         if self.output is not None:
@@ -199,9 +197,10 @@ class WebSocketFactory(Factory):  # type: ignore[type-arg]
     """
     The factory of a ``ws`` (or, inside TLS, ``wss``) port.
 
-    Made on the reactor thread at start-up.  At the reactor's shutdown it
-    ends every open connection first, so that handler threads blocked
-    reading return and the thread pool can stop.
+    Made on the reactor thread at start-up.  At the reactor's shutdown
+    every connection is closed before the thread pool stops (Twisted's
+    ``disconnectAll`` runs first), so handler threads blocked reading see
+    the end and return.
 
     :param context: the handler tree's context (reactor, thread pool,
         mailbox).
@@ -217,16 +216,7 @@ class WebSocketFactory(Factory):  # type: ignore[type-arg]
         self.context = context
         self.dispatcher = dispatcher
         self.options = _Options(dispatcher, secure)
-        self.live: Set[WebSocketProtocol] = set()
-        context.reactor.addSystemEventTrigger("before", "shutdown", self._endAll)
 
     def buildProtocol(self, addr: Optional[IAddress]) -> WebSocketProtocol:
         """A protocol for one connection.  Reactor thread."""
         return WebSocketProtocol(self)
-
-    def _endAll(self) -> None:
-        """Close every open connection.  Reactor thread, at shutdown."""
-        for protocol in list(self.live):
-            if protocol.transport is not None:
-                protocol.transport.loseConnection()
-            protocol.connectionLost()

@@ -11,8 +11,8 @@ touch.  These two classes are where the two meet, the way
 
 - bytes the reactor receives (``dataReceived``) are appended to the input,
   and a handler thread waiting in ``read`` or ``readline`` wakes up; when
-  more than :data:`HIGH_WATER` bytes wait unread, the transport is paused
-  until the handler catches up;
+  more than :data:`HIGH_WATER` bytes wait unread and the handler is not
+  waiting for more, the transport is paused until the handler catches up;
 - bytes a handler writes are handed to the reactor in order through the
   tree's :class:`~twisted_pyhandlers._connection.ReactorMailbox`, exactly
   as written (no framing is added here: a handler that writes a broken
@@ -56,6 +56,7 @@ class ConnectionInput:
         self._buffer = bytearray()
         self._ended = False
         self._paused = False
+        self._waiting = 0
         self._ready = threading.Condition(threading.Lock())
 
     # -- reactor thread ------------------------------------------------------
@@ -65,7 +66,9 @@ class ConnectionInput:
         with self._ready:
             self._buffer += data
             self._ready.notify_all()
-            if len(self._buffer) > HIGH_WATER and not self._paused:
+            # Never while a reader waits for more (a message larger than
+            # the limit is read whole).
+            if len(self._buffer) > HIGH_WATER and not self._paused and not self._waiting:
                 self._paused = True
                 self._transport.pauseProducing()
 
@@ -95,11 +98,11 @@ class ConnectionInput:
         with self._ready:
             if size is None or size < 0:
                 while not self._ended:
-                    self._ready.wait()
+                    self._wait()
                 size = len(self._buffer)
             else:
                 while len(self._buffer) < size and not self._ended:
-                    self._ready.wait()
+                    self._wait()
             return self._take(size)
 
     def readline(self, limit: Optional[int] = -1) -> bytes:
@@ -116,10 +119,20 @@ class ConnectionInput:
                 if self._ended or (limit is not None and 0 <= limit <= len(self._buffer)):
                     size = len(self._buffer)
                     break
-                self._ready.wait()
+                self._wait()
             if limit is not None and limit >= 0:
                 size = min(size, limit)
             return self._take(size)
+
+    def _wait(self) -> None:
+        """Wait for more input, reading from the transport meanwhile.  Holding the lock."""
+        if self._paused:
+            self._reactor.callFromThread(self._resume)
+        self._waiting += 1
+        try:
+            self._ready.wait()
+        finally:
+            self._waiting -= 1
 
     def _take(self, size: int) -> bytes:
         """Remove and return the first ``size`` bytes.  Holding the lock."""
