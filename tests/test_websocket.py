@@ -262,12 +262,18 @@ def rawExchange(port: int, data: bytes, context: Optional[ssl.SSLContext] = None
     """Send ``data`` on a raw (TLS) socket, shut down the sending side, read until the server closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=15) as raw:
         sock = raw if context is None else context.wrap_socket(raw, server_hostname="localhost")
-        sock.sendall(data)
-        if context is None:
-            sock.shutdown(socket.SHUT_WR)
+        try:
+            sock.sendall(data)
+            if context is None:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server answered and closed before reading it all
         chunks = []
         while True:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
