@@ -23,7 +23,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar
 
 import pytest
 import pytest_twisted
@@ -284,6 +284,16 @@ def upgrade(path: str) -> bytes:
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
+
+
+def frame(opcode: int, payload: bytes) -> bytes:
+    """One masked, final client frame (payloads under 126 bytes)."""
+    mask = b"\x01\x02\x03\x04"
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def closeFrame(code: int, reason: bytes = b"") -> bytes:
+    return frame(8, code.to_bytes(2, "big") + reason)
 
 
 RAW = b"HTTP/1.1 101 Switching Protocols:\r\nUpgrade: WebSocket\r\nX-Broken: yes\r\n\r\n\x88\x02\x03\xe8\x83\x03bad"
@@ -593,11 +603,9 @@ def test_wsHandlersOption(tmp_path: Path) -> None:
     ``--ws-handlers`` naming no directory is a usage error of one line;
     ``--help`` documents it.
     """
-    from twisted.python import usage
+    from twisted_pyhandlers.tap import OptionError, Options
 
-    from twisted_pyhandlers.tap import Options
-
-    with pytest.raises(usage.UsageError, match=r"^--ws-handlers 'nowhere': no directory .*/nowhere$"):
+    with pytest.raises(OptionError, match=r"^twistd pyhandlers: --ws-handlers 'nowhere': no directory .*/nowhere$"):
         Options().parseOptions(["--root", str(tmp_path), "--ws-handlers", "nowhere"])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     result = subprocess.run(
@@ -605,3 +613,71 @@ def test_wsHandlersOption(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert "--ws-handlers=" in result.stdout and "websockets/handlers" in result.stdout, result.stdout
+
+
+def test_webSocketOverHTTP2(tmp_path: Path) -> None:
+    """
+    On the h2 port (RFC 8441): the first SETTINGS enable extended CONNECT;
+    a CONNECT with ``:protocol websocket`` runs the same ``*_wsh.py``
+    handler as the ws ports, answered ``200`` with the chosen subprotocol;
+    WebSocket frames travel in the stream's DATA (an echo, the closing
+    handshake with its code and reason), and the stream ends after it; a
+    path with no handler is a 404 and a refusing extra handshake a 403,
+    each ending only its stream.
+    """
+    from h2client import FrameClient, statusOf
+    from hpack import Encoder
+    from hyperframe.frame import DataFrame, HeadersFrame, SettingsFrame
+
+    root = tmp_path / "root"
+    (root / "ws").mkdir(parents=True)
+    (root / "ws" / "echo_wsh.py").write_text(textwrap.dedent(ECHO))
+    (root / "ws" / "reject_wsh.py").write_text(
+        "def web_socket_do_extra_handshake(request):\n    raise ValueError('no')\n\n"
+        "def web_socket_transfer_data(request):\n    pass\n"
+    )
+    server = Server(tmp_path, "--root", str(root), "--ws-handlers", "ws", "--tls-dir", "tls",
+                    "--listen", "h2=tcp:0:interface=127.0.0.1")
+    server.start(origins=1)
+    try:
+        (port,) = server.ports("h2")
+        client = FrameClient(port)
+        settings = client.frame()
+        assert isinstance(settings, SettingsFrame) and settings.settings.get(0x8) == 1
+        encoder = Encoder()
+
+        def connect(streamID: int, path: str, *extra: Tuple[str, str]) -> None:
+            headers = [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"), (":path", path),
+                       (":authority", f"localhost:{port}"), ("sec-websocket-version", "13"), *extra]
+            client.sock.sendall(HeadersFrame(streamID, data=encoder.encode(headers), flags=["END_HEADERS"]).serialize())
+
+        def streamFrames(streamID: int, until: Callable[[Any], bool]) -> List[Any]:
+            seen = []
+            while True:
+                got = client.frame()
+                if got.stream_id == streamID:
+                    seen.append(got)
+                    if until(got):
+                        return seen
+
+        connect(1, "/echo", ("sec-websocket-protocol", "chat, echo"))
+        (answer,) = streamFrames(1, lambda f: isinstance(f, HeadersFrame))
+        headers = dict(client.headersOf(answer))
+        assert statusOf(client.headersOf(answer)) == 200 and "END_STREAM" not in answer.flags
+        assert headers[b"sec-websocket-protocol"] == b"echo"
+        client.sock.sendall(DataFrame(1, data=frame(1, b"hello over h2")).serialize())
+        echoed = b""
+        while echoed != b"\x81\x0dhello over h2":
+            echoed += b"".join(f.data for f in streamFrames(1, lambda f: isinstance(f, DataFrame)))
+        client.sock.sendall(DataFrame(1, data=closeFrame(4000, b"bye")).serialize())
+        rest = streamFrames(1, lambda f: "END_STREAM" in f.flags)
+        assert b"".join(f.data for f in rest if isinstance(f, DataFrame)) == b"\x88\x05\x0f\xa0bye"
+
+        for streamID, path, status in ((3, "/nothing", 404), (5, "/reject", 403)):
+            connect(streamID, path)
+            (refused,) = streamFrames(streamID, lambda f: isinstance(f, HeadersFrame))
+            assert statusOf(client.headersOf(refused)) == status and "END_STREAM" in refused.flags
+        client.close()
+        assert "Traceback" not in server.text()
+    finally:
+        server.stop()

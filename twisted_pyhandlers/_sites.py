@@ -179,9 +179,19 @@ class SiteMaker:
         return os.path.join(root, self._wsHandlers if self._wsHandlers is not None else DEFAULT_WS_HANDLERS)
 
     def _webSocketFactory(self, secure: bool) -> IProtocolFactory:
-        # Imported here: pywebsocket is loaded only by a server with
-        # WebSocket ports.
+        # Imported here: the WebSocket side is loaded only when served.
         from twisted_pyhandlers._websocket import WebSocketFactory
+
+        context, dispatcher = self._webSocketHandlers()
+        return WebSocketFactory(context, dispatcher, secure)
+
+    def _webSocketHandlers(self) -> Any:
+        """
+        The tree's context and the loaded ``*_wsh.py`` handlers, shared by
+        ``ws``, ``wss`` and WebSockets over HTTP/2; loaded once.
+
+        :raises UnservedScheme: if the root is not a HandlerDirectory.
+        """
         from twisted_pyhandlers._wshandlers import HandlerDispatcher
 
         context = getattr(self._resource, "context", None)
@@ -196,21 +206,29 @@ class SiteMaker:
             for warning in self._dispatcher.source_warnings():
                 self._log.warn("WebSocket handler not loaded: {warning}", warning=warning)
             if not os.path.isdir(directory):
-                self._log.warn("no WebSocket handler directory {directory}: every ws/wss request is answered 404", directory=directory)
+                self._log.warn("no WebSocket handler directory {directory}: every WebSocket request is answered 404", directory=directory)
             else:
                 self._log.info(
                     "WebSocket handlers from {directory}: {resources}",
                     directory=directory,
                     resources=" ".join(self._dispatcher.resources()) or "(none)",
                 )
-        return WebSocketFactory(context, self._dispatcher, secure)
+        return context, self._dispatcher
 
     def _h2Site(self) -> Site:
         if self._logPath is None:
-            return QuietH2Site(self._resource, parsePOSTFormSubmission=False)
-        if self._logPath == "-":
-            return H2Site(self._resource, parsePOSTFormSubmission=False)
-        return H2Site(self._resource, logPath=self._logPath, parsePOSTFormSubmission=False)
+            site: Site = QuietH2Site(self._resource, parsePOSTFormSubmission=False)
+        elif self._logPath == "-":
+            site = H2Site(self._resource, parsePOSTFormSubmission=False)
+        else:
+            site = H2Site(self._resource, logPath=self._logPath, parsePOSTFormSubmission=False)
+        # WebSockets over HTTP/2 (extended CONNECT) run the ws handlers,
+        # when the tree is a HandlerDirectory and the handler directory
+        # exists (an h2-only server without one warns about nothing).
+        context = getattr(self._resource, "context", None)
+        if context is not None and (self._dispatcher is not None or os.path.isdir(self.webSocketDirectory(context.root.path))):
+            site.webSockets = self._webSocketHandlers()  # type: ignore[attr-defined]
+        return site
 
     def _http11Site(self) -> Site:
         # Handlers parse their own request bodies (lazily, as wptserve
