@@ -151,7 +151,7 @@ class Options(usage.Options):
         ["tls-dir", None, None, "Where made certificates are kept and reused."],
         ["tls-cert", None, None, "Your own TLS certificate (PEM); needs --tls-key."],
         ["tls-key", None, None, "The private key (PEM) of --tls-cert."],
-        ["ws-handlers", None, None, "WebSocket handler directory [default: websockets/handlers]."],
+        ["ws-handlers", None, None, "The *_wsh.py directory [websockets/handlers]."],
     ]
     compData = usage.Completions(
         optActions={
