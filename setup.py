@@ -40,6 +40,11 @@ setup(
         # from Python 3.13); well kept, streaming, spools big uploads to
         # disk, and already pulled in by treq.
         "multipart>=1.1",
+        # pywebsocket3: the ws/wss ports run *_wsh.py handlers through
+        # pywebsocket's own handshake, msgutil and stream (the API those
+        # files are written against), as wptserve does; only the transport
+        # under it is ours (Twisted).
+        "pywebsocket3>=4.0.2",
     ],
     extras_require={
         "test": [
@@ -58,6 +63,9 @@ setup(
             # 4xx or closed and never take the server down
             # (tests/test_abuse_properties.py).
             "hypothesis>=6",
+            # A real WebSocket client for the ws/wss tests (text, binary,
+            # close codes, subprotocols, wss).
+            "websockets>=12",
         ],
         "docs": ["sphinx>=7"],
         "lint": ["ruff", "mypy", "mypy-zope"],

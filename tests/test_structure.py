@@ -230,6 +230,8 @@ PUBLIC_EXPORTS = {
         "Stash",
         "StashError",
         "isomorphic_encode",
+        "load_env_config",
+        "store_env_config",
     ],
     "twisted_pyhandlers.compat.wptserve.utils": [
         "HTTPException",

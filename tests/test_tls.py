@@ -46,7 +46,7 @@ class Server:
     lists the origins it serves.
     """
 
-    _ORIGIN = re.compile(r"serving (https?)://([^:]+):(\d+) \(([\w-]+)\)")
+    _ORIGIN = re.compile(r"serving (https?|wss?)://([^:]+):(\d+) \(([\w-]+)\)")
     _PIN = re.compile(r"spki pin: (\S+)")
 
     def __init__(self, tmp: Path, *arguments: str) -> None:
@@ -166,22 +166,23 @@ def test_allPorts(tmp_path: Path, root: Path) -> None:
     127.0.0.1; the logged pin is the SPKI hash of the certificate on the
     wire; ALPN gives http/1.1 to a client that offers h2 first on the
     https ports, and h2 on the h2 port, which answers an HTTP/2 client;
-    handlers on every port see the real port numbers; ws and wss are named
-    as not served.
+    handlers on every port see the real port numbers (the ws and wss ones
+    too).
     """
     (tmp_path / "config.json").write_text(json.dumps(CONFIG), encoding="utf-8")
     server = Server(tmp_path, "--root", str(root), "--config", "config.json", "--all-ports", "--tls-dir", "tls")
-    server.start(origins=7)
+    server.start(origins=9)
     try:
         text = server.text()
         ca = tmp_path / "tls" / "ca.pem"
         assert f"signed by the CA {ca}" in text
-        assert "HTTP/2 is not served" not in text
-        for line in ("config's ws port(s) auto: WebSocket", "config's wss port(s) auto: WebSocket"):
-            assert line in text
-        expected = {scheme: server.ports(scheme) for scheme in ("http", "https", "http-private", "https-public", "h2")}
-        assert [len(expected[s]) for s in expected] == [2, 2, 1, 1, 1]
-        assert {(u, h) for u, h, _, _ in server.origins()} == {("http", "web-platform.test"), ("https", "web-platform.test")}
+        assert "is not served" not in text
+        schemes = ("http", "https", "http-private", "https-public", "h2", "ws", "wss")
+        expected = {scheme: server.ports(scheme) for scheme in schemes}
+        assert [len(expected[s]) for s in expected] == [2, 2, 1, 1, 1, 1, 1]
+        assert {(u, h) for u, h, _, _ in server.origins()} == {
+            (scheme, "web-platform.test") for scheme in ("http", "https", "ws", "wss")
+        }
         pin = server.pin()
         for port in expected["https"] + expected["https-public"]:
             for name in ("web-platform.test", "www1.www.web-platform.test", "xn--lve-6lad.not-web-platform.test",
@@ -190,7 +191,7 @@ def test_allPorts(tmp_path: Path, root: Path) -> None:
                 assert protocol == "http/1.1"
                 assert pinOf(der) == pin
                 seen = bodyOf(response)
-                assert seen["ports"] == {**expected, "ws": [], "wss": []}
+                assert seen["ports"] == expected
                 assert seen["url"].startswith("https://")
             with pytest.raises(ssl.SSLCertVerificationError):
                 tlsRequest(port, "www3.web-platform.test", ca)
@@ -199,7 +200,7 @@ def test_allPorts(tmp_path: Path, root: Path) -> None:
         with httpx.Client(http2=True, verify=ssl.create_default_context(cafile=str(ca)), timeout=20) as client:
             answer = client.get(f"https://127.0.0.1:{expected['h2'][0]}/ports.py")
         assert answer.http_version == "HTTP/2"
-        assert answer.json()["ports"] == {**expected, "ws": [], "wss": []}
+        assert answer.json()["ports"] == expected
         import urllib.request
 
         for port in expected["http"] + expected["http-private"]:
@@ -332,7 +333,8 @@ def runTwistd(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess:
         (["--tls-cert", "missing.pem", "--tls-key", "missing.key"], r"--tls-cert \S*missing\.pem: No such file or directory"),
         (["--tls-cert", "missing.pem"], r"--tls-cert and --tls-key go together"),
         (["--listen", "gopher=tcp:0"], r"--listen gopher=tcp:0: unknown scheme 'gopher'"),
-        (["--listen", "ws=tcp:0"], r"--listen ws=tcp:0: WebSocket \(ws\) is not served by this version"),
+        (["--listen", "ws=ssl:0"], r"--listen ws=ssl:0: ws is not a TLS scheme"),
+        (["--ws-handlers", "nowhere"], r"--ws-handlers 'nowhere': no directory \S*nowhere$"),
         (["--all-ports", "--bind", "nowhere"], r"--bind 'nowhere' is not an IP address"),
         (["--listen", "tcp:notaport"], r"--listen tcp:notaport: "),
     ],
@@ -386,6 +388,6 @@ def test_allPortsNothingToServe(tmp_path: Path) -> None:
     """--all-ports with a config that declares no port this server serves is a usage error, not an idle server."""
     from twisted_pyhandlers.tap import OptionError, Options
 
-    (tmp_path / "config.json").write_text(json.dumps({"ports": {"ws": ["auto"]}}))
+    (tmp_path / "config.json").write_text(json.dumps({"ports": {"webtransport-h3": ["auto"]}}))
     with pytest.raises(OptionError, match="^twistd pyhandlers: --all-ports: the config declares no port"):
         Options().parseOptions(["--root", str(tmp_path), "--config", str(tmp_path / "config.json"), "--all-ports"])

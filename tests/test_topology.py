@@ -51,8 +51,8 @@ def config(**data: object) -> ServerConfig:
 def test_allPortsFromConfig() -> None:
     """
     Every port of every served scheme becomes a listener on loopback ("auto"
-    is port 0); TLS schemes (h2 among them) present the server's
-    certificate; ws and wss are named as not served, not listened on.
+    is port 0); TLS schemes (h2 and wss among them) present the server's
+    certificate; ws and h2 are served like the others.
     """
     topology = planTopology(
         config(ports={"http": [8000, "auto"], "https": [8443], "https-private": ["auto"], "h2": [9000], "ws": ["auto"]}),
@@ -65,10 +65,10 @@ def test_allPortsFromConfig() -> None:
         Listener("https", "tcp:8443:interface=127.0.0.1", "server", 8443),
         Listener("https-private", "tcp:0:interface=127.0.0.1", "server", 0),
         Listener("h2", "tcp:9000:interface=127.0.0.1", "server", 9000),
+        Listener("ws", "tcp:0:interface=127.0.0.1", None, 0),
     ]
     assert topology.needsServerCertificate
     assert topology.notServed == [
-        "not listening on the config's ws port(s) auto: WebSocket is not served by this version",
     ]
 
 
@@ -127,8 +127,8 @@ def test_listenOwnCertificate(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("ws=tcp:9000", r"^--listen ws=tcp:9000: WebSocket \(ws\) is not served by this version$"),
-        ("wss=tcp:9000", r"WebSocket \(wss\) is not served"),
+        ("ws=ssl:0", r"ws is not a TLS scheme; use https=ssl:0"),
+        ("wss=", r"no endpoint after wss="),
         ("http=ssl:0", r"http is not a TLS scheme; use https=ssl:0"),
         ("https=", r"no endpoint after https="),
     ],
@@ -182,8 +182,7 @@ def test_wptDefaultTopology() -> None:
     assert [(listener.scheme, listener.port) for listener in topology.listeners] == [
         ("http", 8000), ("http", 0), ("http-private", 0), ("http-public", 0),
         ("https", 8443), ("https", 8444), ("https-private", 0), ("https-public", 0), ("h2", 9000),
+        ("ws", 0), ("wss", 0),
     ]
     assert [line.split(":")[0] for line in topology.notServed] == [
-        "not listening on the config's ws port(s) auto",
-        "not listening on the config's wss port(s) auto",
     ]

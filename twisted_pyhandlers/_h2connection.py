@@ -22,6 +22,11 @@ handlers see more of the wire:
   HEADERS or END_STREAM of its own after the handler ended the stream.
 - A client resetting a stream we pushed (which Twisted never knew) would
   raise ``KeyError`` in Twisted and kill the connection: it is ignored.
+- WebSockets over HTTP/2 (RFC 8441): the connection advertises
+  ``SETTINGS_ENABLE_CONNECT_PROTOCOL``, and an extended CONNECT stream
+  (``:protocol websocket``) is a
+  :class:`~twisted_pyhandlers._wsh2.WebSocketH2Stream` running the site's
+  ``*_wsh.py`` handlers instead of a request of the resource tree.
 
 Everything here runs on the reactor thread.
 """
@@ -35,12 +40,15 @@ from urllib.parse import unquote_to_bytes
 import h2.errors
 import h2.events
 import h2.exceptions
+import h2.settings
 from h2.stream import StreamInputs
 from hpack import HeaderTuple
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web._http2 import H2Connection, H2Stream
+
+from twisted_pyhandlers._wsh2 import WebSocketH2Stream, isExtendedConnect
 
 HeaderList = List[Tuple[bytes, bytes]]
 
@@ -139,7 +147,13 @@ class HandlerH2Connection(H2Connection):
         self._detached: Dict[int, HandlerH2Stream] = {}
 
     def connectionMade(self) -> None:
-        """Start HTTP/2 and take the transport's back-pressure (Twisted's wrapper does that for its own)."""
+        """
+        Start HTTP/2, offering extended CONNECT (RFC 8441) in the first
+        SETTINGS, as wptserve's h2 server does, and take the transport's
+        back-pressure (Twisted's wrapper does that for its own).
+        """
+        self.conn.local_settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL] = 1
+        self.conn.local_settings.acknowledge()
         super().connectionMade()
         transport: Any = self.transport
         transport.registerProducer(self, True)
@@ -153,7 +167,12 @@ class HandlerH2Connection(H2Connection):
         """Twisted's, with our stream class (which needs the event itself)."""
         # Set on the protocol by the Site's buildProtocol.
         requestFactory: Any = self.requestFactory  # type: ignore[attr-defined]
-        stream = HandlerH2Stream(event.stream_id, self, event, requestFactory, self.site, self.factory)
+        webSockets = getattr(self.site, "webSockets", None)
+        stream: Any
+        if webSockets is not None and isExtendedConnect(event.headers):
+            stream = WebSocketH2Stream(event.stream_id, self, event.headers, *webSockets)
+        else:
+            stream = HandlerH2Stream(event.stream_id, self, event, requestFactory, self.site, self.factory)
         self._streamCleanupCallbacks[event.stream_id] = Deferred()
         self._outboundStreamQueues[event.stream_id] = deque()
         self.streams[event.stream_id] = stream
@@ -164,6 +183,8 @@ class HandlerH2Connection(H2Connection):
             pass
         else:
             self.priority.block(event.stream_id)
+        if isinstance(stream, WebSocketH2Stream):
+            stream.start()
 
     def _requestDataReceived(self, event: h2.events.DataReceived) -> None:
         stream = self._stream(event.stream_id)

@@ -12,17 +12,24 @@ their ``-private``/``-public`` twins) HTTP/1.1 only, ``h2`` HTTP/2 only.
 gets: :class:`HTTP11Site` (ALPN ``http/1.1`` only) for the HTTP/1.1
 schemes, :class:`H2Site` (ALPN ``h2`` only, every connection Twisted's
 HTTP/2 as extended in :mod:`twisted_pyhandlers._h2connection`) for ``h2``.
+The ``ws`` and ``wss`` schemes get a
+:class:`~twisted_pyhandlers._websocket.WebSocketFactory` (pywebsocket's
+handling of ``*_wsh.py`` handlers), not a ``Site``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, Optional
 
+from twisted.internet.interfaces import IProtocolFactory
+from twisted.logger import Logger
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, verboseLogFormatter
 from twisted_pyhandlers._h2connection import HandlerH2Connection
+from twisted_pyhandlers.compat.wptserve.stash import store_env_config, storeAddress
 from twisted_pyhandlers.site import HandlerSite
 
 #: The wire protocol (its ALPN name) each scheme speaks, as in wptserve.
@@ -42,7 +49,7 @@ PROTOCOL_FOR_SCHEME: Dict[str, str] = {
 PROTOCOL_NAMES = {"http/1.1": "HTTP/1.1", "h2": "HTTP/2", "websocket": "WebSocket"}
 
 #: The protocols this version serves.
-SERVED_PROTOCOLS = frozenset({"http/1.1", "h2"})
+SERVED_PROTOCOLS = frozenset({"http/1.1", "h2", "websocket"})
 
 
 class UnservedScheme(ValueError):
@@ -113,44 +120,108 @@ class SiteMaker:
     """
     Makes the ``Site`` for each scheme, one per wire protocol, all over the
     same resource tree: every HTTP/1.1 scheme shares one ``Site``, the h2
-    scheme has its own (a log file given is opened by each).
+    scheme has its own (a log file given is opened by each); ``ws`` and
+    ``wss`` share one set of loaded WebSocket handlers.
 
     Used on the reactor thread (at start-up).
 
-    :param resource: the root resource every scheme serves.
+    :param resource: the root resource every scheme serves (a
+        :class:`~twisted_pyhandlers.HandlerDirectory` for the WebSocket
+        schemes, whose stash, config and thread pool they share).
     :param logPath: ``None`` for no access log, ``"-"`` for the twistd log,
         otherwise the file to write the access log to.
     :param verbose: whether each access log line ends with the handler's
         run time.
+    :param wsHandlers: the WebSocket handler directory, relative to the
+        document root (or absolute); by default wpt's
+        ``websockets/handlers``.
     :param limits: ``headerTimeout``, ``maxBody`` and ``timeout`` (the idle
         timeout) for every :class:`~twisted_pyhandlers.site.HandlerSite`.
     """
 
+    _log = Logger()
+
     def __init__(
-        self, resource: IResource, logPath: Optional[str] = None, verbose: bool = False, **limits: Any
+        self,
+        resource: IResource,
+        logPath: Optional[str] = None,
+        verbose: bool = False,
+        wsHandlers: Optional[str] = None,
+        **limits: Any,
     ) -> None:
         self._resource = resource
         self._logPath = logPath
         self._formatter = verboseLogFormatter if verbose else combinedLogFormatter
         self._limits = limits
-        self._sites: Dict[str, Site] = {}
+        self._wsHandlers = wsHandlers
+        self._sites: Dict[str, IProtocolFactory] = {}
+        self._dispatcher: Any = None
 
-    def siteForScheme(self, scheme: str) -> Site:
+    def siteForScheme(self, scheme: str) -> IProtocolFactory:
         """
-        The ``Site`` that serves ``scheme``.
+        The ``Site`` (for ``ws``/``wss``, the WebSocket factory) that serves
+        ``scheme``.
 
-        :raises UnservedScheme: for the WebSocket schemes (not served yet)
-            and unknown schemes.
+        :raises UnservedScheme: for unknown schemes, and for ``ws``/``wss``
+            over a root that is not a HandlerDirectory.
         """
         protocol = PROTOCOL_FOR_SCHEME.get(scheme)
         if protocol is None:
             raise UnservedScheme(f"unknown scheme {scheme!r}")
         if protocol not in SERVED_PROTOCOLS:
             raise UnservedScheme(f"{scheme}: {PROTOCOL_NAMES[protocol]} is not served by this version")
-        site = self._sites.get(protocol)
+        key = scheme if protocol == "websocket" else protocol
+        site = self._sites.get(key)
         if site is None:
-            site = self._sites[protocol] = self._h2Site() if protocol == "h2" else self._http11Site()
+            if protocol == "websocket":
+                site = self._webSocketFactory(secure=scheme == "wss")
+            else:
+                site = self._h2Site() if protocol == "h2" else self._http11Site()
+            self._sites[key] = site
         return site
+
+    def webSocketDirectory(self, root: str) -> str:
+        """The WebSocket handler directory for the document root ``root``."""
+        from twisted_pyhandlers._wshandlers import DEFAULT_WS_HANDLERS
+
+        return os.path.join(root, self._wsHandlers if self._wsHandlers is not None else DEFAULT_WS_HANDLERS)
+
+    def _webSocketFactory(self, secure: bool) -> IProtocolFactory:
+        # Imported here: the WebSocket side is loaded only when served.
+        from twisted_pyhandlers._websocket import WebSocketFactory
+
+        context, dispatcher = self._webSocketHandlers()
+        return WebSocketFactory(context, dispatcher, secure)
+
+    def _webSocketHandlers(self) -> Any:
+        """
+        The tree's context and the loaded ``*_wsh.py`` handlers, shared by
+        ``ws``, ``wss`` and WebSockets over HTTP/2; loaded once.
+
+        :raises UnservedScheme: if the root is not a HandlerDirectory.
+        """
+        from twisted_pyhandlers._wshandlers import HandlerDispatcher
+
+        context = getattr(self._resource, "context", None)
+        if context is None:
+            raise UnservedScheme("ws/wss: WebSocket handlers need a HandlerDirectory as the root resource")
+        if self._dispatcher is None:
+            directory = self.webSocketDirectory(context.root.path)
+            # Handler files read WPT_STASH_CONFIG as they load (wptserve's
+            # StashServer sets it before pywebsocket starts).
+            store_env_config(storeAddress(context.stashStore), b"")
+            self._dispatcher = HandlerDispatcher(directory, context.stashStore, context.config)
+            for warning in self._dispatcher.source_warnings():
+                self._log.warn("WebSocket handler not loaded: {warning}", warning=warning)
+            if not os.path.isdir(directory):
+                self._log.warn("no WebSocket handler directory {directory}: every WebSocket request is answered 404", directory=directory)
+            else:
+                self._log.info(
+                    "WebSocket handlers from {directory}: {resources}",
+                    directory=directory,
+                    resources=" ".join(self._dispatcher.resources()) or "(none)",
+                )
+        return context, self._dispatcher
 
     def _h2Site(self) -> Site:
         # Of the limits only the idle timeout applies to HTTP/2 connections
@@ -158,10 +229,18 @@ class SiteMaker:
         # the HTTP/1.1 parser).
         limits = {name: value for name, value in self._limits.items() if name == "timeout"}
         if self._logPath is None:
-            return QuietH2Site(self._resource, parsePOSTFormSubmission=False, **limits)
-        if self._logPath == "-":
-            return H2Site(self._resource, parsePOSTFormSubmission=False, **limits)
-        return H2Site(self._resource, logPath=self._logPath, parsePOSTFormSubmission=False, **limits)
+            site: Site = QuietH2Site(self._resource, parsePOSTFormSubmission=False, **limits)
+        elif self._logPath == "-":
+            site = H2Site(self._resource, parsePOSTFormSubmission=False, **limits)
+        else:
+            site = H2Site(self._resource, logPath=self._logPath, parsePOSTFormSubmission=False, **limits)
+        # WebSockets over HTTP/2 (extended CONNECT) run the ws handlers,
+        # when the tree is a HandlerDirectory and the handler directory
+        # exists (an h2-only server without one warns about nothing).
+        context = getattr(self._resource, "context", None)
+        if context is not None and (self._dispatcher is not None or os.path.isdir(self.webSocketDirectory(context.root.path))):
+            site.webSockets = self._webSocketHandlers()  # type: ignore[attr-defined]
+        return site
 
     def _http11Site(self) -> Site:
         # Handlers parse their own request bodies (lazily, as wptserve

@@ -100,7 +100,9 @@ class Listener:
 
     @property
     def urlScheme(self) -> str:
-        """``https`` for a TLS listener, ``http`` otherwise."""
+        """``https`` for a TLS listener, ``http`` otherwise; ``wss``/``ws`` for WebSocket ones."""
+        if PROTOCOL_FOR_SCHEME.get(self.scheme) == "websocket":
+            return "wss" if self.tls is not None else "ws"
         return "https" if self.tls is not None else "http"
 
 

@@ -17,7 +17,9 @@ wptserve's (``wptserve/stash.py``):
 - ``put`` refuses ``None`` (:class:`ValueError`) and refuses to overwrite an
   entry (:class:`StashError`);
 - ``take`` returns the value and removes it, or returns ``None``;
-- ``lock`` is one lock shared by every request using the store.
+- ``lock`` is one lock shared by every request using the store;
+- ``get_queue()`` makes a queue to keep in the stash (WebSocket handlers
+  hand messages between connections through one), with the in-memory store.
 
 Two layers keep those rules in one place.  A :class:`StashStore` is the
 shared storage, one per server (or per cluster): it sees keys already
@@ -29,6 +31,7 @@ from the reactor thread.
 
 from __future__ import annotations
 
+import queue
 import threading
 import uuid
 from types import TracebackType
@@ -170,6 +173,15 @@ class MemoryStashStore:
         """
         return self._lock
 
+    def makeQueue(self) -> "queue.Queue[Any]":
+        """
+        A new :class:`queue.Queue` for ``stash.get_queue()``: kept in this
+        store as the very object, it is shared by every thread of the
+        process, as wptserve's manager queue is by its processes.  Any
+        thread.
+        """
+        return queue.Queue()
+
     def __len__(self) -> int:
         """How many entries are stored (for tests and introspection)."""
         with self._mutex:
@@ -296,3 +308,22 @@ class Stash:
     def lock(self) -> StashLock:
         """The lock shared by all requests (and processes) using the store."""
         return self.store.lock
+
+    def get_queue(self) -> "queue.Queue[Any]":
+        """
+        A new queue that can be put in the stash and used from every handler
+        thread (wptserve's name).  Stores that can make one have a
+        ``makeQueue()`` method: the in-memory store does; a store shared
+        between processes (Redis) does not, as a queue object cannot be
+        pickled.
+
+        :raises StashError: if the store cannot make queues.
+        """
+        makeQueue = getattr(self.store, "makeQueue", None)
+        if makeQueue is None:
+            raise StashError(
+                f"stash.get_queue() needs the in-memory stash: {type(self.store).__name__} "
+                "cannot share a queue between processes"
+            )
+        result: "queue.Queue[Any]" = makeQueue()
+        return result

@@ -128,9 +128,11 @@ class Options(usage.Options):
         f"--all-ports it listens on {DEFAULT_LISTEN} only.  --listen takes a Twisted "
         "endpoint string, or SCHEME=ENDPOINT (https=tcp:8443 is TLS with the made "
         "certificate); TCP endpoints get backlog=1024 unless they name one.  "
-        "--all-ports serves every http, https and h2 port of the config (\"auto\": "
+        "--all-ports serves every http, https, h2, ws and wss port of the config (\"auto\": "
         "a system-chosen port), or of wpt's default topology without --config; "
-        "h2 ports speak HTTP/2 only, https ports HTTP/1.1 only.  "
+        "h2 ports speak HTTP/2 only, https ports HTTP/1.1 only; ws and wss ports (and "
+        "h2, by extended CONNECT) run the *_wsh.py handlers of --ws-handlers "
+        "(default websockets/handlers under the root: DIR/echo_wsh.py answers /echo).  "
         "Stash URLs: memory: (the default, one process) or redis://host:port/db "
         "(shared between processes).  Each access log line is in Apache's combined "
         "format; the size is the body's bytes."
@@ -157,6 +159,7 @@ class Options(usage.Options):
         ["header-timeout", None, None, f"Seconds for a request's headers [{DEFAULT_HEADER_TIMEOUT:g}].", float],
         ["idle-timeout", None, None, f"Seconds an idle connection is kept [{DEFAULT_IDLE_TIMEOUT:g}].", float],
         ["max-body", None, None, "The largest request body, bytes [1 GiB].", int],
+        ["ws-handlers", None, None, "The *_wsh.py directory [websockets/handlers]."],
     ]
     compData = usage.Completions(
         optActions={
@@ -166,6 +169,7 @@ class Options(usage.Options):
             "tls-dir": usage.CompleteDirs(),
             "tls-cert": usage.CompleteFiles(),
             "tls-key": usage.CompleteFiles(),
+            "ws-handlers": usage.CompleteDirs(),
         }
     )
 
@@ -182,7 +186,8 @@ class Options(usage.Options):
         """Endpoint, or SCHEME=ENDPOINT (repeatable)."""
         # SCHEME=ENDPOINT names the scheme it serves (https=tcp:8443 is TLS
         # with the server's certificate; https=ssl:8443:privateKey=k.pem the
-        # user's own; h2=tcp:9000 is HTTP/2 only, over TLS); a bare ssl:
+        # user's own; h2=tcp:9000 is HTTP/2 only, over TLS; ws=tcp:8001 and
+        # wss=tcp:8002 serve WebSocket handlers); a bare ssl:
         # endpoint is https (HTTP/1.1 only), anything else http.
         # With --all-ports, a scheme given here replaces the config's ports
         # of that scheme.
@@ -247,6 +252,10 @@ class Options(usage.Options):
                 _checkEndpoint(listener)
             if self["tls-cert"] is not None:
                 self.userCertificate = loadServerCertificate(self["tls-cert"], self["tls-key"])
+            if self["ws-handlers"] is not None:
+                directory = os.path.join(self["root"], self["ws-handlers"])
+                if not os.path.isdir(directory):
+                    raise ValueError(f"--ws-handlers {self['ws-handlers']!r}: no directory {directory}")
             stashStoreFromURL(self["stash"])
         except ValueError as e:
             raise usage.UsageError(str(e)) from e
@@ -524,6 +533,7 @@ def makeService(options: Options) -> IService:
         resource,
         options["access-log"],
         verbose=options["verbose"],
+        wsHandlers=options["ws-handlers"],
         headerTimeout=options["header-timeout"] or None,
         timeout=options["idle-timeout"] or None,
         maxBody=options["max-body"] or None,

@@ -54,7 +54,9 @@ class FireOnClose(Protocol):
             self.done.callback(None)
 
 
-def serve(reactor: Any, root: str, host: str, configPath: str | None = None) -> Deferred[None]:
+def serve(
+    reactor: Any, root: str, host: str, configPath: str | None = None, wsHandlers: str | None = None
+) -> Deferred[None]:
     """
     Listen, announce the port, and return a Deferred that fires when stdin
     closes (``react`` then stops the reactor).
@@ -63,8 +65,10 @@ def serve(reactor: Any, root: str, host: str, configPath: str | None = None) -> 
     """
     config = None if configPath is None else ServerConfig.fromFile(configPath, docRoot=root)
     resource = HandlerDirectory(root, reactor=reactor, config=config)
-    # The very Site the twistd plugin serves the http scheme with.
-    port = reactor.listenTCP(0, SiteMaker(resource).siteForScheme("http"), interface=host)
+    # The very Site the twistd plugin serves the http scheme with (with
+    # --ws, the factory it serves the ws scheme with).
+    scheme = "http" if wsHandlers is None else "ws"
+    port = reactor.listenTCP(0, SiteMaker(resource, wsHandlers=wsHandlers).siteForScheme(scheme), interface=host)
     sys.stdout.write(f"PORT {port.getHost().port}\n")
     sys.stdout.flush()
     done: Deferred[None] = Deferred()
@@ -82,10 +86,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("root", help="document root to serve")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--config", help="a wptserve-style JSON config file")
+    parser.add_argument("--ws", help="serve the ws scheme instead, with this WebSocket handler directory")
     args = parser.parse_args(argv)
     # First in line, so handlers get our wptserve names, not the real ones.
     sys.meta_path.insert(0, _WptserveCompatFinder())
-    react(serve, [os.path.abspath(args.root), args.host, args.config])
+    react(serve, [os.path.abspath(args.root), args.host, args.config, args.ws])
 
 
 if __name__ == "__main__":
