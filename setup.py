@@ -46,6 +46,9 @@ setup(
         # under it is ours (Twisted).
         "pywebsocket3>=4.0.2",
     ],
+    # The pytest plugin (fixtures pyhandlers and pyhandlers_stubtreq) is
+    # found by pytest through this entry point: no conftest.py needed.
+    entry_points={"pytest11": ["pyhandlers = twisted_pyhandlers.pytest_plugin"]},
     extras_require={
         "test": [
             "pytest>=7",
@@ -66,6 +69,9 @@ setup(
             # A real WebSocket client for the ws/wss tests (text, binary,
             # close codes, subprotocols, wss).
             "websockets>=12",
+            # httpx: the plugin's tests (and docs samples) show a plain
+            # synchronous test with each common client.
+            "httpx",
         ],
         "docs": ["sphinx>=7"],
         "lint": ["ruff", "mypy", "mypy-zope"],

@@ -23,7 +23,12 @@ def stashStoreFromURL(url: Optional[str]) -> StashStore:
     - ``redis://[:password@]host:port/db``, ``rediss://...`` (TLS) or
       ``unix:///path/to/socket?db=N``: a
       :class:`~twisted_pyhandlers.redisstash.RedisStashStore`; making it does
-      not connect, the first stash call does.
+      not connect, the first stash call does;
+    - ``manager://:KEY@HOST:PORT/NAME``: a
+      :class:`~twisted_pyhandlers.managerstash.ManagerStashStore`, the store
+      ``NAME`` of another process's
+      :class:`~twisted_pyhandlers.managerstash.StashHost`; making it does not
+      connect either.
 
     :raises ValueError: for any other scheme.
     """
@@ -36,4 +41,10 @@ def stashStoreFromURL(url: Optional[str]) -> StashStore:
         from twisted_pyhandlers.redisstash import RedisStashStore
 
         return RedisStashStore(url)
-    raise ValueError(f"Unsupported stash URL {url!r}: use memory: or redis://host:port/db")
+    if scheme == "manager":
+        from twisted_pyhandlers.managerstash import ManagerStashStore
+
+        return ManagerStashStore(url)
+    raise ValueError(
+        f"Unsupported stash URL {url!r}: use memory:, redis://host:port/db or manager://:KEY@HOST:PORT/NAME"
+    )

@@ -1,0 +1,5 @@
+import time
+
+def main(request, response):
+    time.sleep(0.2)
+    return "slept"

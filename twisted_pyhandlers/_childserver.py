@@ -1,0 +1,418 @@
+"""
+A server for tests, in a child process: both sides of it.
+
+The parent side, :class:`ChildServer`, is what the ``pyhandlers`` pytest
+fixture hands a test: it starts ``python -m twisted_pyhandlers._childserver``
+on a document root, waits for the child to say which port it listens on, and
+reads back what the child recorded.  The child side, :func:`main`, is a
+``twistd pyhandlers`` in all but the process management: it takes the same
+options (parsed by :class:`twisted_pyhandlers.tap.Options`), and adds one,
+``--requests FILE``, to which it appends one JSON line per request received.
+
+Why a child process: under pytest-twisted the global reactor runs only while
+a Twisted test waits on a Deferred, so an in-process server would never
+answer a plain synchronous test (urllib, requests, httpx).  A child has its
+own reactor, which serves both kinds of test alike; a handler that hangs or
+crashes cannot take pytest down with it.
+
+What crosses the process boundary, and how:
+
+- **start-up**: the child prints one JSON line on its standard output once
+  every endpoint listens (the ports and the config handlers see), or exits
+  non-zero; its log goes to a file that the parent shows when start-up
+  fails;
+- **stop**: the parent closes the child's standard input; the child stops its
+  reactor when it sees end-of-file, so it never outlives pytest;
+- **the stash**: a :class:`~twisted_pyhandlers.managerstash.StashHost` in
+  the pytest process, reached through a ``manager://`` stash URL;
+- **requests**: the child appends a JSON line per request to a file, on the
+  reactor thread, before the request is handed to its resource, so a
+  request whose response the client has seen is in the file.  A file needs
+  no server, no connection and no polling, and survives the child.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import urljoin
+
+from twisted_pyhandlers.stash import Stash, StashLock, StashStore
+
+#: Seconds a child may take to listen before start-up counts as failed.
+START_TIMEOUT = 30.0
+
+#: Seconds a child may take to exit once asked, before it is killed.
+STOP_TIMEOUT = 10.0
+
+
+#: The variable that hands the child its stash URL (which may hold a key).
+STASH_ENVIRONMENT = "TWISTED_PYHANDLERS_TEST_STASH"
+
+
+class ServerStartError(Exception):
+    """The child server did not start; the message carries its log."""
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """
+    One request the server received.
+
+    :ivar method: ``"GET"``, ``"POST"``, ...
+    :ivar path: the path as sent (still percent-encoded), without the query.
+    :ivar query: the query string as sent, without the ``?`` (``""`` if none).
+    :ivar headers: ``(name, value)`` pairs, ISO-8859-1 decoded; see
+        :func:`recordedHeaders` for the order and case they keep.
+    :ivar body: the request body.
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: List[Tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> Optional[str]:
+        """The value of the first header called ``name`` (any case), or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    @classmethod
+    def fromJSON(cls, line: str) -> RecordedRequest:
+        """Parse one line of the requests file."""
+        data = json.loads(line)
+        return cls(
+            method=data["method"],
+            path=data["path"],
+            query=data["query"],
+            headers=[(name, value) for name, value in data["headers"]],
+            body=base64.b64decode(data["body"]),
+        )
+
+
+class ServerStash:
+    """
+    ``server.stash`` for a test: the stash the server's handlers see, with
+    the same key rules, but no request to take a default path from, so every
+    call names the ``path`` (a handler's default: its URL path, such as
+    ``"/resources/stash.py"``).  Calls block on a local socket.
+    """
+
+    def __init__(self, store: StashStore) -> None:
+        self.store = store
+
+    def put(self, key: Union[str, bytes], value: object, path: Union[str, bytes]) -> None:
+        """
+        Put ``value`` under ``key`` for the handler at ``path``.
+
+        :raises ValueError: if ``value`` is None or ``key`` is not a UUID.
+        :raises StashError: if an entry exists already.
+        """
+        Stash(self.store, path).put(key, value)
+
+    def take(self, key: Union[str, bytes], path: Union[str, bytes]) -> Optional[object]:
+        """Remove and return what is stored under ``key`` for ``path``, or None."""
+        return Stash(self.store, path).take(key)
+
+    @property
+    def lock(self) -> StashLock:
+        """The lock the server's handlers see as ``stash.lock``."""
+        return self.store.lock
+
+
+class ChildServer:
+    """
+    A ``twisted_pyhandlers`` server on ``root`` in a child process,
+    listening on a free loopback port.  Every method runs in the test's
+    thread and blocks (briefly).
+
+    :param root: the document root.
+    :param workdir: an empty directory for the child's log and records.
+    :param stashURL: a stash URL the test process can open too.
+    :param config: a wptserve-style config: a JSON file's path, or a mapping
+        (written to ``workdir``).
+    :param host: the host name handlers see (``browser_host``).
+    """
+
+    def __init__(
+        self,
+        root: Union[str, os.PathLike[str]],
+        workdir: Path,
+        *,
+        stashURL: str,
+        config: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
+        host: Optional[str] = None,
+    ) -> None:
+        self.root = Path(root)
+        self.workdir = workdir
+        self.stashURL = stashURL
+        self.host = host
+        self._configArgument = config
+        self.logPath = workdir / "server.log"
+        self.requestsPath = workdir / "requests.jsonl"
+        self._process: Optional[subprocess.Popen[bytes]] = None
+        self._stash: Optional[ServerStash] = None
+        self.port = 0
+        self.config: Mapping[str, Any] = MappingProxyType({})
+
+    def command(self) -> List[str]:
+        """The child's command line."""
+        command = [
+            sys.executable, "-m", "twisted_pyhandlers._childserver",
+            "--root", os.fspath(self.root),
+            "--listen", "tcp:0:interface=127.0.0.1",
+            "--requests", os.fspath(self.requestsPath),
+            "--threads", "32",
+        ]
+        config = self._configArgument
+        if isinstance(config, Mapping):
+            path = self.workdir / "config.json"
+            path.write_text(json.dumps(dict(config)), encoding="utf-8")
+            config = path
+        if config is not None:
+            command += ["--config", os.fspath(config)]
+        if self.host is not None:
+            command += ["--host", self.host]
+        return command
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        """
+        Start the child and wait until it listens.
+
+        :raises ServerStartError: with the child's log, if it exits or stays
+            silent for ``timeout`` seconds.
+        """
+        self.requestsPath.write_bytes(b"")
+        env = dict(os.environ)
+        # The child imports this very copy of the package.
+        here = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join([here] + [p for p in [env.get("PYTHONPATH")] if p])
+        # Not on the command line, where any local user could read the key.
+        env[STASH_ENVIRONMENT] = self.stashURL
+        with open(self.logPath, "wb") as log:
+            self._process = subprocess.Popen(
+                self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env
+            )
+        line = self._readyLine(timeout)
+        ready = json.loads(line)
+        self.port = ready["port"]
+        self.config = MappingProxyType(ready["config"])
+
+    def _readyLine(self, timeout: float) -> str:
+        process = self._process
+        assert process is not None and process.stdout is not None
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.stop()
+                    raise ServerStartError(self._failure(f"did not listen within {timeout:g} seconds"))
+                if selector.select(remaining):
+                    line = process.stdout.readline()
+                    if line.startswith(b"{"):
+                        return line.decode("utf-8")
+                    if not line:
+                        process.wait()
+                        raise ServerStartError(self._failure(f"exited with status {process.returncode}"))
+
+    def _failure(self, what: str) -> str:
+        return (
+            f"twisted_pyhandlers test server for {os.fspath(self.root)!r} {what} before listening.\n"
+            f"Command: {' '.join(self.command())}\n"
+            f"Its log:\n{self.log or '(empty)'}"
+        )
+
+    @property
+    def log(self) -> str:
+        """What the child has logged so far (handler tracebacks included)."""
+        try:
+            return self.logPath.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/``."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    def url(self, path: str = "/") -> str:
+        """The absolute URL of ``path`` (relative to the root) on this server."""
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    @property
+    def stash(self) -> ServerStash:
+        """The stash the server's handlers see (see :class:`ServerStash`)."""
+        if self._stash is None:
+            from twisted_pyhandlers._stashurl import stashStoreFromURL
+
+            self._stash = ServerStash(stashStoreFromURL(self.stashURL))
+        return self._stash
+
+    @property
+    def requests(self) -> List[RecordedRequest]:
+        """Every request received so far, in the order received."""
+        data = self.requestsPath.read_text(encoding="utf-8")
+        return [RecordedRequest.fromJSON(line) for line in data.splitlines(keepends=True) if line.endswith("\n")]
+
+    def stop(self) -> None:
+        """Ask the child to stop (end of its standard input); kill it if it lingers."""
+        process = self._process
+        if process is None:
+            return
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        self._process = None
+
+
+# -- the child side -------------------------------------------------------------
+
+
+def recordedHeaders(headers: Any) -> List[Tuple[str, str]]:
+    """
+    The headers of a request as ``(name, value)`` str pairs, from Twisted's
+    parsed :class:`~twisted.web.http_headers.Headers`: names in Twisted's
+    canonical case (``Content-Type``), grouped by name in the order each
+    name first arrived, values in the order sent.  Reactor thread.
+    """
+    return [
+        (name.decode("iso-8859-1"), value.decode("iso-8859-1"))
+        for name, values in headers.getAllRawHeaders()
+        for value in values
+    ]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """
+    The child: serve ``--root`` on every ``--listen`` endpoint, print one
+    JSON line ``{"port": ..., "ports": [...], "config": {...}}`` once all
+    listen, stop at end of standard input.  A bad option or an endpoint that
+    cannot listen is one line on standard error and exit status 1.
+    """
+    from twisted.internet import defer, endpoints, reactor, stdio
+    from twisted.internet.protocol import Protocol
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+    from twisted.python import usage
+    from twisted.web.server import Site
+
+    from twisted_pyhandlers import HandlerDirectory
+    from twisted_pyhandlers._threads import HandlerThreadPool
+    from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
+    from twisted_pyhandlers.tap import Options as TapOptions
+
+    class Options(TapOptions):
+        optParameters = TapOptions.optParameters + [
+            ["requests", None, None, "Append one JSON line per request received to this file."],
+        ]
+
+        def postOptions(self) -> None:
+            if self["stash"] is None:
+                self["stash"] = os.environ.get(STASH_ENVIRONMENT)
+            super().postOptions()
+
+    options = Options()
+    try:
+        options.parseOptions(sys.argv[1:] if argv is None else argv)
+    except usage.UsageError as e:
+        sys.stderr.write(f"twisted_pyhandlers test server: {e}\n")
+        sys.exit(1)
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
+
+    root = os.path.realpath(options["root"])
+    config = ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root)
+    pool = HandlerThreadPool(options["threads"])
+    resource = HandlerDirectory(
+        root, reactor=reactor, threadpool=pool, stash=options["stash"], config=config  # type: ignore[arg-type]
+    )
+    records = open(options["requests"], "a", encoding="utf-8") if options["requests"] else None
+
+    class RecordingSite(Site):
+        def getResourceFor(self, request: Any) -> Any:
+            """Record ``request``, then route it as Site does.  Reactor thread."""
+            if records is not None:
+                content = request.content
+                body = b""
+                if content is not None:
+                    content.seek(0)
+                    body = content.read()
+                    content.seek(0)
+                path, _, query = request.uri.partition(b"?")
+                line = {
+                    "method": request.method.decode("iso-8859-1"),
+                    "path": path.decode("iso-8859-1"),
+                    "query": query.decode("iso-8859-1"),
+                    "headers": recordedHeaders(request.requestHeaders),
+                    "body": base64.b64encode(body).decode("ascii"),
+                }
+                records.write(json.dumps(line) + "\n")
+                records.flush()
+            return super().getResourceFor(request)
+
+        def log(self, request: Any) -> None:
+            """No access log: the requests file says what arrived."""
+
+    site = RecordingSite(resource, parsePOSTFormSubmission=False)
+    site.noisy = False
+
+    class StopAtEndOfInput(Protocol):
+        def connectionLost(self, reason: Any = None) -> None:
+            if reactor.running:  # type: ignore[attr-defined]
+                reactor.stop()  # type: ignore[attr-defined]
+
+    failed = []
+
+    async def listen() -> None:
+        ports = []
+        try:
+            for description in options["listen"]:
+                endpoint = endpoints.serverFromString(reactor, description)
+                port = await endpoint.listen(site)
+                number = port.getHost().port
+                config.addListeningPort(schemeForEndpoint(description), number)
+                ports.append(number)
+        except Exception as e:
+            sys.stderr.write(f"twisted_pyhandlers test server: cannot listen: {e}\n")
+            failed.append(e)
+            reactor.stop()  # type: ignore[attr-defined]
+            return
+        sys.stdout.write(json.dumps({"port": ports[0], "ports": ports, "config": config.as_dict()}) + "\n")
+        sys.stdout.flush()
+        # From now on nobody reads the pipe: what handlers print goes to the
+        # log, so a chatty handler cannot fill the pipe and block.
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    def started() -> None:
+        pool.start()
+        stdio.StandardIO(StopAtEndOfInput(), stdout=os.open(os.devnull, os.O_WRONLY))
+        defer.ensureDeferred(listen())
+
+    reactor.callWhenRunning(started)  # type: ignore[attr-defined]
+    reactor.addSystemEventTrigger("during", "shutdown", pool.stop)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+    if records is not None:
+        records.close()
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
