@@ -145,6 +145,9 @@ class ChildServer:
     :param config: a wptserve-style config: a JSON file's path, or a mapping
         (written to ``workdir``).
     :param host: the host name handlers see (``browser_host``).
+
+    :ivar port: the port it listens on (once started).
+    :ivar config: the config its handlers see, read-only (once started).
     """
 
     def __init__(
@@ -403,7 +406,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     def started() -> None:
         pool.start()
-        stdio.StandardIO(StopAtEndOfInput(), stdout=os.open(os.devnull, os.O_WRONLY))
+        stdio.StandardIO(StopAtEndOfInput(), stdout=os.open(os.devnull, os.O_WRONLY))  # type: ignore[call-arg]
         defer.ensureDeferred(listen())
 
     reactor.callWhenRunning(started)  # type: ignore[attr-defined]

@@ -219,7 +219,8 @@ class StashHost:
         Manager.register("stores", callable=lambda: stores, proxytype=_StoresProxy)
         manager = Manager(address=self._requested, authkey=self._authkey.encode("ascii"))
         self._server = manager.get_server()
-        self.address = self._server.address
+        address: Any = self._server.address
+        self.address = (str(address[0]), int(address[1]))
         thread = threading.Thread(
             target=self._server.serve_forever, name="twisted_pyhandlers-stash-host", daemon=True
         )
@@ -246,10 +247,12 @@ class _StoresProxy(BaseProxy):
         self._callmethod("put", (name, key, path, value))
 
     def take(self, name: str, key: str, path: str) -> Optional[object]:
-        return self._callmethod("take", (name, key, path))
+        call: Any = self._callmethod
+        return call("take", (name, key, path))
 
     def acquire(self, name: str, blocking: bool, timeout: float) -> bool:
-        return bool(self._callmethod("acquire", (name, blocking, timeout)))
+        call: Any = self._callmethod
+        return bool(call("acquire", (name, blocking, timeout)))
 
     def release(self, name: str) -> None:
         self._callmethod("release", (name,))

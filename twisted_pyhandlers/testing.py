@@ -206,8 +206,7 @@ class MemoryClient(StubTreq):  # type: ignore[misc]
             does not turn during a synchronous test.
         """
         self._pump()
-        box: list = []
-        pending.addBoth(lambda outcome: (box.append(outcome), outcome)[1])
+        box = _outcomeOf(pending)
         if not box:
             raise NotAnsweredInMemory(
                 "the in-memory server has not answered: the answer needs the reactor "
@@ -221,11 +220,24 @@ class MemoryClient(StubTreq):  # type: ignore[misc]
         return outcome
 
 
+def _outcomeOf(pending: Deferred[Any]) -> list[Any]:
+    """
+    A list that holds ``pending``'s result (or Failure) once it has a final
+    one (not a nested Deferred); ``pending`` keeps its result.
+    """
+    box: list[Any] = []
+
+    def keep(outcome: Any) -> Any:
+        box.append(outcome)
+        return outcome
+
+    pending.addBoth(keep)
+    return box
+
+
 def _hasResult(pending: Deferred[Any]) -> bool:
     """Whether ``pending`` has fired with a final result (not a nested Deferred)."""
-    box: list = []
-    pending.addBoth(lambda outcome: (box.append(True), outcome)[1])
-    return bool(box)
+    return bool(_outcomeOf(pending))
 
 
 def memoryClient(
