@@ -78,6 +78,15 @@ class _Stores:
             self._stores.pop(name, None)
 
 
+#: The stores of every :class:`StashHost` started in this process, by
+#: (address, key).  A :class:`ManagerStashStore` for one of them calls it
+#: directly: a manager proxy in the hosting process would be freed by the
+#: garbage collector in whatever thread it runs in, and its finaliser
+#: connects to the host and waits, which deadlocks when that thread is the
+#: host's own accepting thread.
+_localHosts: Dict[Tuple[Tuple[str, int], bytes], _Stores] = {}
+
+
 class _HostManager(BaseManager):
     """The manager type both sides register ``stores`` on."""
 
@@ -134,6 +143,9 @@ class ManagerStashStore:
 
     def _call(self, method: str, *args: Any) -> Any:
         """Call ``method`` of the host's stores.  Blocking; any thread."""
+        local = _localHosts.get((self._address, self._authkey))
+        if local is not None:
+            return getattr(local, method)(self.name, *args)
         try:
             with self._mutex:
                 if self._proxy is None:
@@ -221,6 +233,7 @@ class StashHost:
         self._server = manager.get_server()
         address: Any = self._server.address
         self.address = (str(address[0]), int(address[1]))
+        _localHosts[(self.address, self._authkey.encode("ascii"))] = stores
         thread = threading.Thread(
             target=self._server.serve_forever, name="twisted_pyhandlers-stash-host", daemon=True
         )
