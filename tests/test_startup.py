@@ -49,7 +49,7 @@ def folder(tmp_path: Path) -> Path:
         (["--config", "bad.json"], "twistd pyhandlers: --config bad.json: subdomains must be a list of strings, not 5"),
         (["--host", ""], "twistd pyhandlers: --host must not be empty"),
         (["--host", "", "--all-ports"], "twistd pyhandlers: --host must not be empty"),
-        (["--stash", "mongodb://x"], "twistd pyhandlers: Unsupported stash URL 'mongodb://x': use memory: or redis://host:port/db"),
+        (["--stash", "mongodb://x"], "twistd pyhandlers: Unsupported stash URL 'mongodb://x': use memory:, redis://host:port/db or manager://:KEY@HOST:PORT/NAME"),
     ],
 )
 def test_badValueIsOneLine(folder: Path, arguments: List[str], line: str) -> None:

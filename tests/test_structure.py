@@ -249,6 +249,14 @@ PUBLIC_EXPORTS = {
         "ServerConfig",
         "schemeForEndpoint",
     ],
+    "twisted_pyhandlers.managerstash": [
+        "ManagerStashStore",
+        "StashHost",
+    ],
+    "twisted_pyhandlers.pytest_plugin": [
+        "pyhandlers",
+        "pyhandlers_stubtreq",
+    ],
     "twisted_pyhandlers.redisstash": [
         "RedisStashStore",
         "redactURL",
@@ -291,7 +299,10 @@ PUBLIC_EXPORTS = {
         "withBacklog",
     ],
     "twisted_pyhandlers.testing": [
+        "MemoryClient",
+        "NotAnsweredInMemory",
         "SynchronousThreadPool",
+        "memoryClient",
     ],
 }
 

@@ -291,18 +291,20 @@ class ChildServer:
 # -- the child side -------------------------------------------------------------
 
 
-def recordedHeaders(headers: Any) -> List[Tuple[str, str]]:
+def recordedHeaders(request: Any) -> List[Tuple[str, str]]:
     """
-    The headers of a request as ``(name, value)`` str pairs, from Twisted's
-    parsed :class:`~twisted.web.http_headers.Headers`: names in Twisted's
-    canonical case (``Content-Type``), grouped by name in the order each
-    name first arrived, values in the order sent.  Reactor thread.
+    The headers of a request as ``(name, value)`` str pairs: one per field
+    line, in the order and name case the client sent them, as
+    :class:`~twisted_pyhandlers.site.HandlerChannel` recorded them; for a
+    request that did not come through that channel, Twisted's parsed
+    headers (canonical names, grouped by name).  Reactor thread.
     """
-    return [
-        (name.decode("iso-8859-1"), value.decode("iso-8859-1"))
-        for name, values in headers.getAllRawHeaders()
-        for value in values
-    ]
+    received = getattr(request, "receivedHeaders", None)
+    if received is not None:
+        pairs = list(received)
+    else:
+        pairs = [(name, value) for name, values in request.requestHeaders.getAllRawHeaders() for value in values]
+    return [(name.decode("iso-8859-1"), value.decode("iso-8859-1")) for name, value in pairs]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -316,11 +318,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from twisted.internet.protocol import Protocol
     from twisted.logger import globalLogBeginner, textFileLogObserver
     from twisted.python import usage
-    from twisted.web.server import Site
 
     from twisted_pyhandlers import HandlerDirectory
     from twisted_pyhandlers._threads import HandlerThreadPool
     from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
+    from twisted_pyhandlers.site import HandlerSite
     from twisted_pyhandlers.tap import Options as TapOptions
 
     class Options(TapOptions):
@@ -349,7 +351,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     )
     records = open(options["requests"], "a", encoding="utf-8") if options["requests"] else None
 
-    class RecordingSite(Site):
+    class RecordingSite(HandlerSite):
         def getResourceFor(self, request: Any) -> Any:
             """Record ``request``, then route it as Site does.  Reactor thread."""
             if records is not None:
@@ -364,7 +366,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                     "method": request.method.decode("iso-8859-1"),
                     "path": path.decode("iso-8859-1"),
                     "query": query.decode("iso-8859-1"),
-                    "headers": recordedHeaders(request.requestHeaders),
+                    "headers": recordedHeaders(request),
                     "body": base64.b64encode(body).decode("ascii"),
                 }
                 records.write(json.dumps(line) + "\n")
@@ -374,7 +376,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         def log(self, request: Any) -> None:
             """No access log: the requests file says what arrived."""
 
-    site = RecordingSite(resource, parsePOSTFormSubmission=False)
+    site = RecordingSite(resource)
     site.noisy = False
 
     class StopAtEndOfInput(Protocol):

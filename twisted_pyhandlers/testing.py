@@ -49,9 +49,6 @@ from twisted.web.server import Request as TwistedRequest
 
 __all__ = ["MemoryClient", "NotAnsweredInMemory", "SynchronousThreadPool", "memoryClient"]
 
-__all__ = ["SynchronousThreadPool"]
-
-
 class SynchronousThreadPool:
     """
     A stand-in for :class:`twisted.python.threadpool.ThreadPool` that runs
