@@ -159,17 +159,12 @@ def test_startupFailureIsAClearTestError(pytester: pytest.Pytester) -> None:
 
 def test_badArgumentsAreClearErrors(pytester: pytest.Pytester) -> None:
     """
-    ``tls=True`` (not available yet), an in-memory stash the test could not
-    reach, and a root that is not a directory are each refused with a
-    message naming the problem.
+    An in-memory stash the test could not reach and a root that is not a
+    directory are each refused with a message naming the problem.
     """
     pytester.mkdir("root")
     result = runUserTests(pytester, """
         import pytest
-
-        def test_tls(pyhandlers):
-            with pytest.raises(NotImplementedError, match="is not available yet"):
-                pyhandlers("root", tls=True)
 
         def test_memory_stash(pyhandlers):
             with pytest.raises(ValueError, match="test cannot reach it"):
@@ -179,7 +174,44 @@ def test_badArgumentsAreClearErrors(pytester: pytest.Pytester) -> None:
             with pytest.raises(ValueError, match="not a directory"):
                 pyhandlers("missing")
     """)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=2)
+
+
+def test_tlsServesHTTPSWithAMadeCertificate(pytester: pytest.Pytester) -> None:
+    """
+    ``tls=True`` serves HTTPS on 127.0.0.1 with a certificate that a client
+    verifying against the server's ``ca`` accepts (and one with no CA
+    refuses), offers only HTTP/1.1 by ALPN, records the request, and gives
+    the SPKI pin of the key on the wire.
+    """
+    root = pytester.mkdir("root")
+    (root / "hello.py").write_text("def main(request, response):\n    return request.url_parts.scheme\n")
+    result = runUserTests(pytester, """
+        import base64, hashlib, socket, ssl, urllib.request, urllib.error, pytest
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        def test_https(pyhandlers):
+            server = pyhandlers("root", tls=True)
+            assert server.base_url.startswith("https://127.0.0.1:")
+            context = ssl.create_default_context(cafile=server.ca)
+            with urllib.request.urlopen(server.url("hello.py"), context=context, timeout=20) as answer:
+                assert answer.read() == b"https"
+            assert [r.path for r in server.requests] == ["/hello.py"]
+            with pytest.raises(urllib.error.URLError):
+                urllib.request.urlopen(server.url("hello.py"), context=ssl.create_default_context(), timeout=20)
+            context.set_alpn_protocols(["h2", "http/1.1"])
+            with socket.create_connection(("127.0.0.1", server.port), timeout=20) as raw:
+                with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    assert tls.selected_alpn_protocol() == "http/1.1"
+                    der = tls.getpeercert(binary_form=True)
+            spki = x509.load_der_x509_certificate(der).public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            assert server.spkiPin == base64.b64encode(hashlib.sha256(spki).digest()).decode()
+            assert server.config["ports"]["https"] == [server.port]
+    """)
+    result.assert_outcomes(passed=1)
 
 
 def test_handlerLogIsShownWithAFailingTest(pytester: pytest.Pytester) -> None:

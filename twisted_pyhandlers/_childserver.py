@@ -145,8 +145,15 @@ class ChildServer:
     :param config: a wptserve-style config: a JSON file's path, or a mapping
         (written to ``workdir``).
     :param host: the host name handlers see (``browser_host``).
+    :param tls: serve HTTPS (HTTP/1.1 only) with a certificate made for
+        the config's hosts, localhost and 127.0.0.1, signed by a CA made in
+        ``workdir`` (see :attr:`ca`).
 
     :ivar port: the port it listens on (once started).
+    :ivar ca: with ``tls``, the made CA's PEM file, for a client's
+        ``verify=``; None otherwise.
+    :ivar spkiPin: with ``tls``, the server key's SPKI pin (for Chromium's
+        ``--ignore-certificate-errors-spki-list``); None otherwise.
     :ivar config: the config its handlers see, read-only (once started).
     """
 
@@ -158,8 +165,12 @@ class ChildServer:
         stashURL: str,
         config: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
         host: Optional[str] = None,
+        tls: bool = False,
     ) -> None:
         self.root = Path(root)
+        self.tls = tls
+        self.ca: Optional[str] = None
+        self.spkiPin: Optional[str] = None
         self.workdir = workdir
         self.stashURL = stashURL
         self.host = host
@@ -189,6 +200,8 @@ class ChildServer:
             command += ["--config", os.fspath(config)]
         if self.host is not None:
             command += ["--host", self.host]
+        if self.tls:
+            command += ["--tls", "--tls-dir", os.fspath(self.workdir / "tls")]
         return command
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
@@ -213,6 +226,8 @@ class ChildServer:
         ready = json.loads(line)
         self.port = ready["port"]
         self.config = MappingProxyType(ready["config"])
+        self.ca = ready.get("ca")
+        self.spkiPin = ready.get("spkiPin")
 
     def _readyLine(self, timeout: float) -> str:
         process = self._process
@@ -250,8 +265,8 @@ class ChildServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/``."""
-        return f"http://127.0.0.1:{self.port}/"
+        """``http://127.0.0.1:PORT/`` (``https://`` with ``tls``)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
 
     def url(self, path: str = "/") -> str:
         """The absolute URL of ``path`` (relative to the root) on this server."""
@@ -329,6 +344,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         optParameters = TapOptions.optParameters + [
             ["requests", None, None, "Append one JSON line per request received to this file."],
         ]
+        optFlags = TapOptions.optFlags + [
+            ["tls", None, "Serve HTTPS with a certificate made in --tls-dir."],
+        ]
 
         def postOptions(self) -> None:
             if self["stash"] is None:
@@ -376,8 +394,27 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         def log(self, request: Any) -> None:
             """No access log: the requests file says what arrived."""
 
+        def acceptableProtocols(self) -> List[bytes]:
+            """HTTP/1.1 only by ALPN, as the plugin's https ports."""
+            return [b"http/1.1"]
+
     site = RecordingSite(resource)
     site.noisy = False
+    factory: Any = site
+    tlsInfo: dict = {}
+    if options["tls"]:
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        from twisted_pyhandlers._certificates import CertificateError, defaultTLSDirectory, makeServerCertificate
+
+        names = set(config["domains_set"]) | {config["server_host"]}
+        try:
+            certificate = makeServerCertificate(options["tls-dir"] or defaultTLSDirectory(), names)
+        except CertificateError as e:
+            sys.stderr.write(f"twisted_pyhandlers test server: {e}\n")
+            sys.exit(1)
+        factory = TLSMemoryBIOFactory(certificate.contextFactory(), False, site)
+        tlsInfo = {"ca": os.fspath(certificate.caPath) if certificate.caPath else None, "spkiPin": certificate.pin}
 
     class StopAtEndOfInput(Protocol):
         def connectionLost(self, reason: Any = None) -> None:
@@ -391,16 +428,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         try:
             for description in options["listen"]:
                 endpoint = endpoints.serverFromString(reactor, description)
-                port = await endpoint.listen(site)
+                port = await endpoint.listen(factory)
                 number = port.getHost().port
-                config.addListeningPort(schemeForEndpoint(description), number)
+                config.addListeningPort("https" if options["tls"] else schemeForEndpoint(description), number)
                 ports.append(number)
         except Exception as e:
             sys.stderr.write(f"twisted_pyhandlers test server: cannot listen: {e}\n")
             failed.append(e)
             reactor.stop()  # type: ignore[attr-defined]
             return
-        sys.stdout.write(json.dumps({"port": ports[0], "ports": ports, "config": config.as_dict()}) + "\n")
+        ready = {"port": ports[0], "ports": ports, "config": config.as_dict(), **tlsInfo}
+        sys.stdout.write(json.dumps(ready) + "\n")
         sys.stdout.flush()
         # From now on nobody reads the pipe: what handlers print goes to the
         # log, so a chatty handler cannot fill the pipe and block.

@@ -57,7 +57,9 @@ def pyhandlers(
         test and all its servers, emptied after the test.
     :param config: a wptserve-style config, as a JSON file's path or a dict.
     :param host: the host name handlers see as ``browser_host``.
-    :param tls: not available yet (HTTPS needs made certificates).
+    :param tls: serve HTTPS (HTTP/1.1) with a made certificate; the
+        server's ``ca`` is the CA's PEM file for the client's ``verify=``,
+        ``spkiPin`` the pin a browser can be given.
     """
     stashHost = _pyhandlers_stash_host
     storeName = os.urandom(16).hex()
@@ -72,11 +74,6 @@ def pyhandlers(
         tls: bool = False,
     ) -> ChildServer:
         __tracebackhide__ = True
-        if tls:
-            raise NotImplementedError(
-                "pyhandlers(tls=True) is not available yet: it needs made certificates and TLS "
-                "listening in twisted_pyhandlers, which this version does not have"
-            )
         if stash is not None and stash.split(":", 1)[0].lower() == "memory":
             raise ValueError(
                 f"pyhandlers(stash={stash!r}): an in-memory stash lives in the server's process, "
@@ -90,6 +87,7 @@ def pyhandlers(
             stashURL=stash if stash is not None else hostURL,
             config=config,
             host=host,
+            tls=tls,
         )
         try:
             server.start()
