@@ -9,6 +9,9 @@ on free loopback ports, drives each with ``wrk`` in the same run, fetches a
 1 GiB generator body while sampling our server's resident memory, times our
 server's start to first answer, and prints a table of the measurements and
 one of the targets of docs/performance.rst with PASS/FAIL against each.
+The TLS rows compare wptserve's own https and h2 servers with our https and
+h2 ports (``twistd pyhandlers --listen https=... --listen h2=...``): wrk
+over TLS for https, ``h2load`` (nghttp2-client) for HTTP/2.
 
 Exit status: 0 when every target passed, 1 when one or more failed (the
 output says which, plainly), 2 when the bench itself could not run.
@@ -43,10 +46,12 @@ from bench.docroot import (
     STATIC_NAME,
     writeDocRoot,
 )
+from bench.h2load import H2LOAD, H2loadError, runH2load
 from bench.servers import (
     ServerFailed,
     ServerProcess,
     ourServer,
+    ourTLSServer,
     staticServer,
     wptserveServer,
 )
@@ -72,7 +77,10 @@ class Scenario:
     One wrk measurement: which path each server is asked for, and how.
 
     ``paths`` maps a server name to its path; a server missing from it is
-    not measured in this scenario (shown as ``n/a``).
+    not measured in this scenario (shown as ``n/a``).  ``scheme`` says which
+    of a server's ports is measured (``http``, ``https`` or ``h2``: see
+    :data:`PROCESSES`); ``h2`` scenarios are driven by h2load with
+    ``streams`` requests in flight per connection, the others by wrk.
     """
 
     key: str
@@ -81,6 +89,13 @@ class Scenario:
     connections: int
     threads: int = 1
     headers: tuple[str, ...] = ()
+    scheme: str = "http"
+    streams: int = 1
+
+    @property
+    def tool(self) -> str:
+        """The load generator: ``h2load`` for HTTP/2, ``wrk`` otherwise."""
+        return "h2load" if self.scheme == "h2" else "wrk"
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -120,7 +135,34 @@ SCENARIOS: tuple[Scenario, ...] = (
         },
         connections=10,
     ),
+    Scenario(
+        "tiny-https",
+        "tiny handler, https (HTTP/1.1 over TLS), keep-alive, 10 conns",
+        {"wptserve": "/tiny.py", "ours": "/tiny.py"},
+        connections=10,
+        scheme="https",
+    ),
+    Scenario(
+        "tiny-h2",
+        "tiny handler, h2 (HTTP/2, h2load), 10 conns x 1 stream",
+        {"wptserve": "/tiny.py", "ours": "/tiny.py"},
+        connections=10,
+        scheme="h2",
+    ),
 )
+
+#: Which process serves a server's scheme: wptserve runs one server per
+#: scheme (as ``wpt serve`` does), ours one process with an https and an h2
+#: port beside the plain one.
+PROCESSES: dict[tuple[str, str], str] = {
+    ("wptserve", "http"): "wptserve",
+    ("static", "http"): "static",
+    ("ours", "http"): "ours",
+    ("wptserve", "https"): "wptserve-https",
+    ("wptserve", "h2"): "wptserve-h2",
+    ("ours", "https"): "ours-tls",
+    ("ours", "h2"): "ours-tls",
+}
 
 #: The ideal rate of the sleeping scenario: connections / sleep time.
 SLEEP_IDEAL = 200 / SLEEP_SECONDS
@@ -303,13 +345,41 @@ def measureStart(root: Path, logDir: Path, tries: int, threads: int | None) -> l
     return times
 
 
-def warmUp(server: ServerProcess, path: str, seconds: float) -> None:
+def load(server: ServerProcess, scenario: Scenario, path: str, duration: float) -> WrkResult:
+    """
+    One timed run of ``scenario``'s load generator against ``path`` on
+    ``server``'s port for the scenario's scheme.
+
+    Runs in the bench's main thread and blocks for ``duration``.
+    """
+    url = server.url(path, scenario.scheme)
+    if scenario.tool == "h2load":
+        result, _ = runH2load(
+            url,
+            connections=scenario.connections,
+            streams=scenario.streams,
+            threads=scenario.threads,
+            duration=duration,
+        )
+    else:
+        result, _ = runWrk(
+            url,
+            connections=scenario.connections,
+            threads=scenario.threads,
+            duration=duration,
+            headers=scenario.headers,
+        )
+    return result
+
+
+def warmUp(server: ServerProcess, scenario: Scenario, path: str, seconds: float) -> None:
     """
     Prime a server for a scenario (code caches, threads, JIT-less Python's
-    first-call costs): a short wrk run whose figures are thrown away.
+    first-call costs, TLS sessions): a short run whose figures are thrown
+    away.
     """
     if seconds > 0:
-        runWrk(server.url(path), connections=10, duration=seconds)
+        load(server, scenario, path, seconds)
 
 
 # -- reporting ---------------------------------------------------------------
@@ -365,6 +435,20 @@ def computeTargets(report: Report) -> list[Target]:
             "tiny Connection: close: ours / wptserve",
             _oursOver(report, "tiny-close", "wptserve"),
             3,
+            True,
+            "x",
+        ),
+        Target(
+            "tiny https: ours / wptserve https",
+            _oursOver(report, "tiny-https", "wptserve"),
+            5,
+            True,
+            "x",
+        ),
+        Target(
+            "tiny h2: ours / wptserve h2",
+            _oursOver(report, "tiny-h2", "wptserve"),
+            5,
             True,
             "x",
         ),
@@ -643,7 +727,8 @@ def _selected(args: argparse.Namespace) -> set[str]:
 
 def runBench(args: argparse.Namespace, workDir: Path) -> Report:
     """
-    Start the three servers, run every selected scenario, stop the servers.
+    Start the servers the selected scenarios need, run those scenarios, stop
+    the servers.
 
     Runs in the bench's main thread; every server is stopped on the way out,
     whatever happens (errors, Ctrl-C).
@@ -658,6 +743,7 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
             "threads": args.threads,
             "gibRate": args.gib_rate or None,
             "wrk": WRK,
+            "h2load": H2LOAD,
             "python": sys.version.split()[0],
         }
     )
@@ -665,17 +751,33 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
         "wptserve": lambda: wptserveServer(root, workDir / "wptserve.log"),
         "static": lambda: staticServer(root, workDir / "static.log"),
         "ours": lambda: ourServer(root, workDir / "ours.log", threads=args.threads),
+        "wptserve-https": lambda: wptserveServer(
+            root, workDir / "wptserve-https.log", scheme="https", tlsDir=workDir / "tls-wptserve"
+        ),
+        "wptserve-h2": lambda: wptserveServer(
+            root, workDir / "wptserve-h2.log", scheme="h2", tlsDir=workDir / "tls-wptserve"
+        ),
+        "ours-tls": lambda: ourTLSServer(root, workDir / "ours-tls.log", workDir / "tls-ours", threads=args.threads),
     }
-    readyPath = {"wptserve": "/tiny.py", "static": "/tiny", "ours": "/tiny.py"}
+    readyPath = {"static": "/tiny"}
     servers: dict[str, ServerProcess] = {}
     try:
-        # The three servers run side by side while the wrk scenarios run.
-        for name in SERVERS if any(s.key in selected for s in SCENARIOS) else ():
-            servers[name] = makers[name]()
-            servers[name].start()
-        for name, server in servers.items():
-            seconds = server.waitReady(readyPath[name])
-            progress(f"{name} answers on port {server.port} (pid {server.pid}) after {seconds:.2f} s")
+        # The servers the selected scenarios need run side by side while
+        # the load scenarios run.
+        needed = {
+            PROCESSES[(name, scenario.scheme)]
+            for scenario in SCENARIOS
+            if scenario.key in selected
+            for name in scenario.paths
+        }
+        for key in makers:
+            if key in needed:
+                servers[key] = makers[key]()
+                servers[key].start()
+        for key, server in servers.items():
+            seconds = server.waitReady(readyPath.get(key, "/tiny.py"))
+            ports = ", ".join(f"{scheme} {port}" for scheme, port in server.ports.items())
+            progress(f"{key} answers on {ports} (pid {server.pid}) after {seconds:.2f} s")
 
         for scenario in SCENARIOS:
             if scenario.key not in selected:
@@ -683,24 +785,19 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
             names = [name for name in SERVERS if name in scenario.paths]
             runs: dict[str, list[WrkResult]] = {name: [] for name in names}
             cpu: dict[str, float] = dict.fromkeys(names, 0.0)
+            processes = {name: servers[PROCESSES[(name, scenario.scheme)]] for name in names}
             for name in names:
-                warmUp(servers[name], scenario.paths[name], args.warmup)
+                warmUp(processes[name], scenario, scenario.paths[name], args.warmup)
             # Rounds interleave the servers, so a burst of other work on the
             # machine is less likely to fall on one server only.
             for round in range(args.rounds):
                 for name in names:
-                    server = servers[name]
+                    server = processes[name]
                     progress(
-                        f"{scenario.key}: {name} {scenario.paths[name]} ({scenario.connections} conns, {args.duration:g} s, round {round + 1}/{args.rounds})"
+                        f"{scenario.key}: {name} {scenario.paths[name]} ({scenario.tool}, {scenario.connections} conns, {args.duration:g} s, round {round + 1}/{args.rounds})"
                     )
                     before = server.cpu()
-                    result, _ = runWrk(
-                        server.url(scenario.paths[name]),
-                        connections=scenario.connections,
-                        threads=scenario.threads,
-                        duration=args.duration,
-                        headers=scenario.headers,
-                    )
+                    result = load(server, scenario, scenario.paths[name], args.duration)
                     cpu[name] += server.cpu() - before
                     runs[name].append(result)
                     progress(
@@ -720,7 +817,7 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
                 raise SystemExit(f"--gib-servers: no 1 GiB handler on {name!r}")
             with makers[name]() as server:
                 server.start()
-                server.waitReady(readyPath[name])
+                server.waitReady("/tiny.py")
                 progress(f"gib: one curl fetch of 1 GiB from a fresh {name} (limit {args.gib_rate or 'none'})")
                 gib = fetchGib(server, args.gib_rate or None)
             report.gib[name] = gib
@@ -753,6 +850,9 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.exists(WRK):
         progress(f"wrk is not installed ({WRK})")
         return 2
+    if any(s.tool == "h2load" and s.key in _selected(args) for s in SCENARIOS) and not os.path.exists(H2LOAD):
+        progress(f"h2load is not installed ({H2LOAD}; Debian's nghttp2-client)")
+        return 2
     # SIGINT too: a shell starts background jobs with SIGINT ignored.
     signal.signal(signal.SIGINT, _terminateOnSignal)
     signal.signal(signal.SIGTERM, _terminateOnSignal)
@@ -760,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
     workDir = Path(tempfile.mkdtemp(prefix="pyhandlers-bench-"))
     try:
         report = runBench(args, workDir)
-    except (ServerFailed, WrkError) as error:
+    except (ServerFailed, WrkError, H2loadError) as error:
         progress(f"the bench could not run: {error}")
         return 2
     except KeyboardInterrupt:
@@ -776,6 +876,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"twisted_pyhandlers bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"wrk {args.rounds} x {args.duration:g} s per server and scenario ({args.warmup:g} s warm-up){' [QUICK: smoke figures only]' if args.quick else ''}"
+    )
+    print(
+        "https rows: wrk over TLS against wptserve's https server and our https port; "
+        "h2 rows: h2load against wptserve's h2 server and our h2 port (p50/p99 from h2load's request log)"
     )
     print("static = plain twisted.web: static.Data for the tiny and 1 MiB bodies, static.File for the static file")
     print("CPU/req = server process CPU time (user+system, all threads) over the runs / requests answered")

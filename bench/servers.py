@@ -7,7 +7,15 @@ session (so the child and anything it forks, such as wptserve's stash
 manager, share a process group the bench can end as one), waits until it
 answers, reads its resident memory from ``/proc``, and stops it.
 :func:`ourServer`, :func:`wptserveServer` and :func:`staticServer` build the
-three the bench compares.
+three the bench compares over plain HTTP/1.1; :func:`ourTLSServer` (one
+process with an https and an h2 port) and ``wptserveServer(...,
+scheme="https"|"h2")`` (wptserve's own https and h2 servers, one process
+each, as ``wpt serve`` runs them) those of the TLS rows.
+
+A process may listen on several ports, one per scheme (``ports``): ``http``
+is HTTP/1.1 in the clear, ``https`` HTTP/1.1 over TLS, ``h2`` HTTP/2 over
+TLS (ALPN ``h2``).  The certificates are made ones, not checked by the
+bench's clients.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -42,14 +51,72 @@ def freePort() -> int:
         return int(probe.getsockname()[1])
 
 
-def getStatus(port: int, path: str, timeout: float = 2.0) -> int:
+#: The URL scheme of each bench scheme.
+URL_SCHEMES = {"http": "http", "https": "https", "h2": "https"}
+
+
+def _unverifiedContext(alpn: str) -> ssl.SSLContext:
+    """A TLS client context that offers ``alpn`` and checks no certificate (the bench's are made ones)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols([alpn])
+    return context
+
+
+def getH2Status(port: int, path: str, timeout: float = 2.0) -> int:
     """
-    GET ``path`` from 127.0.0.1:``port`` and return the status code, reading
-    (and discarding) the body.
+    GET ``path`` over HTTP/2 (TLS, ALPN ``h2``) from 127.0.0.1:``port`` and
+    return the status code, reading the response to its end.
+
+    :raises OSError: when nothing answers or the stream does not end.
+    """
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with _unverifiedContext("h2").wrap_socket(raw, server_hostname="localhost") as sock:
+            connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            connection.initiate_connection()
+            headers = [(":method", "GET"), (":scheme", "https"), (":authority", f"127.0.0.1:{port}"), (":path", path)]
+            connection.send_headers(1, headers, end_stream=True)
+            sock.sendall(connection.data_to_send())
+            status = 0
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    raise OSError("connection closed before the stream ended")
+                for event in connection.receive_data(data):
+                    if isinstance(event, h2.events.ResponseReceived):
+                        status = int(dict(event.headers)[b":status"])
+                    elif isinstance(event, h2.events.DataReceived):
+                        connection.acknowledge_received_data(event.flow_controlled_length, 1)
+                    elif isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)):
+                        # GOAWAY before closing: wptserve's h2 connection
+                        # thread spins on a connection closed without it.
+                        connection.close_connection()
+                        sock.sendall(connection.data_to_send())
+                        return status
+                sock.sendall(connection.data_to_send())
+
+
+def getStatus(port: int, path: str, timeout: float = 2.0, scheme: str = "http") -> int:
+    """
+    GET ``path`` from 127.0.0.1:``port`` speaking ``scheme`` and return the
+    status code, reading (and discarding) the body.
 
     :raises OSError: when nothing answers.
     """
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    if scheme == "h2":
+        return getH2Status(port, path, timeout)
+    connection: http.client.HTTPConnection
+    if scheme == "https":
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=timeout, context=_unverifiedContext("http/1.1")
+        )
+    else:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -87,6 +154,9 @@ class ServerProcess:
     """
     One server under test, run as a child process that listens on ``port``.
 
+    ``ports`` maps each scheme the process serves to its port (default:
+    ``http`` on ``port``); ``port`` is the first of them.
+
     All methods run in the bench's main thread, except :meth:`rss`, which
     the memory sampler also calls from its thread.
     """
@@ -98,10 +168,12 @@ class ServerProcess:
         port: int,
         logPath: Path,
         env: dict[str, str] | None = None,
+        ports: dict[str, int] | None = None,
     ) -> None:
         self.name = name
         self.argv = argv
         self.port = port
+        self.ports = ports if ports is not None else {"http": port}
         self.logPath = logPath
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
@@ -115,9 +187,10 @@ class ServerProcess:
             raise ServerFailed(f"{self.name} is not running")
         return self.process.pid
 
-    def url(self, path: str) -> str:
-        """The absolute URL of ``path`` on this server."""
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, scheme: str | None = None) -> str:
+        """The absolute URL of ``path`` on this server's ``scheme`` port (default: its first)."""
+        scheme = scheme if scheme is not None else next(iter(self.ports))
+        return f"{URL_SCHEMES[scheme]}://127.0.0.1:{self.ports[scheme]}{path}"
 
     def start(self) -> None:
         """Spawn the child (output to :attr:`logPath`, never a pipe that could fill)."""
@@ -134,26 +207,32 @@ class ServerProcess:
 
     def waitReady(self, path: str, timeout: float = 30.0, interval: float = 0.01) -> float:
         """
-        Poll ``path`` until it answers 200; return the seconds from
-        :meth:`start` to that first 200.
+        Poll ``path`` on every port until each answers 200; return the
+        seconds from :meth:`start` to the last of those first 200s.
 
         :raises ServerFailed: when the child exits first or ``timeout``
             passes.
         """
         deadline = self.startedAt + timeout
+        waiting = dict(self.ports)
         while True:
             if self.process is None or self.process.poll() is not None:
                 raise ServerFailed(f"{self.name} exited before answering:\n{self.logTail()}")
+            scheme, port = next(iter(waiting.items()))
             try:
-                status = getStatus(self.port, path)
+                status = getStatus(port, path, scheme=scheme)
             except OSError:
                 status = 0
             now = time.monotonic()
             if status == 200:
-                return now - self.startedAt
+                del waiting[scheme]
+                if not waiting:
+                    return now - self.startedAt
+                continue
             if now > deadline:
                 raise ServerFailed(
-                    f"{self.name} gave no 200 for {path} within {timeout} s (last status {status}):\n{self.logTail()}"
+                    f"{self.name} gave no 200 for {path} on its {scheme} port within {timeout} s "
+                    f"(last status {status}):\n{self.logTail()}"
                 )
             time.sleep(interval)
 
@@ -254,13 +333,63 @@ def ourServer(
     return ServerProcess("ours", argv, port, logPath, env=_pythonPathEnv())
 
 
-def wptserveServer(
-    root: Path, logPath: Path, *, port: int | None = None, python: str = sys.executable
+def ourTLSServer(
+    root: Path,
+    logPath: Path,
+    tlsDir: Path,
+    *,
+    threads: int | None = None,
+    python: str = sys.executable,
 ) -> ServerProcess:
-    """wptserve 4.0.3's ``WebTestHttpd`` with its standard routes (``bench/wptserve_runner.py``)."""
+    """
+    ``twistd -n --pidfile= pyhandlers --root ROOT --tls-dir DIR --listen
+    https=tcp:PORT:interface=127.0.0.1 --listen h2=tcp:PORT:interface=127.0.0.1``:
+    our server's https and h2 ports in one process, with the made certificate.
+    """
+    ports = {"https": freePort(), "h2": freePort()}
+    argv = [
+        python,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "-n",
+        "--pidfile=",
+        "pyhandlers",
+        "--root",
+        str(root),
+        "--tls-dir",
+        str(tlsDir),
+    ]
+    for scheme, port in ports.items():
+        argv += ["--listen", f"{scheme}=tcp:{port}:interface=127.0.0.1"]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    return ServerProcess("ours", argv, ports["https"], logPath, env=_pythonPathEnv(), ports=ports)
+
+
+def wptserveServer(
+    root: Path,
+    logPath: Path,
+    *,
+    port: int | None = None,
+    python: str = sys.executable,
+    scheme: str = "http",
+    tlsDir: Path | None = None,
+) -> ServerProcess:
+    """
+    wptserve 4.0.3's ``WebTestHttpd`` with its standard routes
+    (``bench/wptserve_runner.py``); ``scheme`` ``https`` or ``h2`` is
+    wptserve's own server for that port, with a certificate made in
+    ``tlsDir``.
+    """
     port = freePort() if port is None else port
     argv = [python, str(BENCH / "wptserve_runner.py"), str(root), "--port", str(port)]
-    return ServerProcess("wptserve", argv, port, logPath)
+    if scheme != "http":
+        if tlsDir is None:
+            raise ValueError(f"wptserve's {scheme} server needs a tlsDir")
+        argv += ["--scheme", scheme, "--tls-dir", str(tlsDir)]
+    # The TLS runner imports our certificate code; the plain one nothing of ours.
+    env = _pythonPathEnv() if scheme != "http" else None
+    return ServerProcess("wptserve", argv, port, logPath, env=env, ports={scheme: port})
 
 
 def staticServer(root: Path, logPath: Path, *, port: int | None = None, python: str = sys.executable) -> ServerProcess:

@@ -1,9 +1,10 @@
 """
 Smoke tests of the benchmark's helpers (``bench/``), so the bench cannot rot
 silently.  The benchmark itself is not part of the suite and nothing here
-asserts a timing: these pin that wrk's report is read correctly, that the
-targets are judged without slack, and that the bench's launcher starts our
-server and gets an answer from it.
+asserts a timing: these pin that wrk's and h2load's reports are read
+correctly, that the targets are judged without slack, and that the bench's
+launchers start our server (plain, and with its https and h2 ports) and
+wptserve's own h2 server and get answers from them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ if str(REPO) not in sys.path:
 
 from bench import run  # noqa: E402
 from bench.docroot import TINY_BODY, writeDocRoot  # noqa: E402
-from bench.servers import getStatus, ourServer  # noqa: E402
+from bench.h2load import H2loadError, parseH2loadOutput, percentile, runH2load  # noqa: E402
+from bench.servers import getStatus, ourServer, ourTLSServer, wptserveServer  # noqa: E402
 from bench.wrk import WrkError, combineResults, parseWrkOutput, runWrk  # noqa: E402
 
 #: Real ``wrk --latency`` output (Debian's wrk 4.1), with socket errors and
@@ -60,6 +62,54 @@ Running 2s test @ http://127.0.0.1:41495/mib.py
 Requests/sec:    226.50
 Transfer/sec:    226.52MB
 """
+
+
+#: Real h2load output (nghttp2 1.52, Debian's nghttp2-client) against
+#: wptserve's h2 server, with failures and error statuses edited in.
+H2LOAD_SAMPLE = """\
+starting benchmark...
+spawning thread #0: 2 total client(s). Timing-based test with 0s of warm-up time and 1s of main duration for measurements.
+Application protocol: h2
+Main benchmark duration is over for thread #0. Stopping all clients.
+Stopped all clients for thread #0
+
+finished in 1.00s, 44.00 req/s, 1.57KB/s
+requests: 46 total, 46 started, 44 done, 42 succeeded, 2 failed, 1 errored, 1 timeout
+status codes: 41 2xx, 1 3xx, 1 4xx, 1 5xx
+traffic: 1.57KB (1610) total, 108B (108) headers (space savings 92.66%), 572B (572) data
+                     min         max         mean         sd        +/- sd
+time for request:    43.82ms     50.30ms     44.36ms      1.29ms    90.91%
+time for connect:     3.44ms      6.98ms      5.21ms      2.50ms   100.00%
+time to 1st byte:    53.72ms     53.78ms     53.75ms        41us   100.00%
+req/s           :      21.98       21.98       21.98        0.00   100.00%
+"""
+
+
+def test_parseH2loadOutputReadsCountsErrorsAndTheLogsPercentiles() -> None:
+    """
+    h2load's summary gives requests done, duration, bytes and rate; failed,
+    errored and timed-out requests are socket errors, 4xx and 5xx answers
+    non2xx; p50/p99 come from the per-request log (microseconds, third
+    column), nearest rank.
+    """
+    log = "".join(f"1796120423819091\t200\t{us}\n" for us in range(1000, 101000, 1000))
+    result = parseH2loadOutput(H2LOAD_SAMPLE, log)
+    assert result.requests == 44
+    assert result.duration == pytest.approx(1.0)
+    assert result.requestsPerSecond == pytest.approx(44.0)
+    assert result.bytesRead == 1610
+    assert result.socketErrors == {"failed": 2, "errored": 1, "timeout": 1}
+    assert result.non2xx == 2
+    assert result.p50 == pytest.approx(0.050)
+    assert result.p99 == pytest.approx(0.099)
+    assert parseH2loadOutput(H2LOAD_SAMPLE).p50 is None
+    assert percentile([1.0], 0.99) == 1.0
+
+
+def test_parseH2loadOutputRefusesGarbage() -> None:
+    """Output without h2load's summary (h2load could not connect) raises H2loadError."""
+    with pytest.raises(H2loadError):
+        parseH2loadOutput("starting benchmark...\nconnect error: Connection refused\n")
 
 
 def test_parseWrkOutputReadsCountsPercentilesAndErrors() -> None:
@@ -121,8 +171,13 @@ def test_targetsAreJudgedAgainstTheIssuesBounds() -> None:
         return run.Measurement(result, 1.0)
 
     report.wrk["tiny-keepalive"] = {"wptserve": measured(100.0), "static": measured(1000.0), "ours": measured(999.0)}
+    report.wrk["tiny-https"] = {"wptserve": measured(100.0), "ours": measured(499.0)}
+    report.wrk["tiny-h2"] = {"wptserve": measured(100.0), "ours": measured(500.0)}
     report.startTimes = [1.0]
     targets = {target.name: target for target in run.computeTargets(report)}
+    assert targets["tiny https: ours / wptserve https"].verdict == "FAIL"
+    assert targets["tiny h2: ours / wptserve h2"].verdict == "PASS"
+    assert "tiny https: ours / wptserve https" in run.targetTable(list(targets.values()))
     assert targets["tiny keep-alive: ours / wptserve"].verdict == "FAIL"
     assert targets["tiny keep-alive: ours / wptserve"].value == pytest.approx(9.99)
     assert targets["tiny keep-alive: ours / static.Data"].verdict == "PASS"
@@ -175,3 +230,32 @@ def test_soakSmoke(tmp_path: Path) -> None:
     assert report.lostStashValues == 0
     assert report.runaways >= 4 and report.runawaysAnswered504 == report.runaways
     assert report.rssSamples and report.rssEnd > 0
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None or shutil.which("h2load") is None, reason="wrk or h2load is not installed")
+def test_tlsLaunchersAnswerAndLoadToolsReadThem(tmp_path: Path) -> None:
+    """
+    The TLS launchers: our server's https and h2 ports (one process, made
+    certificate) and wptserve's own h2 server each answer the tiny handler
+    on their scheme; the bench's loads of each scenario's tool (wrk over
+    TLS, h2load for HTTP/2) parse with requests and no errors.
+    """
+    root = writeDocRoot(tmp_path / "root")
+    https = next(s for s in run.SCENARIOS if s.key == "tiny-https")
+    h2 = next(s for s in run.SCENARIOS if s.key == "tiny-h2")
+    assert (https.tool, h2.tool) == ("wrk", "h2load")
+    with ourTLSServer(root, tmp_path / "ours.log", tmp_path / "tls", threads=4) as ours:
+        ours.start()
+        ours.waitReady("/tiny.py")
+        assert set(ours.ports) == {"https", "h2"}
+        assert getStatus(ours.ports["https"], "/tiny.py", scheme="https") == 200
+        assert getStatus(ours.ports["h2"], "/tiny.py", scheme="h2") == 200
+        assert getStatus(ours.ports["h2"], "/nothere.py", scheme="h2") == 404
+        for scenario in (https, h2):
+            result = run.load(ours, scenario, "/tiny.py", 1)
+            assert result.requests > 0 and result.errors == 0, result
+    with wptserveServer(root, tmp_path / "wptserve.log", scheme="h2", tlsDir=tmp_path / "tls-w") as theirs:
+        theirs.start()
+        theirs.waitReady("/tiny.py")
+        result, text = runH2load(theirs.url("/tiny.py", "h2"), connections=1, duration=1)
+        assert result.requests > 0 and result.errors == 0, text

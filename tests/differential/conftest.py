@@ -39,10 +39,13 @@ class ServerProcess:
 
     :param argv: The command line.
     :param logPath: Where the child's stderr goes (shown if it fails).
+    :param scheme: The scheme of :attr:`baseURL` (``https`` for the h2
+        servers).
     """
 
-    def __init__(self, argv: list[str], logPath: Path) -> None:
+    def __init__(self, argv: list[str], logPath: Path, scheme: str = "http") -> None:
         self.logPath = logPath
+        self.scheme = scheme
         # Open for the life of the child process, closed in stop().
         self._log = open(logPath, "wb")  # noqa: SIM115
         env = dict(os.environ)
@@ -89,7 +92,7 @@ class ServerProcess:
 
     @property
     def baseURL(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         """
@@ -114,14 +117,20 @@ def _serverFactory(
     started: dict[str, ServerProcess] = {}
     processes: list[ServerProcess] = []
 
-    def start(root: str | os.PathLike[str], config: str | os.PathLike[str] | None = None) -> str:
+    def start(
+        root: str | os.PathLike[str], config: str | os.PathLike[str] | None = None, h2: bool = False
+    ) -> str:
         key = os.path.abspath(root) + ("" if config is None else "|" + os.path.abspath(config))
+        key += "|h2" if h2 else ""
         if key not in started:
-            name = f"{Path(script).stem}-{len(started)}.log"
+            name = f"{Path(script).stem}-{len(started)}"
             command = [sys.executable, str(HERE / script), os.path.abspath(root)]
             if config is not None:
                 command += ["--config", os.path.abspath(config)]
-            server = ServerProcess(command, logDir / name)
+            if h2:
+                # Each h2 server makes its certificate in its own directory.
+                command += ["--h2", str(logDir / f"{name}-tls")]
+            server = ServerProcess(command, logDir / f"{name}.log", scheme="https" if h2 else "http")
             started[key] = server
             processes.append(server)
         return started[key].baseURL
@@ -134,10 +143,11 @@ def wptserve_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., str]]:
     """
-    Factory: ``wptserve_server(root, config=None)`` starts (once per root
-    and config) a real wptserve 4.0.3 on 127.0.0.1 serving ``root``, with
-    the wptserve-style JSON ``config`` file if given, and returns its base
-    URL.
+    Factory: ``wptserve_server(root, config=None, h2=False)`` starts (once
+    per root, config and protocol) a real wptserve 4.0.3 on 127.0.0.1
+    serving ``root``, with the wptserve-style JSON ``config`` file if
+    given, and returns its base URL.  ``h2=True``: wptserve's own HTTP/2
+    server, over TLS with a made certificate (base URL ``https://``).
     """
     start, processes = _serverFactory(
         "wptserve_runner.py", tmp_path_factory.mktemp("wptserve")
@@ -152,10 +162,11 @@ def our_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., str]]:
     """
-    Factory: ``our_server(root, config=None)`` starts (once per root and
-    config) twisted_pyhandlers' ``HandlerDirectory(root)`` on 127.0.0.1,
-    with ``ServerConfig.fromFile(config)`` if given, and returns its base
-    URL.
+    Factory: ``our_server(root, config=None, h2=False)`` starts (once per
+    root, config and protocol) twisted_pyhandlers' ``HandlerDirectory(root)``
+    on 127.0.0.1, with ``ServerConfig.fromFile(config)`` if given, and
+    returns its base URL.  ``h2=True``: the h2 scheme's Site (HTTP/2 only)
+    over TLS with a made certificate (base URL ``https://``).
     """
     start, processes = _serverFactory("ours_runner.py", tmp_path_factory.mktemp("ours"))
     yield start

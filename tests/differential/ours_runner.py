@@ -18,6 +18,10 @@ Handlers here import ``wptserve`` names from our compatibility package
 (:mod:`twisted_pyhandlers.compat.wptserve`) even though the real wptserve is
 installed beside it (for the other server): the suite compares wptserve with
 our server as users run it, where no wptserve is installed.
+
+With ``--h2 TLSDIR`` it serves the ``h2`` scheme's Site instead (HTTP/2
+only, ALPN ``h2``), inside TLS with a certificate made in ``TLSDIR``, as
+``twistd pyhandlers --listen h2=...`` does.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from twisted.internet import stdio
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import react
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
 from twisted_pyhandlers import HandlerDirectory
+from twisted_pyhandlers._certificates import makeServerCertificate
 from twisted_pyhandlers._script import _WptserveCompatFinder
 from twisted_pyhandlers._sites import SiteMaker
 from twisted_pyhandlers.config import ServerConfig
@@ -55,7 +61,12 @@ class FireOnClose(Protocol):
 
 
 def serve(
-    reactor: Any, root: str, host: str, configPath: str | None = None, wsHandlers: str | None = None
+    reactor: Any,
+    root: str,
+    host: str,
+    configPath: str | None = None,
+    wsHandlers: str | None = None,
+    tlsDir: str | None = None,
 ) -> Deferred[None]:
     """
     Listen, announce the port, and return a Deferred that fires when stdin
@@ -65,10 +76,17 @@ def serve(
     """
     config = None if configPath is None else ServerConfig.fromFile(configPath, docRoot=root)
     resource = HandlerDirectory(root, reactor=reactor, config=config)
-    # The very Site the twistd plugin serves the http scheme with (with
-    # --ws, the factory it serves the ws scheme with).
-    scheme = "http" if wsHandlers is None else "ws"
-    port = reactor.listenTCP(0, SiteMaker(resource, wsHandlers=wsHandlers).siteForScheme(scheme), interface=host)
+    factory: Any
+    if tlsDir is None:
+        # The very Site the twistd plugin serves the http scheme with (with
+        # --ws, the factory it serves the ws scheme with).
+        scheme = "http" if wsHandlers is None else "ws"
+        factory = SiteMaker(resource, wsHandlers=wsHandlers).siteForScheme(scheme)
+    else:
+        # ... or the h2 scheme with, inside TLS as tap.py wraps it.
+        certificate = makeServerCertificate(tlsDir, [host])
+        factory = TLSMemoryBIOFactory(certificate.contextFactory(), False, SiteMaker(resource).siteForScheme("h2"))
+    port = reactor.listenTCP(0, factory, interface=host)
     sys.stdout.write(f"PORT {port.getHost().port}\n")
     sys.stdout.flush()
     done: Deferred[None] = Deferred()
@@ -87,10 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--config", help="a wptserve-style JSON config file")
     parser.add_argument("--ws", help="serve the ws scheme instead, with this WebSocket handler directory")
+    parser.add_argument("--h2", metavar="TLSDIR", help="serve HTTP/2 over TLS, with a certificate made in TLSDIR")
     args = parser.parse_args(argv)
     # First in line, so handlers get our wptserve names, not the real ones.
     sys.meta_path.insert(0, _WptserveCompatFinder())
-    react(serve, [os.path.abspath(args.root), args.host, args.config, args.ws])
+    react(serve, [os.path.abspath(args.root), args.host, args.config, args.ws, args.h2])
 
 
 if __name__ == "__main__":

@@ -20,6 +20,12 @@ One route is added to wptserve's defaults: wptserve's
 the script handler when the directory holds a ``default*.py`` file and to the
 normal file handler (slash redirect, listing) otherwise, which is what the
 docs/handlers.rst promises of our server.
+
+With ``--h2 TLSDIR`` it is wptserve's own HTTP/2 server instead, as ``wpt
+serve`` starts it for the h2 port (``Http2WebTestRequestHandler``,
+``use_ssl=True``, ``http2=True``: TLS with ALPN ``h2`` only), presenting a
+certificate made in ``TLSDIR`` by our :mod:`twisted_pyhandlers._certificates`
+(the same code, and so the same kind of certificate, as our server's).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ import threading
 from typing import Any
 
 from wptserve import config, handlers, routes, server, stash  # type: ignore[import-untyped]
+
+from twisted_pyhandlers._certificates import makeServerCertificate
 
 
 class DirectoryDispatch:
@@ -63,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("root", help="document root to serve")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--config", help="a wptserve-style JSON config file")
+    parser.add_argument("--h2", metavar="TLSDIR", help="serve HTTP/2 over TLS, with a certificate made in TLSDIR")
     args = parser.parse_args(argv)
     root = os.path.abspath(args.root)
     serverConfig = None
@@ -81,6 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     # wptserve tries routes in list order; ours must come before ("GET", "*").
     ourRoutes = [("GET", "*/", DirectoryDispatch())] + list(routes.routes)
 
+    tls: dict[str, Any] = {}
+    if args.h2 is not None:
+        certificate = makeServerCertificate(args.h2, [args.host])
+        tls = {
+            "handler_cls": server.Http2WebTestRequestHandler,
+            "use_ssl": True,
+            "http2": True,
+            "key_file": str(certificate.keyPath),
+            "certificate": str(certificate.certPath),
+        }
+
     with stash.StashServer():
         httpd = server.WebTestHttpd(
             host=args.host,
@@ -88,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             doc_root=root,
             routes=ourRoutes,
             config=serverConfig,
+            **tls,
         )
         httpd.start()
         sys.stdout.write(f"PORT {httpd.port}\n")
