@@ -31,7 +31,7 @@ THREADS = 8
 QUIET = 0.3
 
 #: The longest a batch may take to be answered or closed, in all.
-BATCH_DEADLINE = 20.0
+BATCH_DEADLINE = 60.0
 
 ECHO = """\
 def main(request, response):
