@@ -72,7 +72,14 @@ setup(
             # httpx: the plugin's tests (and docs samples) show a plain
             # synchronous test with each common client.
             "httpx",
+            # The bench draws its chart (req/s per scenario and server) with
+            # it; the bench smoke test runs that drawing code.
+            "matplotlib>=3.7",
         ],
+        # What bench/run.py needs beyond the test extra: nothing more today
+        # (wrk and curl are system tools); named so "pip install .[bench]"
+        # says what it is for.
+        "bench": ["wptserve==4.0.3", "matplotlib>=3.7"],
         "docs": ["sphinx>=7"],
         "lint": ["ruff", "mypy", "mypy-zope"],
     },

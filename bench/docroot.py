@@ -27,12 +27,24 @@ GIB_PIECES = 16384
 #: The static file's content: a 16 KiB text file.
 STATIC_BODY = (b"0123456789abcdef" * 64 + b"\n") * 16
 
+#: The query+header scenario's request: its query and header carry the two
+#: halves of :data:`TINY_BODY`, so every server answers the same bytes.
+QUERY_STRING = "greeting=hello"
+NAME_HEADER = "X-Name: world"
+
 #: File name -> source.  The tiny handler is three lines, as the issue says.
 HANDLERS: dict[str, str] = {
     "tiny.py": (
         "def main(request, response):\n"
         '    response.headers.set(b"Content-Type", b"text/plain")\n'
         f"    return {TINY_BODY!r}\n"
+    ),
+    "query.py": (
+        "def main(request, response):\n"
+        '    greeting = request.GET.first(b"greeting", b"")\n'
+        '    name = request.headers.get(b"x-name", b"")\n'
+        '    response.headers.set(b"Content-Type", b"text/plain")\n'
+        '    return b"%s, %s\\n" % (greeting, name)\n'
     ),
     "sleep.py": (
         "import time\n"

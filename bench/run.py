@@ -42,6 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.docroot import (
     GIB_PIECE_SIZE,
     GIB_PIECES,
+    NAME_HEADER,
+    QUERY_STRING,
     SLEEP_SECONDS,
     STATIC_NAME,
     writeDocRoot,
@@ -56,19 +58,25 @@ from bench.servers import (
     wptserveServer,
 )
 from bench.wrk import WRK, WrkError, WrkResult, combineResults, runWrk
+from twisted_pyhandlers._workers import autoWorkerCount
 
 MIB = 1 << 20
 
-#: The servers, in table order.
-SERVERS = ("wptserve", "static", "ours")
+#: The servers, in table order: ``ours-w2`` is ours with ``--workers 2``,
+#: measured only in the scaling scenario (against ``ours``, one worker).
+SERVERS = ("wptserve", "static", "ours", "ours-w2")
 
 #: How the plain twisted.web server serves each scenario (printed with the table).
 STATIC_KIND = {
     "tiny-keepalive": "static.Data",
+    "query-header": "static.Data",
     "tiny-close": "static.Data",
     "mib": "static.Data",
     "static-file": "static.File",
 }
+
+#: The workers the scaling scenario compares with one.
+SCALING_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         "tiny handler, keep-alive, 10 conns",
         {"wptserve": "/tiny.py", "static": "/tiny", "ours": "/tiny.py"},
         connections=10,
+    ),
+    Scenario(
+        "query-header",
+        "query parameter + header handler, keep-alive, 10 conns",
+        {
+            "wptserve": f"/query.py?{QUERY_STRING}",
+            "static": f"/tiny?{QUERY_STRING}",
+            "ours": f"/query.py?{QUERY_STRING}",
+        },
+        connections=10,
+        headers=(NAME_HEADER,),
     ),
     Scenario(
         "tiny-close",
@@ -149,6 +168,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         connections=10,
         scheme="h2",
     ),
+    Scenario(
+        "workers",
+        f"tiny handler, keep-alive, 32 conns: --workers 1 vs {SCALING_WORKERS}",
+        {"ours": "/tiny.py", "ours-w2": "/tiny.py"},
+        connections=32,
+        threads=2,
+    ),
 )
 
 #: Which process serves a server's scheme: wptserve runs one server per
@@ -158,6 +184,7 @@ PROCESSES: dict[tuple[str, str], str] = {
     ("wptserve", "http"): "wptserve",
     ("static", "http"): "static",
     ("ours", "http"): "ours",
+    ("ours-w2", "http"): "ours-w2",
     ("wptserve", "https"): "wptserve-https",
     ("wptserve", "h2"): "wptserve-h2",
     ("ours", "https"): "ours-tls",
@@ -182,6 +209,12 @@ class Measurement:
     def cpuPerRequest(self) -> float | None:
         """Server CPU seconds per request answered."""
         return self.cpuSeconds / self.result.requests if self.result.requests else None
+
+
+def cpuPerRequestOf(report: "Report", scenario: str, server: str) -> float | None:
+    """``server``'s CPU per request in ``scenario``, None when not measured."""
+    measurement = report.wrk.get(scenario, {}).get(server)
+    return None if measurement is None else measurement.cpuPerRequest
 
 
 @dataclass
@@ -427,9 +460,32 @@ def computeTargets(report: Report) -> list[Target]:
         Target(
             "tiny keep-alive: ours / static.Data",
             _oursOver(report, "tiny-keepalive", "static"),
-            0.6,
+            0.5,
             True,
             "x",
+            "neither logs" if not report.settings.get("accessLog") else "both log",
+        ),
+        Target(
+            "query + header handler: ours / static.Data",
+            _oursOver(report, "query-header", "static"),
+            0.45,
+            True,
+            "x",
+        ),
+        Target(
+            "tiny keep-alive: ours / static.Data CPU per request",
+            _ratio(cpuPerRequestOf(report, "tiny-keepalive", "ours"), cpuPerRequestOf(report, "tiny-keepalive", "static")),
+            2.5,
+            False,
+            "x",
+        ),
+        Target(
+            f"32 conns: --workers {SCALING_WORKERS} / --workers 1",
+            _ratio(_rate(report, "workers", "ours-w2"), _rate(report, "workers", "ours")),
+            1.3,
+            True,
+            "x",
+            f"--workers auto would pick {autoWorkerCount()}",
         ),
         Target(
             "tiny Connection: close: ours / wptserve",
@@ -521,8 +577,12 @@ def measurementTable(report: Report) -> str:
         first = True
         for server in SERVERS:
             measurement = results.get(server)
-            name = server if server != "static" else f"static ({STATIC_KIND.get(scenario.key, '-')})"
+            name = SERVER_NAMES.get(server, server)
+            if server == "static":
+                name = f"static ({STATIC_KIND.get(scenario.key, '-')})"
             if measurement is None:
+                if server == "ours-w2" or scenario.key == "workers":
+                    continue  # the scaling scenario's own servers, and only those
                 rows.append(
                     [
                         scenario.title if first else "",
@@ -540,7 +600,9 @@ def measurementTable(report: Report) -> str:
                 continue
             result = measurement.result
             note = ""
-            if server == "ours":
+            if server == "ours-w2" and "ours" in results:
+                note = f"{result.requestsPerSecond / results['ours'].result.requestsPerSecond:.2f}x --workers 1"
+            elif server == "ours":
                 parts = []
                 for other in ("wptserve", "static"):
                     if other in results:
@@ -613,6 +675,10 @@ def measurementTable(report: Report) -> str:
     )
 
 
+#: How the tables and the chart name each server.
+SERVER_NAMES = {"ours": "ours", "ours-w2": f"ours --workers {SCALING_WORKERS}"}
+
+
 def targetTable(targets: list[Target]) -> str:
     """The docs/performance.rst targets with PASS/FAIL."""
     rows = []
@@ -642,6 +708,50 @@ def reportJson(report: Report, targets: list[Target]) -> dict[str, object]:
         "startTimes": report.startTimes,
         "targets": [asdict(target) | {"passed": target.passed} for target in targets],
     }
+
+
+# -- the chart ---------------------------------------------------------------
+
+
+def drawChart(report: Report, path: Path, quick: bool = False) -> None:
+    """
+    Draw req/s per scenario (groups) and server (bars) as a PNG at
+    ``path``, on a log scale (the scenarios span three orders of
+    magnitude), each bar labelled with its figure.  Bench main thread.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    scenarios = [scenario for scenario in SCENARIOS if report.wrk.get(scenario.key)]
+    servers = [server for server in SERVERS if any(server in report.wrk[s.key] for s in scenarios)]
+    figure, axes = pyplot.subplots(figsize=(11, 5.5), dpi=100)
+    width = 0.8 / max(1, len(servers))
+    for index, server in enumerate(servers):
+        xs, ys = [], []
+        for position, scenario in enumerate(scenarios):
+            measurement = report.wrk[scenario.key].get(server)
+            if measurement is not None:
+                xs.append(position + (index - (len(servers) - 1) / 2) * width)
+                ys.append(measurement.result.requestsPerSecond)
+        bars = axes.bar(xs, ys, width, label=SERVER_NAMES.get(server, server))
+        axes.bar_label(bars, labels=[f"{y:.0f}" for y in ys], fontsize=7, rotation=90, padding=2)
+    axes.set_yscale("log")
+    axes.set_ylabel("requests per second (log scale)")
+    axes.set_xticks(range(len(scenarios)))
+    axes.set_xticklabels([scenario.key for scenario in scenarios], rotation=15)
+    logNote = "both write an access log" if report.settings.get("accessLog") else "no access log on either side"
+    title = f"twisted_pyhandlers bench: {os.cpu_count()} CPUs, {logNote}"
+    if quick:
+        title += " [QUICK: smoke figures]"
+    axes.set_title(title)
+    axes.legend(fontsize=8)
+    axes.margins(y=0.25)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    pyplot.close(figure)
 
 
 # -- the run -----------------------------------------------------------------
@@ -687,6 +797,16 @@ def parseArguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         help="comma-separated scenario keys to run: " + ",".join(s.key for s in SCENARIOS) + ",gib,start",
+    )
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="both static and ours write an access log file (default: neither does)",
+    )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        help="draw req/s per scenario and server to this PNG (docs/_static/bench.png for the docs)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     parser.add_argument(
@@ -745,12 +865,24 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
             "wrk": WRK,
             "h2load": H2LOAD,
             "python": sys.version.split()[0],
+            "accessLog": args.access_log,
         }
     )
+
+    def accessLog(name: str) -> Path | None:
+        return workDir / f"{name}.access.log" if args.access_log else None
+
     makers: dict[str, Callable[[], ServerProcess]] = {
         "wptserve": lambda: wptserveServer(root, workDir / "wptserve.log"),
-        "static": lambda: staticServer(root, workDir / "static.log"),
-        "ours": lambda: ourServer(root, workDir / "ours.log", threads=args.threads),
+        "static": lambda: staticServer(root, workDir / "static.log", accessLog=accessLog("static")),
+        "ours": lambda: ourServer(root, workDir / "ours.log", threads=args.threads, accessLog=accessLog("ours")),
+        "ours-w2": lambda: ourServer(
+            root,
+            workDir / "ours-w2.log",
+            threads=args.threads,
+            workers=SCALING_WORKERS,
+            accessLog=accessLog("ours-w2"),
+        ),
         "wptserve-https": lambda: wptserveServer(
             root, workDir / "wptserve-https.log", scheme="https", tlsDir=workDir / "tls-wptserve"
         ),
@@ -873,6 +1005,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workDir, ignore_errors=True)
 
     targets = computeTargets(report)
+    if args.chart:
+        drawChart(report, args.chart, quick=args.quick)
+        progress(f"chart written to {args.chart}")
     print(
         f"twisted_pyhandlers bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"wrk {args.rounds} x {args.duration:g} s per server and scenario ({args.warmup:g} s warm-up){' [QUICK: smoke figures only]' if args.quick else ''}"
@@ -882,6 +1017,11 @@ def main(argv: list[str] | None = None) -> int:
         "h2 rows: h2load against wptserve's h2 server and our h2 port (p50/p99 from h2load's request log)"
     )
     print("static = plain twisted.web: static.Data for the tiny and 1 MiB bodies, static.File for the static file")
+    if args.access_log:
+        print("access log: BOTH static and ours write one line per request to a file")
+    else:
+        print("access log: NEITHER static (a Site whose log does nothing) nor ours (no --access-log) writes one")
+    print(f"--workers auto would pick {autoWorkerCount()} workers on this machine (the CPUs this process may run on)")
     print("CPU/req = server process CPU time (user+system, all threads) over the runs / requests answered")
     print(
         "errors = wrk's socket errors and non-2xx/3xx answers; 'read' errors alone are a server closing the connection"

@@ -150,6 +150,31 @@ def cpuSeconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """
+    The processes below ``pid`` (children, their children...), from the
+    parent field of every ``/proc/PID/stat``: a server with ``--workers``
+    does its work in its children.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
 class ServerProcess:
     """
     One server under test, run as a child process that listens on ``port``.
@@ -241,8 +266,17 @@ class ServerProcess:
         return residentBytes(self.pid)
 
     def cpu(self) -> float:
-        """The child's CPU seconds so far (see :func:`cpuSeconds`)."""
-        return cpuSeconds(self.pid)
+        """
+        The CPU seconds so far (see :func:`cpuSeconds`) of the child and
+        every process below it alive now (its workers).  Bench main thread.
+        """
+        total = cpuSeconds(self.pid)
+        for pid in descendants(self.pid):
+            try:
+                total += cpuSeconds(pid)
+            except OSError:
+                pass  # ended meanwhile
+        return total
 
     def logTail(self, lines: int = 20) -> str:
         """The last lines the child wrote, for error messages."""
@@ -306,13 +340,16 @@ def ourServer(
     *,
     port: int | None = None,
     threads: int | None = None,
+    workers: int | str | None = None,
+    accessLog: Path | None = None,
     python: str = sys.executable,
     options: tuple[str, ...] = (),
 ) -> ServerProcess:
     """
     ``twistd -n --pidfile= pyhandlers --root ROOT --listen tcp:PORT:interface=127.0.0.1``,
     run by ``python`` (twistd's ``run()``, so no script path is needed),
-    with ``options`` (more ``pyhandlers`` options) after them.
+    with ``--workers`` and ``--access-log`` when given and ``options``
+    (more ``pyhandlers`` options) after them.
     """
     port = freePort() if port is None else port
     argv = [
@@ -329,6 +366,10 @@ def ourServer(
     ]
     if threads is not None:
         argv += ["--threads", str(threads)]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    if accessLog is not None:
+        argv += ["--access-log", str(accessLog)]
     argv += list(options)
     return ServerProcess("ours", argv, port, logPath, env=_pythonPathEnv())
 
@@ -392,16 +433,21 @@ def wptserveServer(
     return ServerProcess("wptserve", argv, port, logPath, env=env, ports={scheme: port})
 
 
-def staticServer(root: Path, logPath: Path, *, port: int | None = None, python: str = sys.executable) -> ServerProcess:
-    """Plain twisted.web: ``File(root)`` with ``Data`` children (``bench/static_runner.py``)."""
+def staticServer(
+    root: Path,
+    logPath: Path,
+    *,
+    port: int | None = None,
+    accessLog: Path | None = None,
+    python: str = sys.executable,
+) -> ServerProcess:
+    """
+    Plain twisted.web: ``File(root)`` with ``Data`` children
+    (``bench/static_runner.py``), writing an access log to ``accessLog``
+    only when given.
+    """
     port = freePort() if port is None else port
-    argv = [
-        python,
-        str(BENCH / "static_runner.py"),
-        str(root),
-        "--port",
-        str(port),
-        "--log",
-        str(logPath.with_suffix(".access.log")),
-    ]
+    argv = [python, str(BENCH / "static_runner.py"), str(root), "--port", str(port)]
+    if accessLog is not None:
+        argv += ["--log", str(accessLog)]
     return ServerProcess("static", argv, port, logPath, env=_pythonPathEnv())

@@ -43,6 +43,13 @@ HIGH_WATER = 256 * 1024
 LARGE_SEND_LIMIT = 4 * 1024 * 1024
 
 
+#: Bytes handed to the transport before the pipe registers as its producer
+#: (Twisted's transports buffer this much before they would pause one).  A
+#: small response is finished long before: it never pays for registering
+#: and unregistering a producer it could not need.
+PRODUCER_AFTER = 64 * 1024
+
+
 T = TypeVar("T")
 
 
@@ -156,9 +163,15 @@ class ConnectionPipe:
         #: Called on the reactor thread when the response is finished
         #: through :meth:`finish` (not when the client goes away first).
         self.onFinish: Optional[Callable[[], None]] = None
+        self._producing = False
         answeredByRun(request)
-        request.registerProducer(self, True)
-        request.notifyFinish().addBoth(self._requestGone)
+        watch = getattr(request, "watchPipe", None)
+        if watch is not None:
+            # A HandlerRequest tells the pipe itself when its connection is
+            # lost: no Deferred per request.
+            watch(self)
+        else:
+            request.notifyFinish().addBoth(self._requestGone)
 
     # -- IPushProducer: called by the transport, in the reactor thread ------
 
@@ -176,6 +189,20 @@ class ConnectionPipe:
     def stopProducing(self) -> None:
         """The connection is going away.  Reactor thread."""
         self._markLost()
+
+    def connectionLost(self) -> None:
+        """The request's connection was lost (its HandlerRequest says so).  Reactor thread."""
+        self._markLost()
+
+    def _produceIfLarge(self) -> None:
+        """
+        Register as the request's producer once more than
+        :data:`PRODUCER_AFTER` bytes went to the transport, so that a large
+        body is paused when the client reads slowly.  Reactor thread.
+        """
+        if not self._producing and self.bytesWritten > PRODUCER_AFTER and not self.lost:
+            self._producing = True
+            self._request.registerProducer(self, True)
 
     # -- what handler threads call ------------------------------------------
 
@@ -351,6 +378,7 @@ class ConnectionPipe:
             if not self.lost:
                 action.run()
                 self.bytesWritten += action.size
+                self._produceIfLarge()
         except Exception:
             self._log.failure("Writing to {uri} failed", uri=self._request.uri)
         finally:
@@ -369,6 +397,7 @@ class ConnectionPipe:
                     transport.SEND_LIMIT = LARGE_SEND_LIMIT
                 transport.write(data)
                 self.bytesWritten += len(data)
+                self._produceIfLarge()
         finally:
             if queued:
                 with self._lock:
@@ -388,6 +417,8 @@ class ConnectionPipe:
             onFinish, self.onFinish = self.onFinish, None
             onFinish()
         request = self._request
+        if getattr(request, "_pipe", None) is self:
+            request.watchPipe(None)  # type: ignore[attr-defined]  # no cycle left behind
         request.code = code
         bodyStart = self.bodyStart
         request.sentLength = 0 if bodyStart is None else max(0, self.bytesWritten - bodyStart)
@@ -396,7 +427,8 @@ class ConnectionPipe:
             # Twisted's finish() would neither end nor log it: log it here.
             logUnfinished(request)
             return
-        request.unregisterProducer()
+        if self._producing:
+            request.unregisterProducer()
         # We wrote the status line ourselves: stop Request.finish() from
         # writing one.
         request.startedWriting = 1

@@ -30,8 +30,17 @@ it only loses the names as sent (``raw_headers`` then carries Twisted's
 canonical names, grouped by name).
 
 :class:`HandlerRequest` is the request class of the site.  It is where
-request-level behaviour of our own goes (recording the header lines, and
-the access log line of a request whose client went away).
+request-level behaviour of our own goes (recording the header lines, the
+access log line of a request whose client went away, and the default
+headers of a response Twisted writes).
+
+Twisted's ``Request.process`` sets ``Server`` and ``Date`` on every request
+before it is routed, although a handler's response is written by our own
+writer, which never reads them: two header sets and a date format for
+nothing, on every request.  :class:`HandlerRequest` sets them only when
+Twisted itself writes the response (a plain static file, a Twisted error
+page), at its first ``write``, first in the header block as before, so those
+responses carry the same headers in the same order.
 
 The access log of a ``HandlerSite`` has one line per request, in Apache's
 Combined Log Format (see :mod:`twisted_pyhandlers._accesslog`): requests
@@ -46,11 +55,15 @@ from typing import Any, List, Optional, Tuple
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
+from twisted.python import failure
 from twisted.python.failure import Failure
-from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
-from twisted.web.server import Request, Site
+from twisted.web import resource as twistedResource
+from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol, unquote
+from twisted.web.http_headers import Headers
+from twisted.web.server import Request, Site, version
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, isAnsweredByRun, logUnfinished, markLogged
+from twisted_pyhandlers._http1 import httpDate
 
 __all__ = [
     "DEFAULT_HEADER_TIMEOUT",
@@ -128,6 +141,60 @@ class HandlerRequest(Request):
     #: when no handler ran.
     handlerRunTime: Optional[float] = None
 
+    def process(self) -> None:
+        """
+        Route the request and render what it names, as Twisted's
+        ``Request.process`` does, without setting the ``Server`` and
+        ``Date`` headers first (see :meth:`write`).
+        """
+        self.site = self.channel.site
+        self.prepath = []
+        self.postpath = [unquote(segment) for segment in self.path[1:].split(b"/")]
+        if self.path == b"*":
+            self._handleStar()
+            return
+        try:
+            resrc = self.site.getResourceFor(self)
+            if twistedResource._IEncodingResource.providedBy(resrc):
+                encoder = resrc.getEncoder(self)
+                if encoder is not None:
+                    self._encoder = encoder
+            self.render(resrc)
+        except BaseException:
+            self.processingFailed(failure.Failure())
+
+    def write(self, data: bytes) -> None:
+        """
+        Twisted writes this response itself: before its first bytes, put
+        the ``Server`` (Twisted's, unless one was set) and ``Date`` headers
+        first in the header block, where Twisted's ``process`` would have
+        set them.
+        """
+        if not self.startedWriting:
+            headers = self.responseHeaders
+            server = headers.getRawHeaders(b"server") or [version]
+            date = headers.getRawHeaders(b"date") or [httpDate()]
+            ordered = Headers()
+            ordered.setRawHeaders(b"Server", server)
+            ordered.setRawHeaders(b"Date", date)
+            for name, values in headers.getAllRawHeaders():
+                if name.lower() not in (b"server", b"date"):
+                    ordered.setRawHeaders(name, values)
+            self.responseHeaders = ordered
+        super().write(data)
+
+    #: The byte pipe of the handler run answering this request, told when
+    #: the connection is lost (see :meth:`watchPipe`).
+    _pipe: Any = None
+
+    def watchPipe(self, pipe: Any) -> None:
+        """
+        Tell ``pipe`` (a :class:`~twisted_pyhandlers._connection.ConnectionPipe`)
+        when this request's connection is lost, instead of it waiting on
+        :meth:`notifyFinish` (a Deferred per request).  Reactor thread.
+        """
+        self._pipe = pipe
+
     def connectionLost(self, reason: Any) -> None:
         """
         The connection went away: if the request had not finished and no
@@ -136,6 +203,8 @@ class HandlerRequest(Request):
         so far; a handler run writes its own line when it ends.
         """
         super().connectionLost(reason)
+        if self._pipe is not None:
+            self._pipe.connectionLost()
         if not isAnsweredByRun(self):
             logUnfinished(self)
 
