@@ -147,7 +147,7 @@ class HandlerRequest(Request):
         ``Request.process`` does, without setting the ``Server`` and
         ``Date`` headers first (see :meth:`write`).
         """
-        self.site = self.channel.site
+        self.site = self.channel.site  # type: ignore[attr-defined]
         self.prepath = []
         self.postpath = [unquote(segment) for segment in self.path[1:].split(b"/")]
         if self.path == b"*":

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-from typing import Callable, List, Optional
+import sys
+from typing import Callable, List, Optional, Sequence
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet import endpoints, threads
@@ -43,6 +44,13 @@ from twisted_pyhandlers._topology import (
     TopologyError,
     parseBind,
     planTopology,
+)
+from twisted_pyhandlers._workers import (
+    AdoptedPortEndpoint,
+    WorkerSupervisor,
+    parseWorkers,
+    watchSupervisor,
+    workerArguments,
 )
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig
@@ -134,7 +142,8 @@ class Options(usage.Options):
         "h2, by extended CONNECT) run the *_wsh.py handlers of --ws-handlers "
         "(default websockets/handlers under the root: DIR/echo_wsh.py answers /echo).  "
         "Stash URLs: memory: (the default, one process) or redis://host:port/db "
-        "(shared between processes).  Each access log line is in Apache's combined "
+        "(shared between processes).  --workers N (or auto: one per CPU) runs N "
+        "processes that share every port and one stash.  Each access log line is in Apache's combined "
         "format; the size is the body's bytes."
     )
     optFlags = [
@@ -147,6 +156,8 @@ class Options(usage.Options):
         ["threads", "t", DEFAULT_THREADS, "Threads that run handlers.", int],
         ["access-log", None, None, "Access log file ('-': twistd's own log)."],
         ["stash", None, None, "memory: (default) or redis://host:port/db."],
+        ["workers", None, "1", "Server processes sharing the ports (a number, or auto)."],
+        ["worker-fds", None, None, "(internal) the listening sockets a worker adopts."],
         ["config", None, None, "A wptserve-style JSON config file."],
         ["host", None, None, "The host name handlers see [default: localhost]."],
         ["bind", None, None, "The IP address --all-ports listens on."],
@@ -178,9 +189,22 @@ class Options(usage.Options):
     #: The user's own certificate (``--tls-cert``), read by :meth:`postOptions`.
     userCertificate: Optional[ServerCertificate] = None
 
+    #: How many server processes serve (``--workers``, ``auto`` resolved).
+    workerCount: int = 1
+    #: ``--worker-fds``: the sockets this worker adopts, None outside a worker.
+    workerFds: Optional[List[int]] = None
+    #: The arguments as given, which the workers of ``--workers`` get again.
+    argv: List[str]
+
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self.argv = []
+
+    def parseOptions(self, options: Optional[Sequence[str]] = None) -> None:
+        """Parse (twistd gives the arguments after ``pyhandlers``), keeping them for the workers."""
+        self.argv = list(sys.argv[1:] if options is None else options)
+        super().parseOptions(options)
 
     def opt_listen(self, description: str) -> None:
         """Endpoint, or SCHEME=ENDPOINT (repeatable)."""
@@ -230,6 +254,11 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--{name} cannot be negative")
         if (self["tls-cert"] is None) != (self["tls-key"] is None):
             raise usage.UsageError("--tls-cert and --tls-key go together")
+        try:
+            self.workerCount = parseWorkers(str(self["workers"]))
+            self.workerFds = _workerFds(self["worker-fds"])
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from e
         # A bad --config file, --stash URL, listener or certificate is a
         # usage error, not a traceback from makeService (none of these
         # checks connects or listens anywhere).
@@ -261,6 +290,26 @@ class Options(usage.Options):
             raise usage.UsageError(str(e)) from e
         if not self["listen"] and not self["all-ports"]:
             self["listen"] = [DEFAULT_LISTEN]
+        if self.workerCount > 1 and self.workerFds is None:
+            for listener in self.topology.listeners:
+                if listener.tls == "own":
+                    raise usage.UsageError(
+                        f"--workers: {listener.description} makes its own TLS context, which a worker "
+                        f"cannot adopt; use {listener.scheme}=tcp:PORT (the server's certificate) or "
+                        "--tls-cert/--tls-key"
+                    )
+        if self.workerFds is not None and len(self.workerFds) != len(self.topology.listeners):
+            raise usage.UsageError("--worker-fds: one socket per listener is needed")
+
+
+def _workerFds(value: Optional[str]) -> Optional[List[int]]:
+    """``--worker-fds 3,4``: the file descriptors a worker adopts, one per listener."""
+    if value is None:
+        return None
+    try:
+        return [int(fd) for fd in value.split(",") if fd.strip()]
+    except ValueError:
+        raise ValueError(f"--worker-fds takes file descriptor numbers, not {value!r}") from None
 
 
 def _configMessage(path: Optional[str], message: str) -> str:
@@ -513,6 +562,8 @@ def makeService(options: Options) -> IService:
     """Build the service tree for ``twistd pyhandlers``."""
     from twisted.internet import reactor
 
+    if options.workerCount > 1 and options.workerFds is None:
+        return _supervisorService(options, reactor)
     if not options["keep-malloc-defaults"]:
         keepFreedMemory()
     root = os.path.realpath(options["root"])
@@ -540,8 +591,15 @@ def makeService(options: Options) -> IService:
     )
     service = MultiService()
     listening: List[ListeningService] = []
-    for listener in options.topology.listeners:
-        endpoint = endpoints.serverFromString(reactor, withBacklog(listener.description))
+    workerFds = options.workerFds
+    if workerFds is not None:
+        watchSupervisor(reactor)
+    for index, listener in enumerate(options.topology.listeners):
+        endpoint: IStreamServerEndpoint
+        if workerFds is not None:
+            endpoint = AdoptedPortEndpoint(reactor, workerFds[index])
+        else:
+            endpoint = endpoints.serverFromString(reactor, withBacklog(listener.description))
         child = ListeningService(
             reactor,  # type: ignore[arg-type]
             endpoint,
@@ -555,3 +613,23 @@ def makeService(options: Options) -> IService:
     StartupReport(listening, options.topology, config, certificate).setServiceParent(service)
     StashCheck(store, threads.deferToThread).setServiceParent(service)
     return service
+
+
+def _supervisorService(options: Options, reactor: object) -> IService:
+    """
+    ``--workers N`` (N > 1): this process supervises N workers (see
+    :mod:`twisted_pyhandlers._workers`).  A made certificate is made here,
+    once, for the workers to reuse.
+    """
+    _serverCertificate(options)
+    if str(options["workers"]).strip().lower() == "auto":
+        Logger().info(
+            "--workers auto: {count} workers (the CPUs this process may run on)", count=options.workerCount
+        )
+    return WorkerSupervisor(
+        reactor,  # type: ignore[arg-type]
+        [withBacklog(listener.description) for listener in options.topology.listeners],
+        workerArguments(options.argv),
+        options.workerCount,
+        options["stash"],
+    )
