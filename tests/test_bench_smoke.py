@@ -259,3 +259,40 @@ def test_tlsLaunchersAnswerAndLoadToolsReadThem(tmp_path: Path) -> None:
         theirs.waitReady("/tiny.py")
         result, text = runH2load(theirs.url("/tiny.py", "h2"), connections=1, duration=1)
         assert result.requests > 0 and result.errors == 0, text
+
+
+def _measured(rate: float, cpuSeconds: float = 1.0) -> run.Measurement:
+    """A measurement of ``rate`` requests/s (over WRK_CLEAN's 453 requests) and ``cpuSeconds``."""
+    result = combineResults([parseWrkOutput(WRK_CLEAN)])
+    result = type(result)(**{**result.__dict__, "requestsPerSecond": rate})
+    return run.Measurement(result, cpuSeconds)
+
+
+def test_secondRoundTargets() -> None:
+    """
+    The like-for-like targets: tiny 0.5x and query+header 0.45x of
+    static.Data, CPU per request under 2.5x static.Data's (an upper bound),
+    and --workers 2 at 1.3x --workers 1; each judged from its own scenario.
+    """
+    report = run.Report()
+    report.wrk["tiny-keepalive"] = {"static": _measured(1000.0, 1.0), "ours": _measured(500.0, 2.6)}
+    report.wrk["query-header"] = {"static": _measured(1000.0), "ours": _measured(440.0)}
+    report.wrk["workers"] = {"ours": _measured(1000.0), "ours-w2": _measured(1300.0)}
+    targets = {target.name: target for target in run.computeTargets(report)}
+    assert targets["tiny keep-alive: ours / static.Data"].verdict == "PASS"
+    assert targets["query + header handler: ours / static.Data"].verdict == "FAIL"
+    cpu = targets["tiny keep-alive: ours / static.Data CPU per request"]
+    assert cpu.value == pytest.approx(2.6) and cpu.verdict == "FAIL"
+    assert targets["32 conns: --workers 2 / --workers 1"].verdict == "PASS"
+    assert "--workers auto would pick" in targets["32 conns: --workers 2 / --workers 1"].note
+
+
+def test_chartIsAPng(tmp_path: Path) -> None:
+    """The bench draws its chart of req/s per scenario and server as a PNG file, the scaling servers included."""
+    report = run.Report()
+    report.wrk["tiny-keepalive"] = {"wptserve": _measured(200.0), "static": _measured(8000.0), "ours": _measured(4000.0)}
+    report.wrk["workers"] = {"ours": _measured(4000.0), "ours-w2": _measured(6000.0)}
+    chart = tmp_path / "chart.png"
+    run.drawChart(report, chart)
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert chart.stat().st_size > 10_000

@@ -10,6 +10,7 @@ import http.client
 import os
 import re
 import signal
+import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -202,3 +203,30 @@ def test_workerArgumentsDropWhatTheSupervisorDecides() -> None:
     """A worker gets its supervisor's options less --workers and --stash, in either spelling."""
     given = ["--root", "r", "--workers", "2", "--stash=memory:", "--listen", "tcp:0", "--workers=3", "--stash", "x"]
     assert workerArguments(given) == ["--root", "r", "--listen", "tcp:0"]
+
+
+@pytest.mark.parametrize(
+    "arguments, line",
+    [
+        (["--workers", "0"], "twistd pyhandlers: --workers must be at least 1"),
+        (["--workers", "many"], "twistd pyhandlers: --workers must be a number of processes or 'auto', not 'many'"),
+        (
+            ["--workers", "2", "--listen", "ssl:0:privateKey=own.test.key:certKey=own.test.pem"],
+            "twistd pyhandlers: --workers: ssl:0:privateKey=own.test.key:certKey=own.test.pem makes its own TLS context, which a worker "
+            "cannot adopt; use https=tcp:PORT (the server's certificate) or --tls-cert/--tls-key",
+        ),
+    ],
+)
+def test_badWorkersValueIsOneLine(tmp_path: Path, arguments: List[str], line: str) -> None:
+    """A --workers value that cannot be served is one plain line on standard error and exit status 1."""
+    from tests.selfsigned import writeSelfSigned
+    from tests.serving import childEnvironment, twistdCommand
+
+    (tmp_path / "root").mkdir()
+    writeSelfSigned(tmp_path)
+    result = subprocess.run(
+        twistdCommand("-n", "--pidfile=", "pyhandlers", "--root", "root", *arguments),
+        env=childEnvironment(), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [line], result.stderr

@@ -156,8 +156,8 @@ class Options(usage.Options):
         ["threads", "t", DEFAULT_THREADS, "Threads that run handlers.", int],
         ["access-log", None, None, "Access log file ('-': twistd's own log)."],
         ["stash", None, None, "memory: (default) or redis://host:port/db."],
-        ["workers", None, "1", "Server processes sharing the ports (a number, or auto)."],
-        ["worker-fds", None, None, "(internal) the listening sockets a worker adopts."],
+        ["workers", None, None, "Processes sharing the ports: N or auto [1]."],
+        ["worker-fds", None, None, "(internal) Sockets a worker adopts."],
         ["config", None, None, "A wptserve-style JSON config file."],
         ["host", None, None, "The host name handlers see [default: localhost]."],
         ["bind", None, None, "The IP address --all-ports listens on."],
@@ -255,7 +255,7 @@ class Options(usage.Options):
         if (self["tls-cert"] is None) != (self["tls-key"] is None):
             raise usage.UsageError("--tls-cert and --tls-key go together")
         try:
-            self.workerCount = parseWorkers(str(self["workers"]))
+            self.workerCount = parseWorkers(str(self["workers"] or 1))
             self.workerFds = _workerFds(self["worker-fds"])
         except ValueError as e:
             raise usage.UsageError(str(e)) from e
