@@ -338,3 +338,17 @@ async def test_generatedHostileCorpus(guardedRoot: HandlerRoot, serve: Serve) ->
     for target, body in [("/inlink/ok.txt", b"fine"), ("/ok-link.txt", b"fine"), ("/sub/deeper/x.txt", b"x")]:
         raw = await exchange(port, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode())
         assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(body), target
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize("target", ["![", "x.py", "http://elsewhere/x.py", "[::1"])
+async def test_targetThatIsNotAPathIs400(handlerRoot: HandlerRoot, serve: Serve, target: str) -> None:
+    """
+    A request target that is not a path (no leading "/") is the client's
+    error: a 400 naming the problem, never a 500 from building its URL.
+    """
+    handlerRoot.write("x.py", "def main(request, response):\n    return 'ran'\n")
+    base = serve(HandlerDirectory(handlerRoot.path))
+    raw = await exchange(portOf(base), f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert raw.startswith(b"HTTP/1.1 400 "), raw[:200]
+    assert b"Bad request target" in raw

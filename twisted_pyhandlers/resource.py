@@ -229,6 +229,10 @@ class HandlerDirectory(_Directory):
         """
         if not self._portKnown:
             self._notePort(request)
+        if not request.uri.startswith(b"/"):
+            # Not a path ("![", "*", an absolute URL meant for a proxy): no
+            # URL of ours can be built from it, so the client is told so.
+            return ServerAnswer(self.context, _badTarget, ())
         host = request.requestHeaders.getRawHeaders(b"host")
         if host:
             problem = hostError(host[0])
@@ -242,6 +246,11 @@ class HandlerDirectory(_Directory):
         if isinstance(port, int) and not self.context.config["ports"][scheme]:
             self.context.config.addListeningPort(scheme, port)
         self._portKnown = True
+
+
+def _badTarget(request: Any, response: Any) -> None:
+    """The server's answer to a request target that is not a path: 400."""
+    response.set_error(400, "Bad request target: it must be a path starting with /")
 
 
 def _badHost(problem: str) -> Any:
