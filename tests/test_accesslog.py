@@ -259,3 +259,63 @@ def test_headScanner(writes: List[bytes], code: object, bodyStart: object) -> No
     for data in writes:
         scanner.feed(data)
     assert (scanner.code, scanner.bodyStart) == (code, bodyStart)
+
+
+class _Pipe:
+    """What the writer needs of a connection pipe: it keeps the bytes."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.lost = False
+        self.bodyStart: object = None
+
+    def write(self, data: bytes) -> bool:
+        self.data += data
+        return True
+
+
+class _Response:
+    request = None
+    content = b"body!"
+    encoding = "utf-8"
+    add_required_headers = False
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # The writer's own framing: nothing is searched, the figures are known.
+        [("status", 201), ("header", b"A", b"b"), ("end",), ("raw", b"body!")],
+        # A 103 framed by the writer, then the final response.
+        [("status", 103), ("header", b"Link", b"x"), ("end",), ("status", 200), ("end",), ("raw", b"body!")],
+        # A status line from the writer, the rest of the head raw.
+        [("status", 202), ("raw", b"X: y\r\n"), ("raw", b"\r\nbody!")],
+        # A raw head, then body.
+        [("raw", b"HTTP/1.1 203 Raw\r\nA: b\r\n\r\n"), ("raw", b"body!")],
+    ],
+)
+def test_writerFindsTheHeadHoweverItIsWritten(steps: List[tuple]) -> None:
+    """
+    The access log's status and body start are right whether the writer
+    frames the head itself (then it is not searched), the handler writes
+    it raw, or both in turn: they are what a scan of all the bytes finds.
+    """
+    from twisted_pyhandlers._http1 import ResponseWriter
+
+    pipe = _Pipe()
+    response = _Response()
+    writer = ResponseWriter(pipe, response)  # type: ignore[arg-type]
+    for step in steps:
+        if step[0] == "status":
+            writer.write_status(step[1])
+        elif step[0] == "header":
+            writer.write_header(step[1], step[2])
+        elif step[0] == "end":
+            writer.end_headers()
+        else:
+            writer.write(step[1])
+    scanner = HeadScanner()
+    scanner.feed(pipe.data)
+    assert pipe.data.endswith(b"body!")
+    assert (writer.status_code, pipe.bodyStart) == (scanner.code, scanner.bodyStart)
+    assert pipe.bodyStart == len(pipe.data) - len(b"body!")

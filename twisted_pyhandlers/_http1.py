@@ -90,8 +90,41 @@ class HeadScanner:
         #: True once the head ended, or was too long to look into.
         self.done = False
 
+    def skip(self, data: bytes) -> None:
+        """
+        Pass over ``data``, written by the writer's own framing calls: what
+        they write is known (:meth:`noteStatus`, :meth:`noteHeadEnd`), so
+        it is not searched; the last bytes are kept, so that a head ended by
+        raw bytes after them is still found.
+        """
+        if self.done:
+            return
+        head = self._head + data
+        keep = head[-3:]
+        self._offset += len(head) - len(keep)
+        self._head = keep
+
+    def noteStatus(self, code: int) -> None:
+        """The writer wrote a status line with ``code``."""
+        if not self.done:
+            self.code = code
+
+    def noteHeadEnd(self) -> None:
+        """The writer ended a header block (with the bytes just skipped)."""
+        if self.done or self.code is None:
+            return
+        end = self._offset + len(self._head)
+        self._head = b""
+        if 100 <= self.code < 200 and self.code != 101:
+            # A 1xx before the final response: look for the next head.
+            self._offset = end
+            self.code = None
+            return
+        self.bodyStart = end
+        self.done = True
+
     def feed(self, data: bytes) -> None:
-        """Look at the next ``data`` written."""
+        """Look at the next ``data`` written (raw bytes)."""
         if self.done:
             return
         head = self._head + data
@@ -216,9 +249,10 @@ class ResponseWriter:
         if message is None:
             message = REASONS.get(code, "")
         self._status_written = True
+        self._head.noteStatus(code)
         # Always HTTP/1.1, whatever the client spoke: a server answers with
         # the highest version it supports (RFC 9110 6.2), and wptserve does.
-        return self.write(b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(message)))
+        return self._frame(b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(message)))
 
     def write_header(self, name: Writable, value: Union[Writable, int]) -> bool:
         """
@@ -230,7 +264,7 @@ class ResponseWriter:
         nameBytes = self.encode(name)
         self._headers_seen.add(nameBytes.lower())
         valueBytes = b"%d" % (value,) if isinstance(value, int) else self.encode(value)
-        return self.write(b"%s: %s\r\n" % (nameBytes, valueBytes))
+        return self._frame(b"%s: %s\r\n" % (nameBytes, valueBytes))
 
     def write_default_headers(self) -> bool:
         """Write Server, Date and (for a body known in full) Content-Length if missing."""
@@ -265,8 +299,12 @@ class ResponseWriter:
             if self._response.add_required_headers:
                 if not self._writeDefaultHeaders(content):
                     return False
-            if not self.write(b"\r\n"):
+            if not self._frame(b"\r\n"):
                 return False
+            head = self._head
+            head.noteHeadEnd()
+            if head.bodyStart is not None:
+                self._pipe.bodyStart = head.bodyStart
         self._headers_complete = True
         return True
 
@@ -291,13 +329,25 @@ class ResponseWriter:
 
     def write(self, data: Writable) -> bool:
         """Write raw bytes (text is encoded with ``response.encoding``)."""
-        self.content_written = True
         encoded = data if data.__class__ is bytes else self.encode(data)
         head = self._head
         if not head.done:
             head.feed(encoded)
             if head.bodyStart is not None:
                 self._pipe.bodyStart = head.bodyStart
+        return self._send(encoded)
+
+    def _frame(self, data: bytes) -> bool:
+        """
+        Write bytes of the writer's own framing (a status line, a header
+        line, the end of the head), which the head scanner need not search.
+        """
+        self._head.skip(data)
+        return self._send(data)
+
+    def _send(self, encoded: bytes) -> bool:
+        """Hand ``encoded`` to the pipe (or the open batch)."""
+        self.content_written = True
         if self._pending is not None:
             self._pending.append(encoded)
             return not self._pipe.lost
