@@ -220,23 +220,7 @@ class ConnectionPipe:
         """
         if not data:
             return not self.lost
-        if self._onReactorThread():
-            if self._takenOver:
-                return False
-            self._handedOver = True
-            self._deliver(data, 0)
-            return not self.lost
-        with self._lock:
-            while (self._paused or self._queued > HIGH_WATER) and not self.lost:
-                if self._waiters is None:
-                    self._waiters = threading.Condition(self._lock)
-                self._waiters.wait()
-            if self.lost or self._takenOver:
-                return False
-            self._handedOver = True
-            self._queued += len(data)
-            self._post(data)
-        return True
+        return self._handOver(data, len(data))
 
     def perform(self, action: Action) -> bool:
         """
@@ -248,11 +232,23 @@ class ConnectionPipe:
 
         :return: False if the client has gone away (the action is dropped).
         """
+        return self._handOver(action, action.size)
+
+    def _handOver(self, item: Union[bytes, Action], size: int) -> bool:
+        """
+        :meth:`write` and :meth:`perform`: on the reactor thread, deliver
+        ``item`` now; from another thread, wait while the transport is
+        paused or more than :data:`HIGH_WATER` is queued, then queue it
+        (``size`` bytes) for the reactor.  Any thread.
+        """
         if self._onReactorThread():
             if self._takenOver:
                 return False
             self._handedOver = True
-            self._act(action, 0)
+            if isinstance(item, bytes):
+                self._deliver(item, 0)
+            else:
+                self._act(item, 0)
             return not self.lost
         with self._lock:
             while (self._paused or self._queued > HIGH_WATER) and not self.lost:
@@ -262,8 +258,8 @@ class ConnectionPipe:
             if self.lost or self._takenOver:
                 return False
             self._handedOver = True
-            self._queued += action.size
-            self._post(action)
+            self._queued += size
+            self._post(item)
         return True
 
     def callOnReactor(self, function: Callable[[], T]) -> T:
