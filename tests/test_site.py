@@ -14,27 +14,7 @@ from twisted.web.http import _GenericHTTPChannelProtocol
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-import twisted_pyhandlers
-from twisted_pyhandlers import site as sitemodule
 from twisted_pyhandlers.site import HandlerChannel, HandlerRequest, HandlerSite
-
-
-def test_exports() -> None:
-    """The public names of the package and of the site module."""
-    assert twisted_pyhandlers.__all__ == ["HandlerDirectory", "HandlerSite", "HTTPException"]
-    assert sitemodule.__all__ == [
-        "DEFAULT_HEADER_TIMEOUT",
-        "DEFAULT_IDLE_TIMEOUT",
-        "DEFAULT_MAX_BODY",
-        "MAX_HEADERS",
-        "MAX_HEADER_BLOCK",
-        "MAX_LINE",
-        "HandlerChannel",
-        "HandlerRequest",
-        "HandlerSite",
-        "ReceivedHeaders",
-    ]
-    assert twisted_pyhandlers.HandlerSite is HandlerSite
 
 
 def test_defaults() -> None:
