@@ -1,8 +1,9 @@
 """
 The handler thread pool (``twisted_pyhandlers._threads``): calls run with
 their results or failures reported, at most ``max`` at once, queued calls
-survive ``start`` and ``stop``, and a call goes to the thread that went idle
-last.
+survive ``start`` and ``stop``, a call goes to the thread that went idle
+last, and, with a clock, calls wait briefly for the thread already running
+instead of waking another.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import time
 from typing import Any, Iterator, List
 
 import pytest
+from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 
-from twisted_pyhandlers._threads import HandlerThreadPool, PoolExhausted
+from twisted_pyhandlers._threads import QUEUE_BEHIND, HandlerThreadPool, PoolExhausted
 
 WAIT = 10.0
 
@@ -264,3 +266,129 @@ def test_stopLeavesStuckThreadsBehind() -> None:
     stuck = [t for t in threading.enumerate() if t.name.startswith("stuck-pool-")]
     assert all(thread.daemon for thread in stuck)
     assert any("left behind: stuck-pool-0" in str(event.get("names", "")) or "stuck-pool-0" in repr(event) for event in logged)
+
+
+# -- with a clock: calls wait briefly for the thread already running ---------
+
+
+def clockedPool(threads: int) -> tuple:
+    """A started pool of ``threads`` threads whose clock is a Twisted ``Clock`` (this thread is its thread)."""
+    clock = Clock()
+    pool = HandlerThreadPool(threads, name="clocked-pool")
+    pool.useClock(clock)
+    pool.start()
+    return pool, clock
+
+
+def test_burstRunsOnTheThreadAlreadyRunning() -> None:
+    """
+    With a clock, a burst of quick calls runs on the one thread already
+    running (under the GIL a second thread could not run them sooner), where
+    without one each call wakes an idle thread of its own.
+    """
+    for clocked in (True, False):
+        clock = None
+        if clocked:
+            pool, clock = clockedPool(4)
+        else:
+            pool = HandlerThreadPool(4, name="plain-pool")
+            pool.start()
+        try:
+            warm = threading.Event()
+            started = threading.Semaphore(0)
+            for _ in range(4):  # four threads exist, all idle afterwards
+                pool.callInThread(blockUntil, warm, started)
+                if clock is not None:
+                    clock.advance(QUEUE_BEHIND)  # each blocked: the next is not queued behind it
+                assert started.acquire(timeout=WAIT)
+            warm.set()
+            deadline = time.monotonic() + WAIT
+            while len(pool._idle) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert pool.threadCount == 4 and len(pool._idle) == 4
+            names: List[str] = []
+            done = threading.Semaphore(0)
+
+            def record() -> None:
+                names.append(threading.current_thread().name)
+                time.sleep(0.002)
+                done.release()
+
+            for _ in range(20):
+                pool.callInThread(record)
+            for _ in range(20):
+                assert done.acquire(timeout=WAIT)
+            if clocked:
+                assert len(set(names)) == 1, names
+            else:
+                assert len(set(names)) > 1, names
+        finally:
+            pool.stop()
+
+
+def test_callBehindABlockedThreadIsRescued() -> None:
+    """
+    A call queued behind a thread that then blocks waits only
+    ``QUEUE_BEHIND`` of the clock: then a thread of its own is started (or
+    woken) for it, and for every other call that waited as long.
+    """
+    pool, clock = clockedPool(4)
+    gate, started = threading.Event(), threading.Semaphore(0)
+    try:
+        pool.callInThread(blockUntil, gate, started)
+        assert started.acquire(timeout=WAIT)
+        ran: List[str] = []
+        done = threading.Semaphore(0)
+
+        def record() -> None:
+            ran.append(threading.current_thread().name)
+            done.release()
+
+        pool.callInThread(record)
+        pool.callInThread(record)
+        # Queued behind the blocked thread: no thread of their own yet.
+        assert not done.acquire(timeout=0.2)
+        assert pool.threadCount == 1
+        clock.advance(QUEUE_BEHIND / 2)
+        assert not done.acquire(timeout=0.1)
+        clock.advance(QUEUE_BEHIND / 2)
+        for _ in range(2):
+            assert done.acquire(timeout=WAIT)
+        assert "clocked-pool-0" not in ran
+        assert pool.threadCount == 3
+    finally:
+        gate.set()
+        pool.stop()
+
+
+def test_longRunningThreadIsNotWaitedFor() -> None:
+    """A thread whose call began ``QUEUE_BEHIND`` ago or more is not waited for: a new call gets a thread at once."""
+    pool, clock = clockedPool(4)
+    gate, started = threading.Event(), threading.Semaphore(0)
+    try:
+        pool.callInThread(blockUntil, gate, started)
+        assert started.acquire(timeout=WAIT)
+        clock.advance(QUEUE_BEHIND)
+        assert runAndWait(pool, lambda: threading.current_thread().name)[1] != "clocked-pool-0"
+        assert not clock.getDelayedCalls()
+    finally:
+        gate.set()
+        pool.stop()
+
+
+def test_callsFromAnotherThreadWakeAThread() -> None:
+    """Only calls made on the clock's thread wait; one from any other thread wakes a thread at once."""
+    pool, clock = clockedPool(4)
+    gate, started = threading.Event(), threading.Semaphore(0)
+    try:
+        pool.callInThread(blockUntil, gate, started)
+        assert started.acquire(timeout=WAIT)
+        outcome: List[Any] = []
+        caller = threading.Thread(target=lambda: outcome.extend(runAndWait(pool, lambda: "ran")))
+        caller.start()
+        caller.join(WAIT)
+        assert outcome == [True, "ran"]
+        assert not clock.getDelayedCalls()
+    finally:
+        gate.set()
+        pool.stop()

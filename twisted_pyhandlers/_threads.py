@@ -20,6 +20,22 @@ requests needs; handing work to the most recently idle thread keeps that
 burst on a few threads whose stacks, interpreter state and malloc arena
 are still warm, where a shared queue would rotate it through all of them.
 
+Once the pool is tied to a reactor (:func:`tiedToReactor`), a call made on
+the reactor thread while a pool thread has just begun another call (less
+than :data:`QUEUE_BEHIND` ago) waits for that thread instead of waking an
+idle one, and an idle thread is woken for it only if it is still waiting
+:data:`QUEUE_BEHIND` later (a reactor ``callLater``, one for all the calls
+waiting, not one per call).  Under the GIL, only one thread runs Python at
+a time: a second thread woken for a quick handler cannot run it sooner, it
+only fights the first for the GIL, and every such fight is a pair of
+context switches.  Measured on the bench's tiny handler (2 CPUs, 10
+connections), a call per woken thread cost 5.5 to 7 context switches per
+request and ~100 us of CPU; calls queued behind the running thread, fewer
+than 4 (``docs/performance.rst``).  A call queued behind a handler that
+then blocks (sleeps, waits on a socket) waits at most
+:data:`QUEUE_BEHIND` longer than before; a handler that has been running
+longer than that is not waited for at all.
+
 A thread stuck in a handler that never returns can be *abandoned*
 (:meth:`HandlerThreadPool.abandon`, when ``--handler-timeout`` gives up on
 its handler): it no longer counts as one of the ``max`` threads, so a
@@ -38,7 +54,7 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
 
-from twisted.internet.interfaces import IReactorCore
+from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -46,6 +62,12 @@ OnResult = Optional[Callable[[bool, Any], None]]
 _Task = Tuple[OnResult, Callable[..., Any], Tuple[Any, ...], dict]
 
 _STOP = object()
+
+#: How recently a pool thread must have begun its call for a new call made
+#: on the reactor thread to wait for it rather than wake another thread;
+#: also the longest such a call waits before another thread is woken for it
+#: anyway (seconds).  See the module docstring.
+QUEUE_BEHIND = 0.002
 
 #: How long :meth:`HandlerThreadPool.stop` waits for running calls, in all,
 #: before leaving the threads still running behind (they are daemon
@@ -82,12 +104,16 @@ class _Worker:
     ``acquire`` waits until the pool releases it).
     """
 
-    __slots__ = ("task", "wake")
+    __slots__ = ("task", "wake", "since", "starting")
 
     def __init__(self) -> None:
         self.task: Any = None
         self.wake = threading.Lock()
         self.wake.acquire()
+        #: When the thread took its current call (the pool's clock).
+        self.since = 0.0
+        #: True until the thread, just started, takes its first call.
+        self.starting = True
 
 
 class HandlerThreadPool:
@@ -119,10 +145,24 @@ class HandlerThreadPool:
         self._abandoned: Dict[threading.Thread, _Worker] = {}
         self._workers: Dict[threading.Thread, _Worker] = {}
         self._started = 0
-        # Calls no thread has taken yet, oldest first; idle threads, the
-        # one that went idle last at the end.
-        self._waiting: Deque[_Task] = deque()
+        # Calls no thread has taken yet, oldest first, each with when it was
+        # queued (the pool's clock); idle threads, the one that went idle last
+        # at the end.
+        self._waiting: Deque[Tuple[float, _Task]] = deque()
         self._idle: List[_Worker] = []
+        # The thread that took a call last, while it runs that call (None
+        # once it goes idle): the one a new call may wait for.
+        self._freshest: Optional[_Worker] = None
+        # Threads started that have not yet taken their first call.
+        self._starting = 0
+        # The reactor that wakes an idle thread for a call waiting too
+        # long, and its thread (see useClock).
+        self._clock: Optional[IReactorTime] = None
+        self._clockThread: Optional[int] = None
+        # What "when" means for the times kept here: the clock's time once
+        # there is one, so that a test's Clock decides alone.
+        self._now: Callable[[], float] = time.monotonic
+        self._rescue: Optional[IDelayedCall] = None
         self.started = False
         self.joined = False
 
@@ -156,10 +196,10 @@ class HandlerThreadPool:
         with self._lock:
             if self.joined:
                 raise RuntimeError(f"thread pool {self.name!r} is stopped")
+            if self._queueBehind(task):
+                return
             if self._idle:
-                worker = self._idle.pop()
-                worker.task = task
-                worker.wake.release()
+                self._handTo(self._idle.pop(), task, self._now())
                 return
             if self._places <= 0:
                 raise PoolExhausted(
@@ -167,9 +207,83 @@ class HandlerThreadPool:
                     f"({len(self._abandoned)} abandoned, the most the pool replaces is {self.maxAbandoned}); "
                     "see the server log for their stacks"
                 )
-            self._waiting.append(task)
+            self._waiting.append((self._now(), task))
             if self.started and len(self._threads) < self._places:
                 self._startThread()
+
+    def useClock(self, clock: IReactorTime) -> None:
+        """
+        Let calls made on this thread (the reactor's) wait briefly for the
+        pool thread that is already running, with ``clock`` waking an idle
+        thread for any that waits :data:`QUEUE_BEHIND` (see the module
+        docstring).  Without a clock every call wakes an idle thread.
+        Reactor thread.
+        """
+        with self._lock:
+            self._clock = clock
+            self._clockThread = threading.get_ident()
+            self._now = clock.seconds
+            # Times taken before are on another clock: forget them.
+            self._freshest = None
+            self._waiting = deque((self._now(), task) for _, task in self._waiting)
+
+    def _queueBehind(self, task: _Task) -> bool:
+        """
+        Queue ``task`` for the thread that took a call less than
+        :data:`QUEUE_BEHIND` ago and still runs it, if there is one and this
+        is the clock's thread; make sure a rescue is on its way.  Holding
+        the lock.
+
+        :return: whether ``task`` was queued.
+        """
+        freshest = self._freshest
+        if freshest is None or self._clock is None or not self.started:
+            return False
+        now = self._now()
+        if now - freshest.since >= QUEUE_BEHIND or threading.get_ident() != self._clockThread:
+            return False
+        self._waiting.append((now, task))
+        if self._rescue is None:
+            self._rescue = self._clock.callLater(QUEUE_BEHIND, self._rescueWaiting)
+        return True
+
+    def _rescueWaiting(self) -> None:
+        """
+        The oldest waiting calls have waited :data:`QUEUE_BEHIND`: the thread
+        they wait for is blocked, or slow.  Wake an idle thread (or start
+        one) for each, oldest first; come back for the younger ones while
+        there are threads to give them.  Reactor thread.
+        """
+        with self._lock:
+            self._rescue = None
+            if self.joined or not self.started:
+                return
+            now = self._now()
+            waiting = self._waiting
+            overdue = 0
+            nextDue: Optional[float] = None
+            for queued, _ in waiting:
+                if now - queued < QUEUE_BEHIND:
+                    nextDue = queued + QUEUE_BEHIND
+                    break
+                overdue += 1
+            # Threads still starting take the oldest calls as they start.
+            overdue -= self._starting
+            while overdue > 0 and self._idle:
+                self._handTo(self._idle.pop(), waiting.popleft()[1], now)
+                overdue -= 1
+            while overdue > 0 and len(self._threads) < self._places:
+                self._startThread()
+                overdue -= 1
+            if nextDue is not None and self._clock is not None:
+                self._rescue = self._clock.callLater(max(0.0, nextDue - now), self._rescueWaiting)
+
+    def _handTo(self, worker: _Worker, task: _Task, now: float) -> None:
+        """Give ``task`` to idle ``worker`` and wake it.  Holding the lock."""
+        worker.task = task
+        worker.since = now
+        self._freshest = worker
+        worker.wake.release()
 
     def discard(self, func: Callable[..., Any]) -> bool:
         """
@@ -178,9 +292,9 @@ class HandlerThreadPool:
         :return: whether one was waiting.
         """
         with self._lock:
-            for task in self._waiting:
-                if task[1] == func:
-                    self._waiting.remove(task)
+            for entry in self._waiting:
+                if entry[1][1] == func:
+                    self._waiting.remove(entry)
                     return True
         return False
 
@@ -224,6 +338,9 @@ class HandlerThreadPool:
             self.joined = True
             threads = list(self._threads)
             idle, self._idle = self._idle, []
+            rescue, self._rescue = self._rescue, None
+        if rescue is not None and rescue.active():
+            rescue.cancel()
         for worker in idle:
             worker.task = _STOP
             worker.wake.release()
@@ -241,6 +358,11 @@ class HandlerThreadPool:
     def _startThread(self) -> None:
         """Start one more worker.  Holding the lock."""
         worker = _Worker()
+        # A thread starting takes the oldest waiting call at once: a call
+        # made meanwhile may wait for it as for a running one.
+        worker.since = self._now()
+        self._freshest = worker
+        self._starting += 1
         thread = threading.Thread(target=self._work, args=(worker,), name=f"{self.name}-{self._started}", daemon=True)
         self._started += 1
         self._threads.append(thread)
@@ -272,8 +394,15 @@ class HandlerThreadPool:
         Pool thread.
         """
         with self._lock:
+            if worker.starting:
+                worker.starting = False
+                self._starting -= 1
             if self._waiting:
-                return self._waiting.popleft()
+                worker.since = self._now()
+                self._freshest = worker
+                return self._waiting.popleft()[1]
+            if self._freshest is worker:
+                self._freshest = None
             if self.joined:
                 return _STOP
             self._idle.append(worker)
@@ -307,12 +436,19 @@ class HandlerThreadPool:
 def tiedToReactor(pool: HandlerThreadPool, reactor: IReactorCore) -> HandlerThreadPool:
     """
     Tie ``pool``'s life to ``reactor``'s: started when the reactor runs (at
-    once if it already does), stopped during its shutdown.  The one place
+    once if it already does), with ``reactor`` as its clock (calls made on
+    the reactor thread may wait briefly for the thread already running:
+    see the module docstring), stopped during its shutdown.  The one place
     that does so, for the library's default pool and for ``twistd
     pyhandlers`` alike.  Any thread before the reactor runs; reactor thread
     after.
     """
-    reactor.callWhenRunning(pool.start)
+
+    def start() -> None:
+        pool.useClock(reactor)  # type: ignore[arg-type]
+        pool.start()
+
+    reactor.callWhenRunning(start)
     reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
     return pool
 
