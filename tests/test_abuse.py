@@ -27,7 +27,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import globalLogPublisher
 
 from twisted_pyhandlers import HandlerDirectory, HandlerSite
-from twisted_pyhandlers._threads import HandlerThreadPool
+from twisted_pyhandlers._threads import HandlerThreadPool, tiedToReactor
 
 #: How long a test waits for anything that should be quick.
 WAIT = 10.0
@@ -228,6 +228,63 @@ async def test_quickHandlersUntouchedByTheTimeout(handlerRoot: HandlerRoot) -> N
         await served.close()
 
 
+@pytest_twisted.ensureDeferred
+async def test_timeoutAimedAgainForEachRequest(handlerRoot: HandlerRoot) -> None:
+    """
+    The requests of one keep-alive connection share its timer, aimed again
+    for each: a request started late in the first one's time is measured
+    from its own start (not answered 504 at the first one's deadline), and a
+    runaway after them is still answered 504.
+    """
+    handlerRoot.write("ok.py", "def main(request, response):\n    return 'ok'\n")
+    handlerRoot.write("nap.py", "import time\ndef main(request, response):\n    time.sleep(0.3)\n    return 'rested'\n")
+    handlerRoot.write("stuck.py", "import time\ndef main(request, response):\n    time.sleep(3)\n    return 'late'\n")
+    served = Served(handlerRoot, threads=2, timeout=0.5)
+    try:
+        client = await connect(portOf(served.url), b"GET /ok.py HTTP/1.1\r\nHost: x\r\n\r\n")
+        await client.waitFor(b"ok")
+        await deferLater(reactor, 0.35, lambda: None)
+        client.transport.write(b"GET /nap.py HTTP/1.1\r\nHost: x\r\n\r\n")  # type: ignore[union-attr]
+        await client.waitFor(b"rested")
+        assert b"504" not in client.received
+        begun = time.monotonic()
+        client.transport.write(b"GET /stuck.py HTTP/1.1\r\nHost: x\r\n\r\n")  # type: ignore[union-attr]
+        answer = await client.closed
+        assert 0.4 < time.monotonic() - begun < 2.5
+        assert answer.count(b"HTTP/1.1 200 ") == 2 and b"HTTP/1.1 504 " in answer
+    finally:
+        await served.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_blockedHandlerDoesNotHoldUpOthers(handlerRoot: HandlerRoot) -> None:
+    """
+    With the pool tied to the reactor (as ``twistd pyhandlers`` ties it),
+    requests that arrive while a handler has just begun may wait for its
+    thread; when that handler blocks, they are still answered at once, on
+    threads of their own.
+    """
+    gate = Gate(handlerRoot)
+    handlerRoot.write("stuck.py", f"import {gate.name}\ndef main(request, response):\n    {gate.name}.event.wait(60)\n    return 'late'\n")
+    handlerRoot.write("ok.py", "def main(request, response):\n    return 'ok'\n")
+    pool = tiedToReactor(HandlerThreadPool(8, name="tied"), reactor)  # type: ignore[arg-type]
+    resource = HandlerDirectory(handlerRoot.path, reactor=reactor, threadpool=pool, handlerTimeout=None)  # type: ignore[arg-type]
+    port = reactor.listenTCP(0, HandlerSite(resource), interface="127.0.0.1")  # type: ignore[attr-defined]
+    url = f"http://127.0.0.1:{port.getHost().port}"
+    try:
+        stuck = Deferred.fromCoroutine(get(f"{url}/stuck.py"))
+        begun = time.monotonic()
+        answers = [await answer for answer in [Deferred.fromCoroutine(get(f"{url}/ok.py")) for _ in range(5)]]
+        assert answers == [(200, b"ok")] * 5
+        assert time.monotonic() - begun < 1.5
+        assert not stuck.called
+    finally:
+        gate.open()
+        await stuck
+        await port.stopListening()
+        pool.stop()
+
+
 # -- slow and idle clients -----------------------------------------------------
 
 
@@ -271,6 +328,55 @@ async def test_idleKeepAliveTimesOut(handlerRoot: HandlerRoot) -> None:
     finally:
         await port.stopListening()
         pool.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_idleTimeoutOffWhileAnswering(handlerRoot: HandlerRoot) -> None:
+    """
+    The idle timeout does not cut a request whose handler takes longer than
+    it (it is off while the request is answered), and counts again from the
+    answer: the idle connection is closed after it.
+    """
+    handlerRoot.write("nap.py", "import time\ndef main(request, response):\n    time.sleep(0.8)\n    return 'rested'\n")
+    pool = HandlerThreadPool(1)
+    pool.start()
+    resource = HandlerDirectory(handlerRoot.path, reactor=reactor, threadpool=pool)  # type: ignore[arg-type]
+    port = reactor.listenTCP(0, HandlerSite(resource, timeout=0.3), interface="127.0.0.1")  # type: ignore[attr-defined]
+    try:
+        client = await connect(port.getHost().port, b"GET /nap.py HTTP/1.1\r\nHost: x\r\n\r\n")
+        await client.waitFor(b"rested")
+        answered = time.monotonic()
+        assert not client.closed.called
+        await client.closed
+        assert 0.15 < time.monotonic() - answered < 3
+        assert client.received.startswith(b"HTTP/1.1 200 OK\r\n")
+    finally:
+        await port.stopListening()
+        pool.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_headInPiecesWithinTheDeadline(handlerRoot: HandlerRoot) -> None:
+    """
+    A head that arrives in pieces, but whole within the header deadline, is
+    answered as usual; so is the next request of the connection, sent whole,
+    after a pause longer than the deadline, and a handler slower than it.
+    """
+    handlerRoot.write("nap.py", "import time\ndef main(request, response):\n    time.sleep(0.8)\n    return 'rested'\n")
+    served = Served(handlerRoot, threads=1, timeout=None, headerTimeout=0.5)
+    try:
+        client = await connect(portOf(served.url), b"GET /nap.py HTT")
+        await deferLater(reactor, 0.2, lambda: None)
+        client.transport.write(b"P/1.1\r\nHost: x\r\n")  # type: ignore[union-attr]
+        await deferLater(reactor, 0.2, lambda: None)
+        client.transport.write(b"\r\n")  # type: ignore[union-attr]
+        await client.waitFor(b"rested")
+        await deferLater(reactor, 0.7, lambda: None)
+        client.transport.write(b"GET /nap.py HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # type: ignore[union-attr]
+        answer = await client.closed
+        assert answer.count(b"HTTP/1.1 200 OK\r\n") == 2 and b"408" not in answer
+    finally:
+        await served.close()
 
 
 @pytest_twisted.ensureDeferred

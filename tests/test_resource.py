@@ -141,6 +141,37 @@ async def test_missingIsNotFound(handlerRoot: HandlerRoot, serve: Serve) -> None
 
 
 @pytest_twisted.ensureDeferred
+async def test_changesOnDiskSeenAtOnce(handlerRoot: HandlerRoot, serve: Serve) -> None:
+    """
+    The tree remembers what it built for a name, but asks the disk what the
+    name is on every request: a handler deleted is a 404 at once, a name that
+    becomes a directory (or a file again) is served as what it is now, and a
+    static file rewritten is served with its new length.
+    """
+    handlerRoot.write("thing.py", "def main(request, response):\n    return 'handler'\n")
+    handlerRoot.write("page.txt", "short")
+    base = serve(HandlerDirectory(handlerRoot.path))
+
+    async def fetch(path: str) -> tuple:
+        response = await treq.get(base + path, allow_redirects=False, persistent=False)
+        return response.code, await response.content()
+
+    assert await fetch("/thing.py") == (200, b"handler")
+    assert await fetch("/page.txt") == (200, b"short")
+    os.remove(handlerRoot.path / "thing.py")
+    assert (await fetch("/thing.py"))[0] == 404
+    handlerRoot.write("thing.py/inner.txt", "inside")
+    assert await fetch("/thing.py/inner.txt") == (200, b"inside")
+    assert (await fetch("/thing.py"))[0] == 301
+    (handlerRoot.path / "thing.py" / "inner.txt").unlink()
+    (handlerRoot.path / "thing.py").rmdir()
+    handlerRoot.write("thing.py", "def main(request, response):\n    return 'handler again'\n")
+    assert await fetch("/thing.py") == (200, b"handler again")
+    handlerRoot.write("page.txt", "a much longer page than before")
+    assert await fetch("/page.txt") == (200, b"a much longer page than before")
+
+
+@pytest_twisted.ensureDeferred
 async def test_directoryRedirectDefaultAndListing(handlerRoot: HandlerRoot, serve: Serve) -> None:
     """
     A directory without its slash redirects (301) to the slash form; with

@@ -19,7 +19,7 @@ from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import NotFound
-from twisted_pyhandlers._pipes import pipeString
+from twisted_pyhandlers._pipes import filePipes, withQueryPipe
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response
 from twisted_pyhandlers._run import HandlerFunction, HandlerRun, urlBaseOf
@@ -71,6 +71,8 @@ class PythonFileResource(Resource):
         self._context = context
         self.path = path
         self.segments = tuple(segments)
+        self._depth = len(self.segments)
+        self._filePipes = filePipes(path, context.root.path)
 
     def render(self, request: TwistedRequest) -> object:
         """
@@ -92,8 +94,8 @@ class PythonFileResource(Resource):
             context,
             request,
             script,
-            urlBaseOf(request, len(self.segments)),
-            pipeString(self.path, queryOf(request), context.root.path),
+            urlBaseOf(request, self._depth),
+            withQueryPipe(self._filePipes, queryOf(request)),
             release=script.release,
             name=self.path,
         )

@@ -411,21 +411,32 @@ def pipeString(path: str, query: str, docRoot: str | None = None) -> str:
     is searched for ``.sub.``, so a document root that happens to live in
     a ``x.sub.y`` directory does not template every file.
     """
+    return withQueryPipe(filePipes(path, docRoot), query)
+
+
+def filePipes(path: str, docRoot: str | None = None) -> str:
+    """
+    The part of :func:`pipeString` that the file's name decides
+    (``sub(html)``, ``sub(none)`` or ""): the same for every request of
+    that file, so a handler file's resource works it out once.
+    """
     below = path
     if docRoot and os.path.isabs(path):
         root = docRoot.rstrip(os.sep) + os.sep
         if path.startswith(root):
             below = path[len(root) :]
-    pipes = ""
-    if ".sub." in below:
-        escapeType = "html" if os.path.splitext(below)[1] in MARKUP_EXTENSIONS else "none"
-        pipes = f"sub({escapeType})"
+    if ".sub." not in below:
+        return ""
+    escapeType = "html" if os.path.splitext(below)[1] in MARKUP_EXTENSIONS else "none"
+    return f"sub({escapeType})"
+
+
+def withQueryPipe(pipes: str, query: str) -> str:
+    """``pipes`` (see :func:`filePipes`), then the query's ``pipe`` value, if any."""
     piped = queryPipe(query)
-    if piped is not None:
-        if pipes:
-            pipes += "|"
-        pipes += piped
-    return pipes
+    if piped is None:
+        return pipes
+    return f"{pipes}|{piped}" if pipes else piped
 
 
 def wrapPipeline(path: str, request: Any, response: Any) -> Any:

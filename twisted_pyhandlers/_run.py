@@ -24,8 +24,10 @@ so no client is left waiting.
 A run has a state (:class:`RunState`), changed under a lock because the
 handler's thread and the reactor both decide things: it is ``RUNNING``
 until it is either ``FINISHED`` (step 5) or ``TIMED_OUT``.  The handler
-timeout (``--handler-timeout``) is a reactor ``callLater`` started in
-:meth:`HandlerRun.start` and cancelled when the response is finished; if it
+timeout (``--handler-timeout``) is a timer started in
+:meth:`HandlerRun.start` (the connection's own
+:class:`~twisted_pyhandlers._timers.RepeatingTimer` on HTTP/1.1, a reactor
+``callLater`` otherwise) and stopped when the response is finished; if it
 fires first, the run is given up on: its client gets a 504 (or a closed
 connection, if bytes were already written), the log names the handler and
 shows the stack of its thread at that moment, the pool replaces that
@@ -59,6 +61,7 @@ from twisted_pyhandlers._pipes import Pipeline
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response, applyReturnValue
 from twisted_pyhandlers._threads import PoolExhausted, SerialCalls
+from twisted_pyhandlers._timers import RepeatingTimer
 
 #: What a leaf runs: wptserve's ``main(request, response)`` shape.
 HandlerFunction = Callable[[Request, Response], Any]
@@ -201,6 +204,7 @@ class HandlerRun:
         self.state = RunState.RUNNING
         self._thread: Optional[threading.Thread] = None
         self._timer: Optional[IDelayedCall] = None
+        self._sharedTimer: Optional[RepeatingTimer] = None
         self._awaiting: Optional[Deferred[Any]] = None
 
     # -- starting ------------------------------------------------------------
@@ -220,11 +224,25 @@ class HandlerRun:
             self._write()
 
     def _startTimer(self) -> None:
-        """Start the handler timeout, if the context has one.  Reactor thread."""
+        """
+        Start the handler timeout, if the context has one: on the timer of
+        the request's connection when it keeps one for its requests, one
+        after another (an HTTP/1.1 :class:`~twisted_pyhandlers.site.HandlerChannel`),
+        else a timer of the run's own.  Reactor thread.
+        """
         timeout = self._context.handlerTimeout
-        if timeout and self._timer is None:
+        if not timeout or self._timer is not None or self._sharedTimer is not None:
+            return
+        channel = self._pipe.twistedRequest.channel
+        if hasattr(channel, "runTimer"):
+            timer = channel.runTimer
+            if timer is None:
+                timer = channel.runTimer = RepeatingTimer(self._context.reactor)
+            timer.start(timeout, self._timedOut)
+            self._sharedTimer = timer
+        else:
             self._timer = self._context.reactor.callLater(timeout, self._timedOut)
-            self._pipe.onFinish = self._cancelTimer
+        self._pipe.onFinish = self._cancelTimer
 
     def answerHere(self) -> None:
         """
@@ -454,6 +472,9 @@ class HandlerRun:
         timer, self._timer = self._timer, None
         if timer is not None and timer.active():
             timer.cancel()
+        shared, self._sharedTimer = self._sharedTimer, None
+        if shared is not None:
+            shared.stop(self._timedOut)
 
     def _timedOut(self) -> None:
         """
@@ -463,7 +484,7 @@ class HandlerRun:
         it from the queue if it never got one), cancel it if it awaits.
         Reactor thread.
         """
-        self._timer = None
+        self._timer = self._sharedTimer = None
         with self._lock:
             if self.state is not RunState.RUNNING:
                 return

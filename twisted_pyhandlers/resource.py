@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IReactorCore
@@ -47,6 +47,10 @@ DEFAULT_THREADS = 256
 
 _FORBIDDEN = (b"/", b"\\", b"\x00")
 
+#: The most children a directory remembers (see :meth:`_Directory.getChild`);
+#: past it, it forgets them all and starts again.
+MAX_REMEMBERED = 1024
+
 
 def isSafeSegment(segment: bytes) -> bool:
     """
@@ -71,6 +75,13 @@ class _Directory(Resource):
 
     :ivar path: the directory (inside the root).
     :ivar segments: URL segments from the tree's root to here.
+
+    A directory remembers the subdirectories and handler files it has
+    answered with, by name (at most :data:`MAX_REMEMBERED`): the file system
+    is still asked on every request what each name is now (one ``lstat``),
+    but the path and the resource for it are built once, not per request.
+    Static files are built per request: their resource reads the file's
+    size and dates, which may change.
     """
 
     def __init__(self, context: HandlerContext, path: FilePath[str], segments: Sequence[bytes]) -> None:
@@ -78,6 +89,8 @@ class _Directory(Resource):
         self.context = context
         self.path = path
         self.segments = tuple(segments)
+        # name -> (its path, its resource as a subdirectory or handler, if built).
+        self._remembered: Dict[bytes, list[Any]] = {}
 
     def getChild(self, path: bytes, request: TwistedRequest) -> IResource:
         """
@@ -93,21 +106,34 @@ class _Directory(Resource):
             # wptserve serves those URLs.  It names no file, so this can
             # never leave the directory.
             return _Directory(context, self.path, segments)
-        if not isSafeSegment(path):
-            return ServerAnswer(context, notFound, segments)
-        child = self.path.child(path.decode("utf-8"))
+        remembered = self._remembered.get(path)
+        if remembered is None:
+            if not isSafeSegment(path):
+                return ServerAnswer(context, notFound, segments)
+            if len(self._remembered) >= MAX_REMEMBERED:
+                self._remembered.clear()
+            remembered = self._remembered[path] = [self.path.child(path.decode("utf-8")), None]
+        child: FilePath[str] = remembered[0]
         try:
             mode = _modeInside(child, context.root)
         except OSError:
             return ServerAnswer(context, notFound, segments)
         if stat.S_ISDIR(mode):
-            return _Directory(context, child, segments)
+            resource = remembered[1]
+            if not isinstance(resource, _Directory):
+                resource = remembered[1] = _Directory(context, child, segments)
+            return resource
         if not stat.S_ISREG(mode) or request.postpath:
             # Not a regular file, or a path below a file.
             return ServerAnswer(context, notFound, segments)
         if path.endswith(b".py"):
-            return PythonFileResource(context, child.path, segments)
-        return fileResource(child, context, segments)
+            resource = remembered[1]
+            if not isinstance(resource, PythonFileResource):
+                resource = remembered[1] = PythonFileResource(context, child.path, segments)
+            return resource
+        # A fresh path: FilePath caches what it stats, and the static
+        # resource stats the file.
+        return fileResource(FilePath(child.path), context, segments)
 
     def render(self, request: TwistedRequest) -> Any:
         """

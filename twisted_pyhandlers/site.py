@@ -64,6 +64,7 @@ from twisted.web.server import Request, Site, version
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, isAnsweredByRun, logUnfinished, markLogged
 from twisted_pyhandlers._http1 import httpDate
+from twisted_pyhandlers._timers import RepeatingTimer
 
 __all__ = [
     "DEFAULT_HEADER_TIMEOUT",
@@ -259,24 +260,87 @@ class HandlerChannel(HTTPChannel):
         self._headLines = 0
         #: True once a request was refused: everything after is dropped.
         self._refused = False
+        #: The idle timer: one per connection, aimed again, not remade (see
+        #: :meth:`setTimeout`).
+        self._idleCall: Optional[IDelayedCall] = None
+        self._host: Any = None
+        #: The handler timeout of the requests of this connection, one at a
+        #: time (see :mod:`twisted_pyhandlers._timers`), made by the first
+        #: handler run that needs it.
+        self.runTimer: Optional[RepeatingTimer] = None
 
     # -- receiving ---------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
         """
-        Bytes from the client: start the header deadline at the first byte
-        of a request's head; drop everything once a request was refused.
+        Bytes from the client; dropped once a request was refused.  If they
+        leave a request's head incomplete, its header deadline starts (the
+        first byte of the head came in these bytes or, for a head already
+        under way, its deadline is running).  A head that arrives whole, as
+        a browser sends it, never needs a timer.
         """
         if self._refused:
             return
+        super().dataReceived(data)
         if (
             self._headerDeadline is None
             and self.headerTimeout
+            and not self._refused
             and self.line_mode
             and not self._handlingRequest
+            and (self._headLines or self._buffer)
         ):
             self._headerDeadline = self.callLater(self.headerTimeout, self._headerTimedOut)
-        super().dataReceived(data)
+
+    def getHost(self) -> Any:
+        """
+        The connection's local address: asked once (Twisted asks the socket,
+        a ``getsockname`` call, for every request), then remembered.
+        """
+        if self._host is None:
+            self._host = self.transport.getHost()  # type: ignore[union-attr]
+        return self._host
+
+    # -- the idle timeout --------------------------------------------------
+
+    def setTimeout(self, period: Optional[float]) -> Optional[float]:
+        """
+        Twisted's ``TimeoutMixin.setTimeout``, with one timer per
+        connection: ``HTTPChannel`` turns the idle timeout off when a
+        request is complete and on again when it is answered, and the mixin
+        cancels its ``DelayedCall`` and makes a new one each time, twice per
+        request.  Here turning it off leaves the timer armed (if it fires
+        while off, nothing happens) and turning it on re-aims it, which
+        costs an addition.  Reactor thread.
+
+        :return: the previous period.
+        """
+        previous = self.timeOut
+        self.timeOut = period  # type: ignore[assignment]  # Twisted types it int, takes any number
+        if period is not None:
+            call = self._idleCall
+            if call is not None and call.active():
+                call.reset(period)
+            else:
+                self._idleCall = self.callLater(period, self._idleTimedOut)
+        return previous
+
+    def resetTimeout(self) -> None:
+        """Bytes arrived: the idle timer starts again (when it is on)."""
+        call = self._idleCall
+        if call is not None and self.timeOut is not None:
+            call.reset(self.timeOut)
+
+    def _idleTimedOut(self) -> None:
+        """The idle timer fired: time the connection out if the timeout is on."""
+        self._idleCall = None
+        if self.timeOut is not None:
+            self.timeoutConnection()
+
+    def _cancelIdleTimer(self) -> None:
+        call, self._idleCall = self._idleCall, None
+        if call is not None and call.active():
+            call.cancel()
 
     def lineReceived(self, line: bytes) -> None:
         """
@@ -345,9 +409,12 @@ class HandlerChannel(HTTPChannel):
         super().allContentReceived()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        """The connection is gone: so is its header deadline."""
+        """The connection is gone: so are its header deadline and idle timer."""
         self._cancelHeaderDeadline()
         super().connectionLost(reason)
+        self._cancelIdleTimer()
+        if self.runTimer is not None:
+            self.runTimer.close()
 
     # -- refusing ------------------------------------------------------------
 
