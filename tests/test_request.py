@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import pytest
 import pytest_twisted
 import treq
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from serving import HandlerRoot, Serve
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import ISSLTransport
@@ -39,7 +41,7 @@ from twisted_pyhandlers._connection import ReactorMailbox
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import HTTPException
 from twisted_pyhandlers._multidict import MultiDict
-from twisted_pyhandlers._request import Request, UploadedFile
+from twisted_pyhandlers._request import Request, UploadedFile, hostError
 from twisted_pyhandlers._script import CodeCache
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.stash import MemoryStashStore, Stash
@@ -394,6 +396,34 @@ def test_GETMatchesWptserve(query: str) -> None:
     target = "/p.py?" + query
     request = get(target, "Host: h.test")
     assert dict(request.GET) == wptserveGET("http://h.test:8000" + target)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    target=st.text(alphabet="/?#&=+%ab\t:;@[]", max_size=14).map(lambda text: "/" + text),
+    host=st.one_of(st.none(), st.text(alphabet="h.:?#/@[]1", min_size=1, max_size=8)),
+)
+def test_GETReadsTheQueryAsTheURLDoes(target: str, host: Optional[str]) -> None:
+    """
+    GET reads the query straight from the request target where it can; for
+    any target and Host header that make a request, that is exactly the
+    query ``url_parts`` gives (a ``#`` in the target, or a ``?`` or ``#`` in
+    the Host header, change what the URL's split calls the query).
+    """
+    assume(host is None or hostError(host.encode("latin-1")) is None)  # else answered 400 before any handler
+    headers = [] if host is None else [f"Host: {host}"]
+    try:
+        request = get(target, *headers)
+    except AssertionError:
+        return  # Twisted refused the request line itself (a tab in the target)
+    assert request._query == request.url_parts.query
+    assert list(request.GET.items()) == list(wptserveGETItems(request.url))
+
+
+def wptserveGETItems(url: str) -> list:
+    """wptserve 4.0.3's ``request.GET`` for ``url``, as (key, value) pairs in order."""
+    fake = SimpleNamespace(_GET=None, url_parts=urlsplit(url))
+    return list(wptrequest.Request.GET.fget(fake).items())
 
 
 def test_GETAccessors() -> None:

@@ -280,50 +280,58 @@ def clockedPool(threads: int) -> tuple:
     return pool, clock
 
 
+def burstThreadNames(pool: HandlerThreadPool, clock: Any) -> List[str]:
+    """
+    With four idle threads in ``pool`` (each blocked once, so that the next
+    was not queued behind it), the names of the threads that ran a burst of
+    20 quick calls.
+    """
+    warm = threading.Event()
+    started = threading.Semaphore(0)
+    for _ in range(4):
+        pool.callInThread(blockUntil, warm, started)
+        if clock is not None:
+            clock.advance(QUEUE_BEHIND)
+        assert started.acquire(timeout=WAIT)
+    warm.set()
+    deadline = time.monotonic() + WAIT
+    while len(pool._idle) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pool.threadCount == 4 and len(pool._idle) == 4
+    names: List[str] = []
+    done = threading.Semaphore(0)
+
+    def record() -> None:
+        names.append(threading.current_thread().name)
+        time.sleep(0.002)
+        done.release()
+
+    for _ in range(20):
+        pool.callInThread(record)
+    for _ in range(20):
+        assert done.acquire(timeout=WAIT)
+    return names
+
+
 def test_burstRunsOnTheThreadAlreadyRunning() -> None:
     """
     With a clock, a burst of quick calls runs on the one thread already
     running (under the GIL a second thread could not run them sooner), where
     without one each call wakes an idle thread of its own.
     """
-    for clocked in (True, False):
-        clock = None
-        if clocked:
-            pool, clock = clockedPool(4)
-        else:
-            pool = HandlerThreadPool(4, name="plain-pool")
-            pool.start()
-        try:
-            warm = threading.Event()
-            started = threading.Semaphore(0)
-            for _ in range(4):  # four threads exist, all idle afterwards
-                pool.callInThread(blockUntil, warm, started)
-                if clock is not None:
-                    clock.advance(QUEUE_BEHIND)  # each blocked: the next is not queued behind it
-                assert started.acquire(timeout=WAIT)
-            warm.set()
-            deadline = time.monotonic() + WAIT
-            while len(pool._idle) < 4 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert pool.threadCount == 4 and len(pool._idle) == 4
-            names: List[str] = []
-            done = threading.Semaphore(0)
-
-            def record() -> None:
-                names.append(threading.current_thread().name)
-                time.sleep(0.002)
-                done.release()
-
-            for _ in range(20):
-                pool.callInThread(record)
-            for _ in range(20):
-                assert done.acquire(timeout=WAIT)
-            if clocked:
-                assert len(set(names)) == 1, names
-            else:
-                assert len(set(names)) > 1, names
-        finally:
-            pool.stop()
+    pool, clock = clockedPool(4)
+    try:
+        names = burstThreadNames(pool, clock)
+        assert len(set(names)) == 1, names
+    finally:
+        pool.stop()
+    plain = HandlerThreadPool(4, name="plain-pool")
+    plain.start()
+    try:
+        names = burstThreadNames(plain, None)
+        assert len(set(names)) > 1, names
+    finally:
+        plain.stop()
 
 
 def test_callBehindABlockedThreadIsRescued() -> None:

@@ -269,3 +269,50 @@ async def test_keepAliveAndPipelining(handlerRoot: HandlerRoot, serve: Serve) ->
     assert raw.endswith(b"nolength")
     raw = await exchange(port, get("/close.py", close=False))
     assert raw.endswith(b"closing")
+
+
+@pytest_twisted.ensureDeferred
+async def test_wholeResponseInOnePieceIsTheSameBytes(handlerRoot: HandlerRoot, serve: Serve) -> None:
+    """
+    A response whose body is known in full goes out in one piece built at
+    once (``ResponseWriter.write_whole``); its bytes are exactly those the
+    writer's step-by-step calls give (status line, each header, the
+    required headers, the body), for every shape of status, headers and
+    body, HEAD and ``add_required_headers = False`` included.
+    """
+    shapes = {
+        "plain": "return 'text'",
+        "reason": "return (299, 'Odd Reason'), [('x-a', 'one'), (b'X-B', b'two'), ('X-N', 7)], b'bytes'",
+        "unicode": "response.encoding = 'utf-8'\n    return 200, [('Content-Type', 'text/plain; charset=utf-8')], '\u00e9t\u00e9 \u2603'",
+        "empty": "return b''",
+        "own-length": "return 200, [('Content-Length', '3'), ('Server', 'mine'), ('Date', 'then')], b'abc'",
+        "bare": "response.add_required_headers = False\n    return 204, [('X-Only', 'this')], b''",
+        "repeated": "response.headers.append('Set-Cookie', 'a=1')\n    response.headers.append('Set-Cookie', 'b=2')\n    return 'cookies'",
+    }
+    for name, body in shapes.items():
+        handlerRoot.write(f"whole-{name}.py", f"def main(request, response):\n    {body}\n")
+        # The same response, written by the step-by-step calls.
+        handlerRoot.write(
+            f"steps-{name}.py",
+            "from twisted_pyhandlers._response import applyReturnValue\n"
+            f"def main(request, response):\n    def inner():\n        {body.replace(chr(10), chr(10) + '    ')}\n"
+            "    applyReturnValue(response, inner())\n"
+            "    response.write_status_headers()\n"
+            "    response.write_content()\n",
+        )
+    base = serve(HandlerDirectory(handlerRoot.path))
+
+    def undated(raw: bytes) -> bytes:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        lines = [line for line in head.split(b"\r\n") if not line.startswith(b"Date: ") or line == b"Date: then"]
+        return b"\r\n".join(lines) + b"\r\n\r\n" + rest
+
+    for name in shapes:
+        for method in ("GET", "HEAD"):
+            request = b"%s /%%s.py HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n" % method.encode()
+            whole = await exchange(portOf(base), request % f"whole-{name}".encode())
+            steps = await exchange(portOf(base), request % f"steps-{name}".encode())
+            assert whole.startswith(b"HTTP/1.1 "), whole
+            assert undated(whole) == undated(steps), (name, method)
+            if method == "GET" and name != "bare":
+                assert b"\r\nDate: " in whole

@@ -50,7 +50,6 @@ from typing import (
     overload,
 )
 from urllib.parse import SplitResult, parse_qsl, urlsplit
-from weakref import WeakKeyDictionary
 
 from multipart import (  # type: ignore[import-untyped]
     MultipartError,
@@ -571,22 +570,21 @@ def _lenientMultipart(request: Request, boundary: bytes) -> List[Tuple[bytes, An
     return fields
 
 
-_boundAddresses: "WeakKeyDictionary[object, object]" = WeakKeyDictionary()
+#: What, in a request target, could make ``urlsplit`` of the URL give
+#: another query than the text after the target's first ``?``; and in a
+#: Host header.
+_TARGET_QUERY_CHANGERS = re.compile(rb"[#\t\r\n]")
+_HOST_QUERY_CHANGERS = re.compile(rb"[?#\t\r\n]")
 
 
 def _boundAddress(twistedRequest: TwistedRequest) -> object:
     """
-    The local address the request's connection is bound to.  It cannot
-    change during a connection, so it is asked of the socket once per
-    connection (``getsockname``), not once per request.  Reactor thread.
+    The local address the request's connection is bound to: the one
+    Twisted's request took when it was made (a
+    :class:`~twisted_pyhandlers.site.HandlerChannel` asks the socket once
+    per connection, not per request).  Reactor thread.
     """
-    transport = getattr(twistedRequest.channel, "transport", None)
-    if transport is None:
-        return twistedRequest.getHost()
-    address = _boundAddresses.get(transport)
-    if address is None:
-        address = _boundAddresses[transport] = twistedRequest.getHost()
-    return address
+    return twistedRequest.getHost()
 
 
 class Request:
@@ -772,10 +770,25 @@ class Request:
         over ISO-8859-1, exactly as wptserve.
         """
         result: MultiDict[bytes, bytes] = MultiDict()
-        query = self.url_parts.query
-        for key, value in parse_qsl(query, keep_blank_values=True, encoding="iso-8859-1"):
+        for key, value in parse_qsl(self._query, keep_blank_values=True, encoding="iso-8859-1"):
             result.add(isomorphic_encode(key), isomorphic_encode(value))
         return result
+
+    @_lazy
+    def _query(self) -> str:
+        """
+        ``url_parts.query``, read straight from the request target when
+        building and splitting the URL could not change it (a path target
+        without ``#``, tab or line ends, a Host without ``?`` or ``#``):
+        ``urlsplit`` of the whole URL costs more than the rest of a small
+        handler's query.
+        """
+        target = self._uri
+        if target.startswith(b"/") and _TARGET_QUERY_CHANGERS.search(target) is None:
+            hosts = self.headers.get_list(b"host", None)
+            if hosts is None or _HOST_QUERY_CHANGERS.search(hosts[0]) is None:
+                return isomorphic_decode(target.partition(b"?")[2])
+        return self.url_parts.query
 
     @_lazy
     def POST(self) -> MultiDict[bytes, Any]:

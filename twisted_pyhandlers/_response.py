@@ -333,7 +333,13 @@ class Response:
         Write the whole response.  A small body known in full goes out in
         the same write as the headers.
         """
-        if isinstance(self.content, (bytes, str)) and len(self.content) <= BATCH_BODY_LIMIT:
+        content = self.content
+        if isinstance(content, (bytes, str)) and len(content) <= BATCH_BODY_LIMIT:
+            whole = getattr(self.writer, "write_whole", None)
+            if whole is not None and not self.writer.content_written:
+                withBody = self.request.method != "HEAD" or self.send_body_for_head_request
+                if whole(self.status, self.headers, content, withBody) is not None:
+                    return
             with self.writer.batch():
                 self.write_status_headers()
                 self.write_content()
