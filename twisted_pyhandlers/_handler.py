@@ -11,7 +11,8 @@ rest (as :class:`twisted.web.wsgi.WSGIResource` leaves it to its
 
 from __future__ import annotations
 
-from typing import Sequence
+import os
+from typing import Optional, Sequence
 
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
@@ -23,7 +24,7 @@ from twisted_pyhandlers._pipes import filePipes, withQueryPipe
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response
 from twisted_pyhandlers._run import HandlerFunction, HandlerRun, urlBaseOf
-from twisted_pyhandlers._script import HandlerScript
+from twisted_pyhandlers._script import HandlerScript, Signature
 
 
 def notFound(request: Request, response: Response) -> None:
@@ -73,6 +74,19 @@ class PythonFileResource(Resource):
         self.segments = tuple(segments)
         self._depth = len(self.segments)
         self._filePipes = filePipes(path, context.root.path)
+        # What the tree's lookup of this request found on disk, so that the
+        # run need not ask again (see noteStatus).
+        self._signature: Optional[Signature] = None
+
+    def noteStatus(self, status: os.stat_result) -> None:
+        """
+        The tree found the file with this ``os.stat`` result for the request
+        it is about to render: the code cache compares it with the code it
+        holds instead of asking the disk a second time.  Reactor thread
+        (between the lookup and the render of one request, which nothing
+        comes between).
+        """
+        self._signature = (status.st_mtime_ns, status.st_size)
 
     def render(self, request: TwistedRequest) -> object:
         """
@@ -89,7 +103,8 @@ class PythonFileResource(Resource):
 
     def _makeRun(self, request: TwistedRequest) -> HandlerRun:
         context = self._context
-        script = HandlerScript(context.codeCache, self.path)
+        signature, self._signature = self._signature, None
+        script = HandlerScript(context.codeCache, self.path, signature)
         return HandlerRun(
             context,
             request,

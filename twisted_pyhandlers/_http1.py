@@ -331,11 +331,15 @@ class ResponseWriter:
         parts = [b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(REASONS.get(code, "") if message is None else message))]
         try:
             for name, value in headers:
-                nameBytes = encode(name)
+                nameBytes = name if name.__class__ is bytes else encode(name)
                 seen.add(nameBytes.lower())
-                valueBytes = b"%d" % (value,) if isinstance(value, int) else encode(value)
-                parts.append(b"%s: %s\r\n" % (nameBytes, valueBytes))
-            body = encode(content)
+                if value.__class__ is bytes:
+                    parts.append(b"%s: %s\r\n" % (nameBytes, value))
+                elif isinstance(value, int):
+                    parts.append(b"%s: %d\r\n" % (nameBytes, value))
+                else:
+                    parts.append(b"%s: %s\r\n" % (nameBytes, encode(value)))
+            body = content if content.__class__ is bytes else encode(content)
         except ValueError:
             return None
         if response.add_required_headers:

@@ -626,10 +626,9 @@ class Request:
             twistedRequest, "receivedHeaders", None
         )
         self._secure: bool = twistedRequest.isSecure()
-        host = _boundAddress(twistedRequest)
-        self._boundHost: str = str(getattr(host, "host", "") or "localhost")
-        defaultPort = 443 if self._secure else 80
-        self._boundPort: int = int(getattr(host, "port", 0) or defaultPort)
+        # The local address object, kept whole: host and port are read
+        # from it only if the URL needs them (no Host header).
+        self._boundAddress = _boundAddress(twistedRequest)
         client = twistedRequest.getClientAddress()
         self.client_address: Tuple[str, int] = (
             str(getattr(client, "host", getattr(client, "name", "")) or ""),
@@ -711,6 +710,16 @@ class Request:
         return {"*": path.lstrip("/")}
 
     # -- headers ------------------------------------------------------------
+
+    @_lazy
+    def _boundHost(self) -> str:
+        """The host of the local address the connection is bound to ("localhost" if it has none)."""
+        return str(getattr(self._boundAddress, "host", "") or "localhost")
+
+    @_lazy
+    def _boundPort(self) -> int:
+        """The port of the local address the connection is bound to (the scheme's default if it has none)."""
+        return int(getattr(self._boundAddress, "port", 0) or (443 if self._secure else 80))
 
     @_lazy
     def headers(self) -> RequestHeaders:

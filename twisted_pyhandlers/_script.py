@@ -115,7 +115,8 @@ class CodeCache:
     A thread-safe map from a handler's path to its compiled code.
 
     Called from handler threads; one ``os.stat`` per request is the whole
-    cost of a cache hit.
+    cost of a cache hit, none when the tree's lookup of the request hands
+    over what its own ``lstat`` found.
 
     :ivar compilations: how many times a file was read and compiled (tests
         and the benchmark read it).
@@ -126,17 +127,21 @@ class CodeCache:
         self._lock = threading.Lock()
         self.compilations = 0
 
-    def get(self, path: str) -> CodeType:
+    def get(self, path: str, signature: Optional[Signature] = None) -> CodeType:
         """
         The code object for the file at ``path``, compiled only if the file
         is new or changed since last time.
 
+        :param signature: the file's ``(st_mtime_ns, st_size)`` as the
+            tree's lookup of this request just found them, or None to ask
+            the disk here.
         :raises OSError: if the file cannot be read.
         :raises SyntaxError: if it does not compile (not cached, so fixing
             the file fixes the next request).
         """
-        stat = os.stat(path)
-        signature = (stat.st_mtime_ns, stat.st_size)
+        if signature is None:
+            stat = os.stat(path)
+            signature = (stat.st_mtime_ns, stat.st_size)
         entry = self._entries.get(path)
         if entry is not None and entry[0] == signature:
             return entry[1]
@@ -158,9 +163,10 @@ class HandlerScript:
     response is written.
     """
 
-    def __init__(self, codeCache: CodeCache, path: str) -> None:
+    def __init__(self, codeCache: CodeCache, path: str, signature: Optional[Signature] = None) -> None:
         self._codeCache = codeCache
         self._path = path
+        self._signature = signature
         self._namespace: Optional[Namespace] = None
         self._stepError: Optional[BaseException] = None
         self._framesSeen = False
@@ -170,7 +176,7 @@ class HandlerScript:
         if self._namespace is not None:
             return self._namespace
         try:
-            code = self._codeCache.get(self._path)
+            code = self._codeCache.get(self._path, self._signature)
         except OSError:
             raise NotFound(request.url_parts.path)
         namespace: Namespace = {"__file__": self._path}

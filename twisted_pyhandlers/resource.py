@@ -115,9 +115,10 @@ class _Directory(Resource):
             remembered = self._remembered[path] = [self.path.child(path.decode("utf-8")), None]
         child: FilePath[str] = remembered[0]
         try:
-            mode = _modeInside(child, context.root)
+            status = _statInside(child, context.root)
         except OSError:
             return ServerAnswer(context, notFound, segments)
+        mode = status.st_mode
         if stat.S_ISDIR(mode):
             resource = remembered[1]
             if not isinstance(resource, _Directory):
@@ -130,6 +131,7 @@ class _Directory(Resource):
             resource = remembered[1]
             if not isinstance(resource, PythonFileResource):
                 resource = remembered[1] = PythonFileResource(context, child.path, segments)
+            resource.noteStatus(status)
             return resource
         # A fresh path: FilePath caches what it stats, and the static
         # resource stats the file.
@@ -152,22 +154,23 @@ class _Directory(Resource):
         return ServerAnswer(self.context, listing(self.path), segments)
 
 
-def _modeInside(path: FilePath[str], root: FilePath[str]) -> int:
+def _statInside(path: FilePath[str], root: FilePath[str]) -> os.stat_result:
     """
-    The file mode of ``path`` (a child of a directory already known to be
-    inside ``root``), following symlinks only as far as they stay inside.
+    The status (``os.stat``) of ``path`` (a child of a directory already
+    known to be inside ``root``), following symlinks only as far as they
+    stay inside.
 
     One ``lstat`` answers for the common case; a symlink costs a
     ``realpath`` to check where it leads.
 
     :raises OSError: if it does not exist, or leads outside the root.
     """
-    mode = os.lstat(path.path).st_mode
-    if stat.S_ISLNK(mode):
+    status = os.lstat(path.path)
+    if stat.S_ISLNK(status.st_mode):
         if not _isInside(path.path, root):
             raise FileNotFoundError(path.path)
-        mode = os.stat(path.path).st_mode
-    return mode
+        status = os.stat(path.path)
+    return status
 
 
 def _isInside(path: str, root: FilePath[str]) -> bool:

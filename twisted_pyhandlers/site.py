@@ -264,6 +264,7 @@ class HandlerChannel(HTTPChannel):
         #: :meth:`setTimeout`).
         self._idleCall: Optional[IDelayedCall] = None
         self._host: Any = None
+        self._secure: Optional[bool] = None
         #: The handler timeout of the requests of this connection, one at a
         #: time (see :mod:`twisted_pyhandlers._timers`), made by the first
         #: handler run that needs it.
@@ -300,6 +301,15 @@ class HandlerChannel(HTTPChannel):
         if self._host is None:
             self._host = self.transport.getHost()  # type: ignore[union-attr]
         return self._host
+
+    def isSecure(self) -> bool:
+        """
+        Whether the connection is TLS: asked once (Twisted adapts the
+        transport to ``ISSLTransport`` for every request), then remembered.
+        """
+        if self._secure is None:
+            self._secure = bool(super().isSecure())
+        return self._secure
 
     # -- the idle timeout --------------------------------------------------
 
