@@ -779,7 +779,16 @@ class Request:
         over ISO-8859-1, exactly as wptserve.
         """
         result: MultiDict[bytes, bytes] = MultiDict()
-        for key, value in parse_qsl(self._query, keep_blank_values=True, encoding="iso-8859-1"):
+        query = self._query
+        if "%" not in query and "+" not in query:
+            # Nothing to unescape: parse_qsl's split, done on the bytes
+            # (empty fields skipped, a field without "=" a blank value).
+            for field in isomorphic_encode(query).split(b"&"):
+                if field:
+                    key, _, value = field.partition(b"=")
+                    result.add(key, value)
+            return result
+        for key, value in parse_qsl(query, keep_blank_values=True, encoding="iso-8859-1"):
             result.add(isomorphic_encode(key), isomorphic_encode(value))
         return result
 
