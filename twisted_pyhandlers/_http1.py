@@ -17,6 +17,7 @@ headers and a body known in full into one :meth:`ResponseWriter.batch`.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import weakref
@@ -52,6 +53,17 @@ def httpDate() -> bytes:
     return formatted
 
 Writable = Union[str, bytes]
+
+
+@functools.lru_cache(maxsize=256)
+def _statusLine(code: int, message: Optional[Writable]) -> bytes:
+    """
+    The status line for ``code`` and ``message`` (wptserve's default reason
+    when None), remembered: a suite answers with a few of them, again and
+    again.  Any thread.
+    """
+    return b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(REASONS.get(code, "") if message is None else message))
+
 
 #: The start of a status line: its code.
 _STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
@@ -328,7 +340,11 @@ class ResponseWriter:
         response = self._response
         code, message = status
         seen: Set[bytes] = set()
-        parts = [b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(REASONS.get(code, "") if message is None else message))]
+        try:
+            statusLine = _statusLine(code, message)
+        except TypeError:  # a reason that cannot be remembered (unhashable): made here
+            statusLine = b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(REASONS.get(code, "") if message is None else message))
+        parts = [statusLine]
         try:
             for name, value in headers:
                 nameBytes = name if name.__class__ is bytes else encode(name)

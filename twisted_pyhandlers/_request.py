@@ -788,8 +788,8 @@ class Request:
                     key, _, value = field.partition(b"=")
                     result.add(key, value)
             return result
-        for key, value in parse_qsl(query, keep_blank_values=True, encoding="iso-8859-1"):
-            result.add(isomorphic_encode(key), isomorphic_encode(value))
+        for name, text in parse_qsl(query, keep_blank_values=True, encoding="iso-8859-1"):
+            result.add(isomorphic_encode(name), isomorphic_encode(text))
         return result
 
     @_lazy
