@@ -6,6 +6,7 @@ driven over an in-memory transport (the wire-level checks are in
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Any, List
 
 from twisted.internet.address import IPv4Address
@@ -61,3 +62,28 @@ def test_ownRequestFactoryGetsTheRecord() -> None:
     protocol.makeConnection(StringTransport())
     protocol.dataReceived(b"GET / HTTP/1.1\r\nhOsT: h\r\nX-a:  1 \r\n\r\n")
     assert seen == [[(b"hOsT", b"h"), (b"X-a", b"1")]]
+
+
+def test_bodiesKeptWhereTwistedKeepsThem() -> None:
+    """
+    The site's content-file hook keeps a body where Twisted's own request
+    would (in memory under 100,000 bytes, else a temporary file), and a
+    request's body arrives whole either way.
+    """
+    bodies: List[Any] = []
+
+    class Keep(Request):
+        def process(self) -> None:
+            self.content.seek(0)
+            bodies.append((type(self.content), self.content.read()))
+            self.finish()
+
+    site = HandlerSite(Resource(), requestFactory=Keep)
+    protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+    protocol.makeConnection(StringTransport())
+    for size in (10, 150_000):
+        body = b"x" * size
+        protocol.dataReceived(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%s" % (size, body))
+    (smallType, small), (largeType, large) = bodies
+    assert smallType is BytesIO and small == b"x" * 10
+    assert largeType is not BytesIO and hasattr(largeType, "fileno") and large == b"x" * 150_000

@@ -50,7 +50,9 @@ itself included, the size field counting body bytes only.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+import tempfile
+from io import BytesIO
+from typing import IO, Any, List, Optional, Tuple
 
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import connectionDone
@@ -534,6 +536,19 @@ class HandlerSite(Site):
             parsePOSTFormSubmission=parsePOSTFormSubmission,
             **kwargs,
         )
+
+    def getContentFile(self, length: Optional[int]) -> IO[bytes]:
+        """
+        Where a request's body is kept: in memory under 100,000 bytes, else
+        a temporary file, as Twisted's own ``Request.gotLength`` decides.
+        Twisted's ``server.Request`` asks its site for this hook on every
+        request and, on a plain ``Site``, raises and catches an
+        ``AttributeError`` to find that it is missing; here it is found.
+        Reactor thread.
+        """
+        if length is not None and length < 100000:
+            return BytesIO()
+        return tempfile.TemporaryFile()
 
     def log(self, request: Any) -> None:
         """
