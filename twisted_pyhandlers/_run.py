@@ -437,6 +437,10 @@ class HandlerRun:
         code as written (by the server or by the handler, raw bytes
         included) and the run's time.  Any thread (the pipe hands the end to
         the reactor after every byte written before it).
+
+        The handler file's namespace is let go first: once the end is handed
+        over, the client may have its answer at any moment, and what the
+        module body built is freed by then.
         """
         with self._lock:
             if self.state is not RunState.RUNNING:
@@ -445,6 +449,7 @@ class HandlerRun:
             else:
                 self.state = RunState.FINISHED
                 timedOut = False
+        self._releaseOnce()
         if not timedOut:
             response = self.response
             writer = response.writer
@@ -457,7 +462,6 @@ class HandlerRun:
             code = writer.status_code
             runTime = self._context.reactor.seconds() - self._started
             self._pipe.finish(response.status[0] if code is None else code, persistent, runTime)
-        self._releaseOnce()
 
     def _releaseOnce(self) -> None:
         """Let go of the handler file's namespace, once.  Any thread."""
