@@ -19,40 +19,17 @@ from __future__ import annotations
 
 import functools
 import re
-import time
-import weakref
-from typing import IO, Any, List, Optional, Protocol, Set, Tuple, Union
-
-from twisted.web.http import datetimeToString
+from typing import IO, Any, List, Optional, Set, Tuple, Union
 
 from twisted_pyhandlers._connection import ConnectionPipe
 from twisted_pyhandlers._encoding import isomorphic_encode
-from twisted_pyhandlers._filebody import FileBody
 from twisted_pyhandlers._reasons import REASONS
-
-SERVER_VERSION = b"twisted_pyhandlers"
+from twisted_pyhandlers._writer import Writable, WriterBase, WrittenResponse, requiredHeaders
 
 #: Bodies up to this size go out in the same write as their headers; larger
 #: ones are written on their own, so they are not copied to be joined.
 BATCH_BODY_LIMIT = 64 * 1024
 
-_dateCache: Tuple[int, bytes] = (0, b"")
-
-
-def httpDate() -> bytes:
-    """
-    The Date header's value for now.  Formatted once per second, not per
-    request (any thread; a race only formats the same second twice).
-    """
-    global _dateCache
-    now = int(time.time())
-    second, formatted = _dateCache
-    if second != now:
-        formatted = datetimeToString(now)
-        _dateCache = (now, formatted)
-    return formatted
-
-Writable = Union[str, bytes]
 
 
 @functools.lru_cache(maxsize=256)
@@ -167,34 +144,7 @@ class HeadScanner:
             self.code = None
 
 
-class WrittenResponse(Protocol):
-    """
-    What the writer reads of the response it writes (it never changes it):
-    the handler may change any of these until the headers go out.
-    """
-
-    request: Any
-    content: Any
-    encoding: str
-    add_required_headers: bool
-
-
-def knownLength(content: Any, encoding: str) -> Optional[int]:
-    """
-    The length of a body known in full before it is written (text, bytes,
-    or a static file no pipe replaced), else None.  The one place that
-    decides which bodies get a Content-Length from the server.
-    """
-    if isinstance(content, bytes):
-        return len(content)
-    if isinstance(content, str):
-        return len(content.encode(encoding))
-    if isinstance(content, FileBody):
-        return content.remaining
-    return None
-
-
-class ResponseWriter:
+class ResponseWriter(WriterBase):
     """
     Writes a response's parts to the connection, as wptserve's writer does.
 
@@ -213,21 +163,10 @@ class ResponseWriter:
     default_status = 200
 
     def __init__(self, pipe: ConnectionPipe, response: WrittenResponse) -> None:
-        self._pipe = pipe
-        # A weak reference: the response holds its writer, and a strong
-        # reference back would make every response a reference cycle, left
-        # for the cyclic garbage collector (with its request and all they
-        # hold) instead of being freed as soon as it is written.  The
-        # response outlives every use of it here: the handler or the server
-        # holds it while writing.
-        self._response: WrittenResponse = weakref.proxy(response)
-        self.request = response.request
+        super().__init__(pipe, response)
         self._status_written = False
-        self._headers_seen: Set[bytes] = set()
-        self._headers_complete = False
         self._pending: Optional[List[bytes]] = None
         self._head = HeadScanner()
-        self.content_written = False
 
     # -- what the server reads after main returns -----------------------------
 
@@ -235,15 +174,6 @@ class ResponseWriter:
     def status_written(self) -> bool:
         """Whether a status line went out."""
         return self._status_written
-
-    @property
-    def headers_complete(self) -> bool:
-        """Whether the header block was ended."""
-        return self._headers_complete
-
-    def saw_header(self, name: bytes) -> bool:
-        """Whether a header named ``name`` (lower-case bytes) was written."""
-        return name in self._headers_seen
 
     @property
     def status_code(self) -> Optional[int]:
@@ -283,16 +213,9 @@ class ResponseWriter:
         return self._writeDefaultHeaders(self._response.content)
 
     def _writeDefaultHeaders(self, content: Any) -> bool:
-        """Server, Date, and Content-Length for ``content`` if known, unless written."""
-        if not self.saw_header(b"server"):
-            if not self.write_header(b"Server", SERVER_VERSION):
-                return False
-        if not self.saw_header(b"date"):
-            if not self.write_header(b"Date", httpDate()):
-                return False
-        if not self.saw_header(b"content-length"):
-            length = knownLength(content, self._response.encoding)
-            if length is not None and not self.write_header(b"Content-Length", length):
+        """The required headers for ``content`` (:func:`~twisted_pyhandlers._writer.requiredHeaders`), unless written."""
+        for _, name, value in requiredHeaders(self._headers_seen, content, self._response.encoding):
+            if not self.write_header(name, value):
                 return False
         return True
 
@@ -359,15 +282,9 @@ class ResponseWriter:
         except ValueError:
             return None
         if response.add_required_headers:
-            if b"server" not in seen:
-                parts.append(b"Server: %s\r\n" % SERVER_VERSION)
-                seen.add(b"server")
-            if b"date" not in seen:
-                parts.append(b"Date: %s\r\n" % httpDate())
-                seen.add(b"date")
-            if b"content-length" not in seen:
-                parts.append(b"Content-Length: %d\r\n" % len(body))
-                seen.add(b"content-length")
+            for lower, name, value in requiredHeaders(seen, body, response.encoding):
+                seen.add(lower)
+                parts.append(b"%s: %s\r\n" % (name, value))
         parts.append(b"\r\n")
         head = b"".join(parts)
         self._status_written = True
@@ -438,18 +355,6 @@ class ResponseWriter:
                     return False
         finally:
             data.close()
-
-    def flush(self) -> bool:
-        """Return once everything written so far has reached the transport."""
-        return self._pipe.flush()
-
-    def encode(self, data: Writable) -> bytes:
-        """Convert text to bytes with ``response.encoding``."""
-        if isinstance(data, bytes):
-            return data
-        if isinstance(data, str):
-            return data.encode(self._response.encoding)
-        raise ValueError(f"data {data!r} should be text or binary, but is {type(data)}")
 
     # -- grouping ------------------------------------------------------------
 

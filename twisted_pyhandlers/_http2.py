@@ -22,9 +22,8 @@ stream.
 
 from __future__ import annotations
 
-import weakref
 from io import BytesIO
-from typing import IO, Any, Callable, Iterable, List, Optional, Set, Tuple, Union
+from typing import IO, Any, Callable, Iterable, List, Optional, Tuple, Union
 
 import h2.exceptions
 from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame
@@ -32,9 +31,8 @@ from twisted.logger import Logger
 
 from twisted_pyhandlers._connection import Action, ConnectionPipe
 from twisted_pyhandlers._encoding import isomorphic_decode
-from twisted_pyhandlers._http1 import SERVER_VERSION, WrittenResponse, httpDate, knownLength
+from twisted_pyhandlers._writer import Writable, WriterBase, WrittenResponse, requiredHeaders
 
-Writable = Union[str, bytes]
 Header = Tuple[Any, Any]
 
 #: The pseudo-header names wptserve's ``write_headers`` prefixes with ":".
@@ -45,7 +43,7 @@ H2_PSEUDO_HEADERS = frozenset({"method", "scheme", "host", "path", "authority", 
 CONNECTION_HEADERS = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
 
 
-class H2ResponseWriter:
+class H2ResponseWriter(WriterBase):
     """
     Writes a response's frames to one HTTP/2 stream.
 
@@ -64,19 +62,14 @@ class H2ResponseWriter:
 
     def __init__(self, pipe: ConnectionPipe, response: WrittenResponse) -> None:
         """Reactor thread (the response is made there)."""
-        self._pipe = pipe
-        self._response: WrittenResponse = weakref.proxy(response)
-        self.request = response.request
+        super().__init__(pipe, response)
         stream: Any = pipe.twistedRequest.channel
         self._connection: Any = stream._conn
         self.stream_id: int = stream.streamID
         self.logger = getattr(response, "logger", None)
-        self.content_written = False
         self.stream_ended = False
         self._status: Optional[int] = None
         self._headers: List[Tuple[bytes, bytes]] = []
-        self._headers_seen: Set[bytes] = set()
-        self._headers_complete = False
         self._batch: Optional[List[Action]] = None
         # The pipe counts only DATA payloads here, so the body starts at 0
         # (the access log's size is body bytes only, as on HTTP/1.1).
@@ -88,15 +81,6 @@ class H2ResponseWriter:
     def status_written(self) -> bool:
         """Whether a status was given (it goes out with the headers)."""
         return self._status is not None
-
-    @property
-    def headers_complete(self) -> bool:
-        """Whether the HEADERS frame was sent."""
-        return self._headers_complete
-
-    def saw_header(self, name: bytes) -> bool:
-        """Whether a header named ``name`` (lower-case bytes) was written."""
-        return name in self._headers_seen
 
     @property
     def status_code(self) -> Optional[int]:
@@ -156,14 +140,8 @@ class H2ResponseWriter:
         return self._defaultHeaders(self._response.content)
 
     def _defaultHeaders(self, content: Any) -> bool:
-        if not self.saw_header(b"server"):
-            self.write_header(b"server", SERVER_VERSION)
-        if not self.saw_header(b"date"):
-            self.write_header(b"date", httpDate())
-        if not self.saw_header(b"content-length"):
-            length = knownLength(content, self._response.encoding)
-            if length is not None:
-                self.write_header(b"content-length", length)
+        for lower, _, value in requiredHeaders(self._headers_seen, content, self._response.encoding):
+            self.write_header(lower, value)
         return not self._pipe.lost
 
     def end_headers(self) -> bool:
@@ -217,10 +195,6 @@ class H2ResponseWriter:
         streamID = self.stream_id
         self._do(lambda: self._connection.resetStream(streamID))
         return False
-
-    def flush(self) -> bool:
-        """Return once everything written so far has been handed to the connection."""
-        return self._pipe.flush()
 
     # -- wptserve's HTTP/2 calls -------------------------------------------------
 
@@ -364,14 +338,6 @@ class H2ResponseWriter:
         return size
 
     # -- text ------------------------------------------------------------------
-
-    def encode(self, data: Writable) -> bytes:
-        """Convert text to bytes with ``response.encoding``."""
-        if isinstance(data, bytes):
-            return data
-        if isinstance(data, str):
-            return data.encode(self._response.encoding)
-        raise ValueError(f"data {data!r} should be text or binary, but is {type(data)}")
 
     def decode(self, data: Writable) -> str:
         """Convert bytes to text with ``response.encoding``."""

@@ -55,13 +55,14 @@ from twisted.web.server import Request as TwistedRequest
 from twisted_pyhandlers._connection import Action, ConnectionPipe
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import errorCause, isHTTPException
-from twisted_pyhandlers._http1 import SERVER_VERSION, ResponseWriter, httpDate
+from twisted_pyhandlers._http1 import ResponseWriter
 from twisted_pyhandlers._http2 import H2ResponseWriter
 from twisted_pyhandlers._pipes import Pipeline
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response, applyReturnValue
 from twisted_pyhandlers._threads import PoolExhausted, SerialCalls
 from twisted_pyhandlers._timers import RepeatingTimer
+from twisted_pyhandlers._writer import SERVER_VERSION, httpDate
 
 #: What a leaf runs: wptserve's ``main(request, response)`` shape.
 HandlerFunction = Callable[[Request, Response], Any]

@@ -65,8 +65,8 @@ from twisted.web.http_headers import Headers
 from twisted.web.server import Request, Site, version
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, isAnsweredByRun, logUnfinished, markLogged
-from twisted_pyhandlers._http1 import httpDate
 from twisted_pyhandlers._timers import RepeatingTimer
+from twisted_pyhandlers._writer import httpDate
 
 __all__ = [
     "DEFAULT_HEADER_TIMEOUT",
