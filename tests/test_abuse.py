@@ -72,11 +72,29 @@ def logText(events: List[Any]) -> str:
 
 
 class Served:
-    """A HandlerDirectory with its own small pool on a real port."""
+    """
+    A HandlerDirectory with its own small pool on a real port: ``timeout``
+    is the handler timeout, ``idleTimeout`` the site's idle timeout (Twisted's
+    default when None), ``tied`` ties the pool to the reactor as twistd does.
+    """
 
-    def __init__(self, root: HandlerRoot, threads: int, timeout: Optional[float], maxAbandoned: Optional[int] = None, **site: Any) -> None:
+    def __init__(
+        self,
+        root: HandlerRoot,
+        threads: int,
+        timeout: Optional[float],
+        maxAbandoned: Optional[int] = None,
+        idleTimeout: Optional[float] = None,
+        tied: bool = False,
+        **site: Any,
+    ) -> None:
         self.pool = HandlerThreadPool(threads, name="abuse", maxAbandoned=maxAbandoned)
-        self.pool.start()
+        if tied:
+            tiedToReactor(self.pool, reactor)  # type: ignore[arg-type]
+        else:
+            self.pool.start()
+        if idleTimeout is not None:
+            site["timeout"] = idleTimeout
         resource = HandlerDirectory(root.path, reactor=reactor, threadpool=self.pool, handlerTimeout=timeout)  # type: ignore[arg-type]
         self.port = reactor.listenTCP(0, HandlerSite(resource, **site), backlog=1024, interface="127.0.0.1")  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self.port.getHost().port}"
@@ -267,10 +285,8 @@ async def test_blockedHandlerDoesNotHoldUpOthers(handlerRoot: HandlerRoot) -> No
     gate = Gate(handlerRoot)
     handlerRoot.write("stuck.py", f"import {gate.name}\ndef main(request, response):\n    {gate.name}.event.wait(60)\n    return 'late'\n")
     handlerRoot.write("ok.py", "def main(request, response):\n    return 'ok'\n")
-    pool = tiedToReactor(HandlerThreadPool(8, name="tied"), reactor)  # type: ignore[arg-type]
-    resource = HandlerDirectory(handlerRoot.path, reactor=reactor, threadpool=pool, handlerTimeout=None)  # type: ignore[arg-type]
-    port = reactor.listenTCP(0, HandlerSite(resource), interface="127.0.0.1")  # type: ignore[attr-defined]
-    url = f"http://127.0.0.1:{port.getHost().port}"
+    served = Served(handlerRoot, threads=8, timeout=None, tied=True)
+    url = served.url
     try:
         stuck = Deferred.fromCoroutine(get(f"{url}/stuck.py"))
         begun = time.monotonic()
@@ -281,8 +297,7 @@ async def test_blockedHandlerDoesNotHoldUpOthers(handlerRoot: HandlerRoot) -> No
     finally:
         gate.open()
         await stuck
-        await port.stopListening()
-        pool.stop()
+        await served.close()
 
 
 # -- slow and idle clients -----------------------------------------------------
@@ -315,19 +330,15 @@ async def test_slowlorisAnswered408(handlerRoot: HandlerRoot) -> None:
 async def test_idleKeepAliveTimesOut(handlerRoot: HandlerRoot) -> None:
     """An idle keep-alive connection is closed after the idle timeout."""
     handlerRoot.write("ok.py", "def main(request, response):\n    return 'ok'\n")
-    pool = HandlerThreadPool(1)
-    pool.start()
-    resource = HandlerDirectory(handlerRoot.path, reactor=reactor, threadpool=pool)  # type: ignore[arg-type]
-    port = reactor.listenTCP(0, HandlerSite(resource, timeout=0.5), interface="127.0.0.1")  # type: ignore[attr-defined]
+    served = Served(handlerRoot, threads=1, timeout=None, idleTimeout=0.5)
     try:
-        client = await connect(port.getHost().port, b"GET /ok.py HTTP/1.1\r\nHost: x\r\n\r\n")
+        client = await connect(portOf(served.url), b"GET /ok.py HTTP/1.1\r\nHost: x\r\n\r\n")
         await client.waitFor(b"ok")
         begun = time.monotonic()
         await client.closed
         assert 0.3 < time.monotonic() - begun < 3
     finally:
-        await port.stopListening()
-        pool.stop()
+        await served.close()
 
 
 @pytest_twisted.ensureDeferred
@@ -338,12 +349,9 @@ async def test_idleTimeoutOffWhileAnswering(handlerRoot: HandlerRoot) -> None:
     answer: the idle connection is closed after it.
     """
     handlerRoot.write("nap.py", "import time\ndef main(request, response):\n    time.sleep(0.8)\n    return 'rested'\n")
-    pool = HandlerThreadPool(1)
-    pool.start()
-    resource = HandlerDirectory(handlerRoot.path, reactor=reactor, threadpool=pool)  # type: ignore[arg-type]
-    port = reactor.listenTCP(0, HandlerSite(resource, timeout=0.3), interface="127.0.0.1")  # type: ignore[attr-defined]
+    served = Served(handlerRoot, threads=1, timeout=None, idleTimeout=0.3)
     try:
-        client = await connect(port.getHost().port, b"GET /nap.py HTTP/1.1\r\nHost: x\r\n\r\n")
+        client = await connect(portOf(served.url), b"GET /nap.py HTTP/1.1\r\nHost: x\r\n\r\n")
         await client.waitFor(b"rested")
         answered = time.monotonic()
         assert not client.closed.called
@@ -351,8 +359,7 @@ async def test_idleTimeoutOffWhileAnswering(handlerRoot: HandlerRoot) -> None:
         assert 0.15 < time.monotonic() - answered < 3
         assert client.received.startswith(b"HTTP/1.1 200 OK\r\n")
     finally:
-        await port.stopListening()
-        pool.stop()
+        await served.close()
 
 
 @pytest_twisted.ensureDeferred

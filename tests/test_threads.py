@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from typing import Any, Iterator, List
 
 import pytest
@@ -280,6 +281,23 @@ def clockedPool(threads: int) -> tuple:
     return pool, clock
 
 
+@contextmanager
+def clockedPoolWithABlockedThread() -> Iterator[tuple]:
+    """
+    A clocked pool of 4 threads whose first thread is blocked in a call
+    (``clocked-pool-0``), released and stopped afterwards.
+    """
+    pool, clock = clockedPool(4)
+    gate, started = threading.Event(), threading.Semaphore(0)
+    try:
+        pool.callInThread(blockUntil, gate, started)
+        assert started.acquire(timeout=WAIT)
+        yield pool, clock
+    finally:
+        gate.set()
+        pool.stop()
+
+
 def burstThreadNames(pool: HandlerThreadPool, clock: Any) -> List[str]:
     """
     With four idle threads in ``pool`` (each blocked once, so that the next
@@ -340,11 +358,7 @@ def test_callBehindABlockedThreadIsRescued() -> None:
     ``QUEUE_BEHIND`` of the clock: then a thread of its own is started (or
     woken) for it, and for every other call that waited as long.
     """
-    pool, clock = clockedPool(4)
-    gate, started = threading.Event(), threading.Semaphore(0)
-    try:
-        pool.callInThread(blockUntil, gate, started)
-        assert started.acquire(timeout=WAIT)
+    with clockedPoolWithABlockedThread() as (pool, clock):
         ran: List[str] = []
         done = threading.Semaphore(0)
 
@@ -364,39 +378,22 @@ def test_callBehindABlockedThreadIsRescued() -> None:
             assert done.acquire(timeout=WAIT)
         assert "clocked-pool-0" not in ran
         assert pool.threadCount == 3
-    finally:
-        gate.set()
-        pool.stop()
 
 
 def test_longRunningThreadIsNotWaitedFor() -> None:
     """A thread whose call began ``QUEUE_BEHIND`` ago or more is not waited for: a new call gets a thread at once."""
-    pool, clock = clockedPool(4)
-    gate, started = threading.Event(), threading.Semaphore(0)
-    try:
-        pool.callInThread(blockUntil, gate, started)
-        assert started.acquire(timeout=WAIT)
+    with clockedPoolWithABlockedThread() as (pool, clock):
         clock.advance(QUEUE_BEHIND)
         assert runAndWait(pool, lambda: threading.current_thread().name)[1] != "clocked-pool-0"
         assert not clock.getDelayedCalls()
-    finally:
-        gate.set()
-        pool.stop()
 
 
 def test_callsFromAnotherThreadWakeAThread() -> None:
     """Only calls made on the clock's thread wait; one from any other thread wakes a thread at once."""
-    pool, clock = clockedPool(4)
-    gate, started = threading.Event(), threading.Semaphore(0)
-    try:
-        pool.callInThread(blockUntil, gate, started)
-        assert started.acquire(timeout=WAIT)
+    with clockedPoolWithABlockedThread() as (pool, clock):
         outcome: List[Any] = []
         caller = threading.Thread(target=lambda: outcome.extend(runAndWait(pool, lambda: "ran")))
         caller.start()
         caller.join(WAIT)
         assert outcome == [True, "ran"]
         assert not clock.getDelayedCalls()
-    finally:
-        gate.set()
-        pool.stop()
