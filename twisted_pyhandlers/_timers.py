@@ -41,10 +41,10 @@ class RepeatingTimer:
         """Call ``callback`` in ``seconds``, unless stopped or started again first."""
         self._callback = callback
         call = self._call
-        if call is not None and call.active() and call.getTime() <= self._clock.seconds() + seconds:
-            call.reset(seconds)
-            return
         if call is not None and call.active():
+            if call.getTime() <= self._clock.seconds() + seconds:
+                call.reset(seconds)
+                return
             call.cancel()
         self._call = self._clock.callLater(seconds, self._fire)
 
