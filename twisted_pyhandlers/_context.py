@@ -18,6 +18,7 @@ from twisted.python.filepath import FilePath
 
 if TYPE_CHECKING:
     from twisted_pyhandlers._connection import ReactorMailbox
+    from twisted_pyhandlers._pagekinds import PageSet
     from twisted_pyhandlers._script import CodeCache
     from twisted_pyhandlers._threads import CallRunner
     from twisted_pyhandlers.config import ServerConfig
@@ -50,6 +51,8 @@ class HandlerContext:
         one wake-up of the reactor.
     :ivar handlerTimeout: Seconds a handler may run before it is given up
         on (504, its thread replaced); None for no limit.
+    :ivar testPages: The test pages ``wpt serve`` generates from script
+        tests (``x.any.html`` from ``x.any.js``, ...), or None for none.
     """
 
     root: FilePath[str]
@@ -60,3 +63,4 @@ class HandlerContext:
     codeCache: CodeCache
     mailbox: ReactorMailbox
     handlerTimeout: Optional[float] = None
+    testPages: Optional[PageSet] = None

@@ -23,10 +23,12 @@ from twisted_pyhandlers._connection import ReactorMailbox
 from twisted_pyhandlers._context import HandlerContext, HandlerReactor
 from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
 from twisted_pyhandlers._listing import listing
+from twisted_pyhandlers._pagekinds import PageKind, pageSet
 from twisted_pyhandlers._request import hostError
 from twisted_pyhandlers._script import CodeCache, installWptserveCompat, makeImportable
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._static import fileResource
+from twisted_pyhandlers._testpages import TestPage
 from twisted_pyhandlers._threads import CallRunner, HandlerThreadPool, tiedToReactor
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.stash import StashStore
@@ -106,6 +108,10 @@ class _Directory(Resource):
             # wptserve serves those URLs.  It names no file, so this can
             # never leave the directory.
             return _Directory(context, self.path, segments)
+        if not request.postpath and context.testPages is not None:
+            kind = context.testPages.kindFor(path)
+            if kind is not None and isSafeSegment(path):
+                return self._testPage(kind, path, segments)
         remembered = self._remembered.get(path)
         if remembered is None:
             if not isSafeSegment(path):
@@ -136,6 +142,20 @@ class _Directory(Resource):
         # A fresh path: FilePath caches what it stats, and the static
         # resource stats the file.
         return fileResource(FilePath(child.path), context, segments)
+
+    def _testPage(self, kind: PageKind, name: bytes, segments: Sequence[bytes]) -> IResource:
+        """
+        The page ``kind`` that ``wpt serve`` generates for ``name`` (its
+        page routes come before its file route, so a file of that name is
+        not served): made from its source file, when that is a regular file
+        inside the root.  Reactor thread.
+        """
+        source = self.path.child(kind.sourceName(name.decode("utf-8")))
+        try:
+            present = stat.S_ISREG(_statInside(source, self.context.root).st_mode)
+        except OSError:
+            present = False
+        return TestPage(source, present, kind, self.context, segments)
 
     def render(self, request: TwistedRequest) -> Any:
         """
@@ -203,6 +223,12 @@ class HandlerDirectory(_Directory):
     :param handlerTimeout: seconds a handler may run before its client is
         answered 504 and its thread replaced (see ``docs/threat-model.rst``);
         defaults to :data:`DEFAULT_HANDLER_TIMEOUT`; 0 or None for no limit.
+    :param testPages: the test pages ``wpt serve`` generates from script
+        tests (``x.any.html``, ``x.any.worker.html``, ``x.any.worker.js``,
+        ... from ``x.any.js``; see ``docs/whole-checkout.rst``): ``"current"``
+        (the default: today's ``wpt serve``), ``"2021"`` (its pages as of
+        2021) or None (no generated pages: those names are files like any
+        other).
 
     A request whose Host header cannot make a URL (``[::1``, ``]27.0.0.1``,
     ``h:abc``) is answered 400 here, before any handler or file sees it.
@@ -217,9 +243,11 @@ class HandlerDirectory(_Directory):
         stash: Union[StashStore, str, None] = None,
         config: Optional[ServerConfig] = None,
         handlerTimeout: Optional[float] = DEFAULT_HANDLER_TIMEOUT,
+        testPages: Optional[str] = "current",
     ) -> None:
         if handlerTimeout is not None and handlerTimeout < 0:
             raise ValueError("the handler timeout cannot be negative")
+        pages = None if testPages is None else pageSet(testPages)
         rootPath = FilePath(os.path.realpath(os.fspath(root)))
         if not rootPath.isdir():
             raise ValueError(f"document root {rootPath.path!r} is not a directory")
@@ -246,6 +274,7 @@ class HandlerDirectory(_Directory):
             codeCache=CodeCache(),
             mailbox=ReactorMailbox(reactor),
             handlerTimeout=handlerTimeout or None,
+            testPages=pages,
         )
         super().__init__(context, rootPath, ())
         self._portKnown = False
