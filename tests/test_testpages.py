@@ -429,3 +429,43 @@ async def test_brokenMetadata(ownRoot: Tuple[str, HandlerRoot]) -> None:
     assert bad.code == 500
     assert "UnicodeDecodeError" in bad.json()["error"]["message"]
     assert b"<title>T\r</title>" in (await get(base, "/crlf.any.html")).body
+
+
+@pytest.mark.parametrize("edition, pageCode, fileBody", [("current", 200, None), ("2021", 200, None), ("off", 404, b"y\n")])
+@pytest_twisted.ensureDeferred
+async def test_twistdOption(tmp_path: Path, edition: str, pageCode: int, fileBody: Optional[bytes]) -> None:
+    """
+    The twistd plugin serves the pages of ``--test-pages`` (today's by
+    default, or 2021's), and none with ``off``, where a page's name is an
+    ordinary file; ``isShadowRealm`` tells the editions apart.
+    """
+    from twisted_pyhandlers.tap import ListeningService, Options, makeService
+
+    (tmp_path / "x.any.js").write_text("")
+    (tmp_path / "y.any.html").write_text("y\n")
+    options = Options()
+    options.parseOptions(
+        ["--root", str(tmp_path), "--keep-malloc-defaults", "--listen", "tcp:0:interface=127.0.0.1"]
+        + ([] if edition == "current" else ["--test-pages", edition])
+    )
+    service = makeService(options)
+    service.startService()
+    try:
+        port = [child.port for child in service if isinstance(child, ListeningService)][0]  # type: ignore[attr-defined]
+        base = f"http://127.0.0.1:{port.getHost().port}"
+        page = await get(base, "/x.any.html")
+        assert page.code == pageCode
+        if pageCode == 200:
+            assert (b"isShadowRealm" in page.body) == (edition == "current")
+        other = await get(base, "/y.any.html")
+        assert other.body == (fileBody if fileBody is not None else b'{"error": {"code": 404, "message": "404"}}')
+    finally:
+        await service.stopService()
+
+
+def test_twistdOptionRefusesUnknownEdition(tmp_path: Path) -> None:
+    """``--test-pages`` other than an edition or ``off`` is a usage error naming the choices."""
+    from twisted_pyhandlers.tap import OptionError, Options
+
+    with pytest.raises(OptionError, match="--test-pages must be one of current, 2021 or off"):
+        Options().parseOptions(["--root", str(tmp_path), "--test-pages", "2030"])

@@ -34,6 +34,7 @@ from twisted_pyhandlers._certificates import (
     loadServerCertificate,
     makeServerCertificate,
 )
+from twisted_pyhandlers._pagekinds import PAGE_SETS
 from twisted_pyhandlers._sites import QuietSite, SiteMaker
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._threads import HandlerThreadPool, tiedToReactor
@@ -171,6 +172,7 @@ class Options(usage.Options):
         ["idle-timeout", None, None, f"Seconds an idle connection is kept [{DEFAULT_IDLE_TIMEOUT:g}].", float],
         ["max-body", None, None, "The largest request body, bytes [1 GiB].", int],
         ["ws-handlers", None, None, "The *_wsh.py directory [websockets/handlers]."],
+        ["test-pages", None, "current", "Generated x.any.html etc.: current, 2021 or off."],
     ]
     compData = usage.Completions(
         optActions={
@@ -252,6 +254,8 @@ class Options(usage.Options):
                 self[name] = default
             if self[name] < 0:
                 raise usage.UsageError(f"--{name} cannot be negative")
+        if self["test-pages"] != "off" and self["test-pages"] not in PAGE_SETS:
+            raise usage.UsageError(f"--test-pages must be one of {', '.join(PAGE_SETS)} or off")
         if (self["tls-cert"] is None) != (self["tls-key"] is None):
             raise usage.UsageError("--tls-cert and --tls-key go together")
         try:
@@ -579,6 +583,7 @@ def makeService(options: Options) -> IService:
         stash=store,
         config=config,
         handlerTimeout=options["handler-timeout"],
+        testPages=None if options["test-pages"] == "off" else options["test-pages"],
     )
     sites = SiteMaker(
         resource,
