@@ -1,0 +1,2 @@
+// Loaded by the META script line of scopes.any.js, before the test.
+self.helperLoaded = "helper loaded";
