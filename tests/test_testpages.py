@@ -469,3 +469,37 @@ def test_twistdOptionRefusesUnknownEdition(tmp_path: Path) -> None:
 
     with pytest.raises(OptionError, match="--test-pages must be one of current, 2021 or off"):
         Options().parseOptions(["--root", str(tmp_path), "--test-pages", "2030"])
+
+
+def test_pagesOverHTTP2(tmp_path: Path) -> None:
+    """
+    On an h2 port (curl, HTTP/2 by ALPN), a generated page and worker script
+    are the same bytes as over HTTP/1.1, with the source's ``.headers``.
+    """
+    import subprocess
+
+    from test_tls import Server
+
+    root = DATA / "root"
+    server = Server(tmp_path, "--root", str(root), "--listen", "h2=tcp:0:interface=127.0.0.1", "--tls-dir", "tls")
+    server.start(origins=1)
+    try:
+        for target, recorded in (
+            ("/measure-memory/shared-worker.https.any.sharedworker.html", "answers/16.body"),
+            ("/WebCryptoAPI/generateKey/successes_RSA-OAEP.https.any.worker.html?11-20", "answers/14.body"),
+        ):
+            result = subprocess.run(
+                ["curl", "--http2", "-sS", "-i", "--cacert", str(tmp_path / "tls" / "ca.pem"),
+                 f"https://localhost:{server.ports('h2')[0]}{target}"],
+                capture_output=True, timeout=60,
+            )
+            assert result.returncode == 0, result.stderr
+            head, _, body = result.stdout.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/2 200"), head
+            assert b"content-type: text/html" in head
+            if "measure-memory" in target:
+                assert b"cross-origin-embedder-policy: require-corp" in head
+            # Today's edition (the default) adds nothing to these two pages.
+            assert body == (DATA / recorded).read_bytes()
+    finally:
+        server.stop()
