@@ -14,7 +14,7 @@ serve's routes; a :class:`~twisted_pyhandlers._pagekinds.PageSet` is the
 ordered routes of one edition of serve.py (the first that matches a name
 wins, as in wpt serve's router, and a real file of that name is never
 served: wpt serve's page routes come before its file route).
-:class:`TestPage` is the resource of one page; it answers through a
+:class:`GeneratedPage` is the resource of one page; it answers through a
 :class:`~twisted_pyhandlers._run.HandlerRun` like every other leaf, so the
 source's ``.headers``, ``?pipe=`` and ``.sub.`` apply as they do to a
 file.
@@ -37,7 +37,7 @@ from twisted_pyhandlers._pipes import pipeString
 from twisted_pyhandlers._scriptmeta import globalsOf, metadataLines
 from twisted_pyhandlers._static import _ROUTED, HeaderSource, _FileLeaf, headerSources, loadHeaders
 
-__all__ = ["TestPage", "servePage"]
+__all__ = ["GeneratedPage", "servePage"]
 
 def _readMetadata(source: FilePath[str], request: Any) -> list[tuple[str, str]]:
     """
@@ -72,7 +72,7 @@ def servePage(
     response.content = kind.render(metadata, request.url_parts.path, request.url_parts.query)
 
 
-class TestPage(_FileLeaf):
+class GeneratedPage(_FileLeaf):
     """
     One generated page: the page ``kind`` of the source file ``path``
     (reached through the URL path ``segments``), for GET and HEAD; other

@@ -28,7 +28,7 @@ from twisted_pyhandlers._request import hostError
 from twisted_pyhandlers._script import CodeCache, installWptserveCompat, makeImportable
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._static import fileResource
-from twisted_pyhandlers._testpages import TestPage
+from twisted_pyhandlers._testpages import GeneratedPage
 from twisted_pyhandlers._threads import CallRunner, HandlerThreadPool, tiedToReactor
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.stash import StashStore
@@ -155,7 +155,7 @@ class _Directory(Resource):
             present = stat.S_ISREG(_statInside(source, self.context.root).st_mode)
         except OSError:
             present = False
-        return TestPage(source, present, kind, self.context, segments)
+        return GeneratedPage(source, present, kind, self.context, segments)
 
     def render(self, request: TwistedRequest) -> Any:
         """
