@@ -39,7 +39,8 @@ from twisted_pyhandlers._static import _ROUTED, HeaderSource, _FileLeaf, headerS
 
 __all__ = ["GeneratedPage", "servePage"]
 
-def _readMetadata(source: FilePath[str], request: Any) -> list[tuple[str, str]]:
+
+def _readMetadata(source: FilePath[str]) -> list[tuple[str, str]]:
     """
     The META lines of ``source``; 404 (wpt's bare ``404``) when it cannot be
     read.  Worker thread.
@@ -66,7 +67,7 @@ def servePage(
         response.headers.set(name, value)
     if source is None:
         raise HTTPException(404)
-    metadata = _readMetadata(source, request)
+    metadata = _readMetadata(source)
     if kind.scope is not None and kind.scope not in globalsOf(metadata):
         raise HTTPException(404, "This test cannot be loaded in %s mode" % kind.scope)
     response.content = kind.render(metadata, request.url_parts.path, request.url_parts.query)
