@@ -20,7 +20,7 @@ handling of ``*_wsh.py`` handlers), not a ``Site``.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
@@ -80,6 +80,23 @@ class QuietSite(HTTP11Site):
         """No access log."""
 
 
+class RecordingSite(QuietSite):
+    """
+    A :class:`QuietSite` that hands each request to ``onRequest`` before
+    routing it: the test fixture's child process records what arrived
+    (its requests file is its log).  Reactor thread.
+    """
+
+    def __init__(self, resource: IResource, onRequest: Callable[[Any], None], **kwargs: Any) -> None:
+        super().__init__(resource, **kwargs)
+        self.onRequest = onRequest
+
+    def getResourceFor(self, request: Any) -> Any:
+        """Hand ``request`` to ``onRequest``, then route it as ``Site`` does."""
+        self.onRequest(request)
+        return super().getResourceFor(request)
+
+
 def _h2Protocol(factory: Any) -> HandlerH2Connection:
     """
     The protocol of an :class:`H2Site` connection: HTTP/2 from the first
@@ -135,6 +152,8 @@ class SiteMaker:
     :param wsHandlers: the WebSocket handler directory, relative to the
         document root (or absolute); by default wpt's
         ``websockets/handlers``.
+    :param onRequest: called with each HTTP/1.1 request before it is
+        routed (instead of an access log line); None for nothing.
     :param limits: ``headerTimeout``, ``maxBody`` and ``timeout`` (the idle
         timeout) for every :class:`~twisted_pyhandlers.site.HandlerSite`.
     """
@@ -147,9 +166,11 @@ class SiteMaker:
         logPath: Optional[str] = None,
         verbose: bool = False,
         wsHandlers: Optional[str] = None,
+        onRequest: Optional[Callable[[Any], None]] = None,
         **limits: Any,
     ) -> None:
         self._resource = resource
+        self._onRequest = onRequest
         self._logPath = logPath
         self._formatter = verboseLogFormatter if verbose else combinedLogFormatter
         self._limits = limits
@@ -247,6 +268,8 @@ class SiteMaker:
         # does); twisted.web must not parse (or reject) multipart bodies
         # first.
         limits = self._limits
+        if self._onRequest is not None:
+            return RecordingSite(self._resource, self._onRequest, parsePOSTFormSubmission=False, **limits)
         if self._logPath is None:
             return QuietSite(self._resource, parsePOSTFormSubmission=False, **limits)
         logPath = None if self._logPath == "-" else self._logPath
