@@ -503,3 +503,19 @@ def test_pagesOverHTTP2(tmp_path: Path) -> None:
             assert body == (DATA / recorded).read_bytes()
     finally:
         server.stop()
+
+
+def test_pagesInMemory() -> None:
+    """
+    The in-memory client (``testing.memoryClient``, no socket) gets the same
+    generated pages as the wire: the recorded worker page, with its query.
+    """
+    from twisted_pyhandlers.testing import memoryClient
+
+    client = memoryClient(DATA / "root")
+    response = client.result(
+        client.get("http://web-platform.test/WebCryptoAPI/generateKey/successes_RSA-OAEP.https.any.worker.html?11-20")
+    )
+    assert response.code == 200
+    assert client.result(response.content()) == (DATA / "answers" / "14.body").read_bytes()
+    assert client.result(client.get("http://web-platform.test/webcodecs/audio-data.any.worker.html")).code == 404
