@@ -110,7 +110,9 @@ class _Directory(Resource):
     def getChild(self, path: bytes, request: TwistedRequest) -> IResource:
         """
         Map one URL segment (already percent-decoded by twisted.web) to what
-        it names.  Reactor thread.
+        it names: for the last segment, a page the tree generates
+        (``x.any.html``, ...) before anything on disk; else a directory, a
+        handler, a file.  Reactor thread.
         """
         context = self.context
         segments = self.segments + (path,)
