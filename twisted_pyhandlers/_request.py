@@ -846,8 +846,8 @@ def hostError(host: bytes) -> Optional[str]:
     request 400 before any handler sees it.
 
     Every request asks, and a suite sends the same few Host values again
-    and again: the answers are remembered (``urlsplit`` per request was 2%
-    of a tiny handler's CPU).  Reactor thread.
+    and again: the answers are remembered rather than parsed with
+    ``urlsplit`` per request.  Reactor thread.
     """
     text = isomorphic_decode(host)
     url = f"http://{text}/" if ":" in text else f"http://{text}:80/"
