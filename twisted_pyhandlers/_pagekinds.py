@@ -327,22 +327,22 @@ class PageSet:
 
     :ivar name: the edition's name (a key of :data:`PAGE_SETS`).
     :ivar kinds: its pages, the first match winning.
+    :ivar suffixes: their URL suffixes, as bytes: a name that ends with none
+        of them (``name.endswith(suffixes)``, which the tree asks of every
+        leaf before it calls :meth:`kindFor`) is no page.
     """
 
     def __init__(self, name: str, kinds: Sequence[PageKind]) -> None:
         self.name = name
         self.kinds = tuple(kinds)
-        self._suffixes = tuple(kind.suffix.encode("ascii") for kind in self.kinds)
+        self.suffixes = tuple(kind.suffix.encode("ascii") for kind in self.kinds)
 
     def kindFor(self, name: bytes) -> Optional[PageKind]:
         """
         The page a URL path's last segment ``name`` (percent-decoded) names,
-        or None.  Reactor thread, for every leaf the tree looks up: one
-        ``endswith`` answers for every other name.
+        or None.  Reactor thread.
         """
-        if not name.endswith(self._suffixes):
-            return None
-        for kind, suffix in zip(self.kinds, self._suffixes, strict=True):
+        for kind, suffix in zip(self.kinds, self.suffixes, strict=True):
             if name.endswith(suffix):
                 return kind
         return None

@@ -31,9 +31,9 @@ from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import HTTPException
-from twisted_pyhandlers._handler import queryOf
 from twisted_pyhandlers._pagekinds import PageKind
 from twisted_pyhandlers._pipes import pipeString
+from twisted_pyhandlers._run import queryOf
 from twisted_pyhandlers._scriptmeta import globalsOf, metadataLines
 from twisted_pyhandlers._static import _ROUTED, HeaderSource, _FileLeaf, headerSources, loadHeaders
 

@@ -21,11 +21,11 @@ from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._addresses import portOf
 from twisted_pyhandlers._context import HandlerContext, HandlerReactor
-from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
 from twisted_pyhandlers._listing import listing
 from twisted_pyhandlers._output import ReactorMailbox
 from twisted_pyhandlers._pagekinds import PageKind, pageSet
 from twisted_pyhandlers._request import hostError
+from twisted_pyhandlers._run import PythonFileResource, ServerAnswer, notFound, redirectToSlash
 from twisted_pyhandlers._script import CodeCache, installWptserveCompat, makeImportable
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._static import fileResource
@@ -124,8 +124,9 @@ class _Directory(Resource):
             # wptserve serves those URLs.  It names no file, so this can
             # never leave the directory.
             return _Directory(context, self.path, segments)
-        if not request.postpath and context.testPages is not None:
-            kind = context.testPages.kindFor(path)
+        pages = context.testPages
+        if pages is not None and not request.postpath and path.endswith(pages.suffixes):
+            kind = pages.kindFor(path)
             if kind is not None and isSafeSegment(path):
                 return self._testPage(kind, path, segments)
         remembered = self._remembered.get(path)
