@@ -16,7 +16,7 @@ import os
 import re
 import signal
 import sys
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet import endpoints, threads
@@ -38,7 +38,6 @@ from twisted_pyhandlers._sites import QuietSite, SiteMaker
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._threads import HandlerThreadPool, tiedToReactor
 from twisted_pyhandlers._topology import (
-    WPT_DEFAULT_CONFIG,
     Listener,
     Topology,
     TopologyError,
@@ -52,6 +51,7 @@ from twisted_pyhandlers._workers import (
     watchSupervisor,
     workerArguments,
 )
+from twisted_pyhandlers._wptconfig import wptServeConfig
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.resource import DEFAULT_HANDLER_TIMEOUT, DEFAULT_THREADS, HandlerDirectory
@@ -268,13 +268,14 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(str(e)) from e
         try:
-            config = _configFor(self)
+            config, notes = _configFor(self)
         except ValueError as e:
             raise usage.UsageError(_configMessage(self["config"], str(e))) from e
         try:
             self.topology = planTopology(
                 config, self["listen"], allPorts=self["all-ports"], bind=self["bind"], default=DEFAULT_LISTEN
             )
+            self.topology.notes.extend(notes)
             if not self.topology.listeners:
                 raise TopologyError("--all-ports: the config declares no port of a scheme this server serves")
             for listener in self.topology.listeners:
@@ -320,12 +321,19 @@ def _configMessage(path: Optional[str], message: str) -> str:
     return f"--config {path}: {message.removeprefix(prefix)}"
 
 
-def _configFor(options: Options) -> ServerConfig:
-    """The config as read: the file's, or wpt's default topology for --all-ports without one."""
+def _configFor(options: Options) -> Tuple[ServerConfig, List[str]]:
+    """
+    The config as read, and lines for the start-up log saying where it came
+    from.  With ``--all-ports``, as ``wpt serve`` builds it: its defaults,
+    the checkout's ``config.json`` and ``--config`` merged over them (see
+    :mod:`twisted_pyhandlers._wptconfig`); without, the ``--config`` file
+    as written (or a config for ``--host``).
+    """
     root = os.path.realpath(options["root"])
-    if options["config"] is None and options["all-ports"]:
-        return ServerConfig.fromDict(WPT_DEFAULT_CONFIG, browserHost=options["host"], docRoot=root)
-    return ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root)
+    if options["all-ports"]:
+        data, notes = wptServeConfig(root, options["config"], options["host"])
+        return ServerConfig.fromDict(data, docRoot=None if data.get("doc_root") else root), notes
+    return ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root), []
 
 
 def _checkEndpoint(listener: Listener) -> None:
@@ -445,6 +453,8 @@ class StartupReport(Service):
 
     def startService(self) -> None:
         super().startService()
+        for line in self.topology.notes:
+            self._log.info("{line}", line=line)
         for line in self.topology.notServed:
             self._log.warn("{line}", line=line)
         if self.certificate is not None:
