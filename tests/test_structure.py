@@ -262,9 +262,11 @@ PUBLIC_EXPORTS = {
         "redactURL",
     ],
     "twisted_pyhandlers.resource": [
+        "CheckoutRoutes",
         "DEFAULT_HANDLER_TIMEOUT",
         "DEFAULT_THREADS",
         "HandlerDirectory",
+        "TreeRoutes",
         "sharedThreadPool",
     ],
     "twisted_pyhandlers.site": [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Protocol, Sequence, Union
 from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IReactorCore
@@ -19,6 +19,7 @@ from twisted.python.filepath import FilePath
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
+from twisted_pyhandlers._checkoutroutes import CheckoutRoutes
 from twisted_pyhandlers._connection import ReactorMailbox
 from twisted_pyhandlers._context import HandlerContext, HandlerReactor
 from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
@@ -31,7 +32,14 @@ from twisted_pyhandlers._threads import CallRunner, HandlerThreadPool, tiedToRea
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.stash import StashStore
 
-__all__ = ["DEFAULT_HANDLER_TIMEOUT", "DEFAULT_THREADS", "HandlerDirectory", "sharedThreadPool"]
+__all__ = [
+    "DEFAULT_HANDLER_TIMEOUT",
+    "DEFAULT_THREADS",
+    "CheckoutRoutes",
+    "HandlerDirectory",
+    "TreeRoutes",
+    "sharedThreadPool",
+]
 
 #: Seconds a handler may run before it is given up on (504, its thread
 #: replaced): twice wpt's "long" test timeout (60 s).  No test can wait for
@@ -50,6 +58,20 @@ _FORBIDDEN = (b"/", b"\\", b"\x00")
 #: The most children a directory remembers (see :meth:`_Directory.getChild`);
 #: past it, it forgets them all and starts again.
 MAX_REMEMBERED = 1024
+
+
+class TreeRoutes(Protocol):
+    """
+    Routes a :class:`HandlerDirectory` asks first, before it maps a URL to
+    its files: wpt serve's routes for a checkout
+    (:class:`~twisted_pyhandlers._checkoutroutes.CheckoutRoutes`).
+    """
+
+    def childFor(self, tree: Any, path: bytes, request: TwistedRequest) -> Optional[IResource]:
+        """
+        The resource for the request whose first segment below the tree is
+        ``path``, or None to let the tree map it.  Reactor thread.
+        """
 
 
 def isSafeSegment(segment: bytes) -> bool:
@@ -203,6 +225,9 @@ class HandlerDirectory(_Directory):
     :param handlerTimeout: seconds a handler may run before its client is
         answered 504 and its thread replaced (see ``docs/threat-model.rst``);
         defaults to :data:`DEFAULT_HANDLER_TIMEOUT`; 0 or None for no limit.
+    :param routes: routes asked before the files (a
+        :class:`~twisted_pyhandlers.resource.CheckoutRoutes` for a
+        web-platform-tests checkout); none by default.
 
     A request whose Host header cannot make a URL (``[::1``, ``]27.0.0.1``,
     ``h:abc``) is answered 400 here, before any handler or file sees it.
@@ -217,6 +242,7 @@ class HandlerDirectory(_Directory):
         stash: Union[StashStore, str, None] = None,
         config: Optional[ServerConfig] = None,
         handlerTimeout: Optional[float] = DEFAULT_HANDLER_TIMEOUT,
+        routes: Optional[TreeRoutes] = None,
     ) -> None:
         if handlerTimeout is not None and handlerTimeout < 0:
             raise ValueError("the handler timeout cannot be negative")
@@ -249,6 +275,15 @@ class HandlerDirectory(_Directory):
         )
         super().__init__(context, rootPath, ())
         self._portKnown = False
+        self._routes = routes
+
+    def subdirectory(self, context: HandlerContext, path: FilePath[str]) -> IResource:
+        """
+        A directory of the tree at the top of a subtree with ``context``
+        (whose root is ``path``, or holds it): an alias's directory.
+        Reactor thread.
+        """
+        return _Directory(context, path, ())
 
     def getChildWithDefault(self, path: bytes, request: TwistedRequest) -> IResource:
         """
@@ -267,6 +302,10 @@ class HandlerDirectory(_Directory):
             problem = hostError(host[0])
             if problem is not None:
                 return ServerAnswer(self.context, _badHost(problem), ())
+        if self._routes is not None:
+            routed = self._routes.childFor(self, path, request)
+            if routed is not None:
+                return routed
         return super().getChildWithDefault(path, request)
 
     def _notePort(self, request: TwistedRequest) -> None:

@@ -54,7 +54,7 @@ from twisted_pyhandlers._workers import (
 from twisted_pyhandlers._wptconfig import wptServeConfig
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig
-from twisted_pyhandlers.resource import DEFAULT_HANDLER_TIMEOUT, DEFAULT_THREADS, HandlerDirectory
+from twisted_pyhandlers.resource import DEFAULT_HANDLER_TIMEOUT, DEFAULT_THREADS, CheckoutRoutes, HandlerDirectory
 from twisted_pyhandlers.site import DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY
 
 __all__ = [
@@ -143,11 +143,14 @@ class Options(usage.Options):
         "(default websockets/handlers under the root: DIR/echo_wsh.py answers /echo).  "
         "Stash URLs: memory: (the default, one process) or redis://host:port/db "
         "(shared between processes).  --workers N (or auto: one per CPU) runs N "
-        "processes that share every port and one stash.  Each access log line is in Apache's combined "
+        "processes that share every port and one stash.  wpt serve's routes (404 for /tools/, "
+        "/_certs/ and /results/, /resources/WebIDLParser.js, the config's aliases, the "
+        "/.well-known/ handlers) are on with --all-ports or --wpt-routes.  Each access log line is in Apache's combined "
         "format; the size is the body's bytes."
     )
     optFlags = [
         ["all-ports", None, "Serve every port of the config (or wpt's)."],
+        ["wpt-routes", None, "wpt serve's routes without --all-ports."],
         ["verbose", None, "Add the handler's run time to log lines."],
         ["keep-malloc-defaults", None, "Leave glibc's malloc settings alone."],
     ]
@@ -538,6 +541,21 @@ def _serverCertificate(options: Options) -> Optional[ServerCertificate]:
         raise SystemExit(str(e)) from e
 
 
+def _checkoutRoutes(options: Options, config: ServerConfig) -> Optional[CheckoutRoutes]:
+    """
+    wpt serve's routes for a checkout, with the config's aliases, when
+    ``--all-ports`` (a whole checkout's topology) or ``--wpt-routes`` asks
+    for them; their warnings logged.
+    """
+    if not (options["all-ports"] or options["wpt-routes"]):
+        return None
+    aliases = config.get("aliases") or []
+    routes = CheckoutRoutes(aliases if isinstance(aliases, list) else [])
+    for line in routes.warnings:
+        Logger().warn("{line}", line=line)
+    return routes
+
+
 def _factoryFor(listener: Listener, sites: SiteMaker, certificate: Optional[ServerCertificate]) -> IProtocolFactory:
     """
     What ``listener`` serves: the scheme's ``Site``, inside TLS with the
@@ -582,6 +600,7 @@ def makeService(options: Options) -> IService:
     pool = tiedToReactor(HandlerThreadPool(options["threads"]), reactor)  # type: ignore[arg-type]
     exitZeroOnSigterm(reactor)  # type: ignore[arg-type]
     store = stashStoreFromURL(options["stash"])
+    routes = _checkoutRoutes(options, config)
     resource = HandlerDirectory(
         root,
         reactor=reactor,  # type: ignore[arg-type]
@@ -589,6 +608,7 @@ def makeService(options: Options) -> IService:
         stash=store,
         config=config,
         handlerTimeout=options["handler-timeout"],
+        routes=routes,
     )
     sites = SiteMaker(
         resource,
