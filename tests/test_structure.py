@@ -253,6 +253,12 @@ PUBLIC_EXPORTS = {
         "ManagerStashStore",
         "StashHost",
     ],
+    "twisted_pyhandlers.hosts": [
+        "chromiumSwitches",
+        "hostResolverRules",
+        "hostsFile",
+        "main",
+    ],
     "twisted_pyhandlers.pytest_plugin": [
         "pyhandlers",
         "pyhandlers_stubtreq",

@@ -54,6 +54,7 @@ from twisted_pyhandlers._workers import (
 from twisted_pyhandlers._wptconfig import wptServeConfig
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig
+from twisted_pyhandlers.hosts import DEFAULT_ADDRESS, chromiumSwitches
 from twisted_pyhandlers.resource import DEFAULT_HANDLER_TIMEOUT, DEFAULT_THREADS, CheckoutRoutes, HandlerDirectory
 from twisted_pyhandlers.site import DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY
 
@@ -484,6 +485,12 @@ class StartupReport(Service):
         names = sorted(self.config["domains_set"] - {host})
         if names:
             self._log.info("each origin also answers for: {names}", names=" ".join(names))
+            address = self.topology.bindAddress
+            if address is None or address in ("0.0.0.0", "::"):
+                address = DEFAULT_ADDRESS
+            pin = self.certificate.pin if self.certificate is not None else None
+            switches = " ".join(f"'{switch}'" for switch in chromiumSwitches(self.config, address, pin))
+            self._log.info("Chromium, every origin without /etc/hosts: {switches}", switches=switches)
 
 
 class StashCheck(Service):
