@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import List, Mapping, Optional, Tuple
 
-from twisted_pyhandlers._sites import PROTOCOL_FOR_SCHEME, PROTOCOL_NAMES, servesScheme
+from twisted_pyhandlers._schemes import PROTOCOL_FOR_SCHEME, PROTOCOL_NAMES, servesScheme
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 
 #: Schemes served over TLS.
