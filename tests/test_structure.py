@@ -272,6 +272,8 @@ PUBLIC_EXPORTS = {
         "DEFAULT_HANDLER_TIMEOUT",
         "DEFAULT_THREADS",
         "HandlerDirectory",
+        "ResponseFilter",
+        "ScriptInjection",
         "TreeRoutes",
         "sharedThreadPool",
     ],

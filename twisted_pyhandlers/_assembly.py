@@ -47,7 +47,7 @@ from twisted_pyhandlers._workers import AdoptedPortEndpoint, WorkerSupervisor, w
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.hosts import DEFAULT_ADDRESS, chromiumSwitches
-from twisted_pyhandlers.resource import CheckoutRoutes, HandlerDirectory
+from twisted_pyhandlers.resource import CheckoutRoutes, HandlerDirectory, ScriptInjection
 from twisted_pyhandlers.stash import StashStore
 
 
@@ -60,6 +60,7 @@ class ServerOptions(Protocol):
 
     topology: Topology
     userCertificate: Optional[ServerCertificate]
+    injectScript: Optional[bytes]
     workerCount: int
     workerFds: Optional[List[int]]
     argv: List[str]
@@ -115,6 +116,7 @@ def assembleServer(
         config=config,
         handlerTimeout=options["handler-timeout"],
         routes=routes,
+        responseFilter=ScriptInjection(options.injectScript) if options.injectScript is not None else None,
     )
     sites = SiteMaker(
         resource,

@@ -11,7 +11,7 @@ dependencies without any of them importing a global.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorTime
 from twisted.python.filepath import FilePath
@@ -29,6 +29,20 @@ class HandlerReactor(IReactorCore, IReactorThreads, IReactorTime):
     The reactor features handler code needs: running calls from threads,
     timed calls (trickle pipes) and shutdown triggers.
     """
+
+
+class ResponseFilter(Protocol):
+    """
+    Changes every response of a tree once the handler and its pipes are
+    done, before anything is written (``--inject-script``'s
+    :class:`~twisted_pyhandlers._injectscript.ScriptInjection`).
+    """
+
+    def appliesToType(self, contentType: Optional[bytes]) -> bool:
+        """Whether a response of this first ``Content-Type`` may be changed (a static file of that type then takes a run)."""
+
+    def filterResponse(self, response: Any) -> None:
+        """Change the handler-facing ``response``, not yet written.  The thread that writes it."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class HandlerContext:
         one wake-up of the reactor.
     :ivar handlerTimeout: Seconds a handler may run before it is given up
         on (504, its thread replaced); None for no limit.
+    :ivar responseFilter: Changes each response before it is written
+        (``--inject-script``); None for none.
     """
 
     root: FilePath[str]
@@ -60,3 +76,4 @@ class HandlerContext:
     codeCache: CodeCache
     mailbox: ReactorMailbox
     handlerTimeout: Optional[float] = None
+    responseFilter: Optional[ResponseFilter] = None

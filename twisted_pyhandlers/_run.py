@@ -412,6 +412,9 @@ class HandlerRun:
         response = self.response
         try:
             if not response.writer.content_written:
+                responseFilter = self._context.responseFilter
+                if responseFilter is not None:
+                    responseFilter.filterResponse(response)
                 response.write()
         except BaseException as error:
             if response.writer.content_written:

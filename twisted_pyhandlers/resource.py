@@ -20,8 +20,9 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._checkoutroutes import CheckoutRoutes
-from twisted_pyhandlers._context import HandlerContext, HandlerReactor
+from twisted_pyhandlers._context import HandlerContext, HandlerReactor, ResponseFilter
 from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
+from twisted_pyhandlers._injectscript import ScriptInjection
 from twisted_pyhandlers._listing import listing
 from twisted_pyhandlers._output import ReactorMailbox
 from twisted_pyhandlers._request import hostError
@@ -37,6 +38,8 @@ __all__ = [
     "DEFAULT_THREADS",
     "CheckoutRoutes",
     "HandlerDirectory",
+    "ResponseFilter",
+    "ScriptInjection",
     "TreeRoutes",
     "sharedThreadPool",
 ]
@@ -241,6 +244,9 @@ class HandlerDirectory(_Directory):
     :param routes: routes asked before the files (a
         :class:`~twisted_pyhandlers.resource.CheckoutRoutes` for a
         web-platform-tests checkout); none by default.
+    :param responseFilter: changes every response before it is written (a
+        :class:`~twisted_pyhandlers.resource.ScriptInjection` for
+        ``--inject-script``); none by default.
 
     A request whose Host header cannot make a URL (``[::1``, ``]27.0.0.1``,
     ``h:abc``) is answered 400 here, before any handler or file sees it.
@@ -256,6 +262,7 @@ class HandlerDirectory(_Directory):
         config: Optional[ServerConfig] = None,
         handlerTimeout: Optional[float] = DEFAULT_HANDLER_TIMEOUT,
         routes: Optional[TreeRoutes] = None,
+        responseFilter: Optional[ResponseFilter] = None,
     ) -> None:
         if handlerTimeout is not None and handlerTimeout < 0:
             raise ValueError("the handler timeout cannot be negative")
@@ -285,6 +292,7 @@ class HandlerDirectory(_Directory):
             codeCache=CodeCache(),
             mailbox=ReactorMailbox(reactor),
             handlerTimeout=handlerTimeout or None,
+            responseFilter=responseFilter,
         )
         super().__init__(context, rootPath, ())
         self._portKnown = False

@@ -127,6 +127,7 @@ class Options(usage.Options):
         ["idle-timeout", None, None, f"Seconds an idle connection is kept [{DEFAULT_IDLE_TIMEOUT:g}].", float],
         ["max-body", None, None, "The largest request body, bytes [1 GiB].", int],
         ["ws-handlers", None, None, "The *_wsh.py directory [websockets/handlers]."],
+        ["inject-script", None, None, "A script put into every text/html page."],
     ]
     compData = usage.Completions(
         optActions={
@@ -137,11 +138,14 @@ class Options(usage.Options):
             "tls-cert": usage.CompleteFiles(),
             "tls-key": usage.CompleteFiles(),
             "ws-handlers": usage.CompleteDirs(),
+            "inject-script": usage.CompleteFiles(),
         }
     )
 
     #: The listeners and the config, decided by :meth:`postOptions`.
     topology: Topology
+    #: The script of ``--inject-script``, read by :meth:`postOptions`.
+    injectScript: Optional[bytes] = None
     #: The user's own certificate (``--tls-cert``), read by :meth:`postOptions`.
     userCertificate: Optional[ServerCertificate] = None
 
@@ -195,6 +199,12 @@ class Options(usage.Options):
             raise usage.UsageError("--root is required")
         if not os.path.isdir(self["root"]):
             raise usage.UsageError(f"--root {self['root']!r} is not a directory")
+        if self["inject-script"] is not None:
+            try:
+                with open(self["inject-script"], "rb") as f:
+                    self.injectScript = f.read()
+            except OSError as e:
+                raise usage.UsageError(f"--inject-script {self['inject-script']}: {e.strerror or e}") from e
         if self["threads"] < 1:
             raise usage.UsageError("--threads must be at least 1")
         defaults = {
