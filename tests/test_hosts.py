@@ -88,7 +88,14 @@ PAGE = """\
 <p>Other host: <output id="cross">…</output></p>
 <p>WebSocket: <output id="ws">…</output></p>
 <script>
-function show(id, value) { document.getElementById(id).textContent = value; }
+// Headless Chromium dumps the page once no request is pending; a WebSocket
+// is not one, so hold.py stays pending until the page has both answers.
+fetch("/hold.py");
+let done = 0;
+function show(id, value) {
+  document.getElementById(id).textContent = value;
+  if (++done == 2) fetch("/release.py");
+}
 fetch("https://{{hosts[alt][élève]}}:{{ports[https][1]}}/cors.py")
   .then(r => r.text()).then(t => show("cross", t), e => show("cross", "error " + e));
 const ws = new WebSocket("wss://{{domains[www1]}}:{{ports[wss][0]}}/echo");
@@ -101,6 +108,25 @@ ws.onerror = () => show("ws", "error");
 CORS = """\
 def main(request, response):
     return [("Access-Control-Allow-Origin", "*")], request.headers.get("Host", b"")
+"""
+
+KEY = "9b3b1f9e-6d2a-4c1e-9f5e-2f4d8a7c6b10"
+
+HOLD = f"""\
+import time
+
+def main(request, response):
+    for _ in range(600):
+        if request.server.stash.take("{KEY}", "/") is not None:
+            return "released"
+        time.sleep(0.05)
+    return "given up"
+"""
+
+RELEASE = f"""\
+def main(request, response):
+    request.server.stash.put("{KEY}", "done", "/")
+    return "ok"
 """
 
 ECHO_WSH = """\
@@ -129,6 +155,8 @@ def test_loggedSwitchesReachEveryOrigin(tmp_path: Path) -> None:
     (root / "websockets" / "handlers" / "echo_wsh.py").write_text(ECHO_WSH)
     (root / "page.sub.html").write_text(PAGE, encoding="utf-8")
     (root / "cors.py").write_text(CORS)
+    (root / "hold.py").write_text(HOLD)
+    (root / "release.py").write_text(RELEASE)
     (tmp_path / "config.json").write_text(json.dumps({"ports": {"http": ["auto", "auto"], "https": ["auto", "auto"], "h2": ["auto"]}}))
     server = TopologyProcess(tmp_path, "--root", str(root), "--config", "config.json", "--all-ports", "--tls-dir", "tls")
     server.start(origins=13)

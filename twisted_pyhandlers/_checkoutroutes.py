@@ -34,7 +34,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._context import HandlerContext
-from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer
+from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response
 from twisted_pyhandlers._static import fileResource
@@ -244,8 +244,6 @@ def _taking(request: TwistedRequest, count: int, resource: IResource) -> IResour
 
 def _fileLeaf(context: HandlerContext, path: FilePath[str], segments: Sequence[bytes]) -> IResource:
     """A file inside ``context.root`` as the tree serves one (``.py`` run, others static), or a 404."""
-    from twisted_pyhandlers._handler import notFound
-
     if not _regularInside(path.path, context.root.path):
         return ServerAnswer(context, notFound, segments)
     if path.basename().endswith(".py"):
