@@ -9,6 +9,7 @@ use; plain ``--config`` takes the file as written.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -123,11 +124,14 @@ def test_wptConfigOverRealSockets(tmp_path: Path) -> None:
     schemes it leaves out listen too, and a ``.sub.`` file naming
     ``{{domains[www1]}}``, ``{{hosts[alt][]}}``, ``{{ports[https][0]}}``,
     ``{{ports[wss][0]}}`` and ``{{ports[http-public][0]}}`` answers 200 with
-    the real names and ports on every http port.
+    the real names and ports on every http port; wpt serve's routes are
+    on (/tools/ is refused).
     """
     root = tmp_path / "root"
     (root / "common").mkdir(parents=True)
     (root / "common" / "names.sub.txt").write_text(SUB_TEMPLATE)
+    (root / "tools").mkdir()
+    (root / "tools" / "secret.txt").write_text("tooling")
     config = {
         "browser_host": "web-platform.test",
         "ports": {"http": ["auto", "auto"], "https": ["auto", "auto"], "h2": ["auto"]},
@@ -147,6 +151,10 @@ def test_wptConfigOverRealSockets(tmp_path: Path) -> None:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/common/names.sub.txt", timeout=20) as answer:
                 assert answer.status == 200
                 assert answer.read().decode() == expected
+        # --all-ports turns wpt serve's routes on.
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(f"http://127.0.0.1:{ports['http'][0]}/tools/secret.txt", timeout=20)
+        assert error.value.code == 404
     finally:
         server.stop()
 
