@@ -34,9 +34,9 @@ from twisted.web.resource import IResource
 from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._context import HandlerContext
-from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response
+from twisted_pyhandlers._run import PythonFileResource, ServerAnswer, notFound
 from twisted_pyhandlers._static import fileResource
 
 #: First path segments wpt serve never serves (``/_certs/*``, ``/tools/*``).

@@ -11,17 +11,29 @@ dependencies without any of them importing a global.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from types import CodeType
+from typing import TYPE_CHECKING, Optional, Protocol, Tuple
 
 from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorTime
 from twisted.python.filepath import FilePath
 
+from twisted_pyhandlers._interfaces import ResponseFilter
+
 if TYPE_CHECKING:
     from twisted_pyhandlers._output import ReactorMailbox
-    from twisted_pyhandlers._script import CodeCache
     from twisted_pyhandlers._threads import CallRunner
     from twisted_pyhandlers.config import ServerConfig
     from twisted_pyhandlers.stash import StashStore
+
+
+class CompiledCode(Protocol):
+    """
+    Compiled handler code, by file: what the context promises of its
+    :class:`~twisted_pyhandlers._script.CodeCache`.  Handler threads.
+    """
+
+    def get(self, path: str, signature: Optional[Tuple[int, int]] = None) -> CodeType:
+        """The compiled code of the file at ``path``, compiled again if it changed."""
 
 
 class HandlerReactor(IReactorCore, IReactorThreads, IReactorTime):
@@ -29,20 +41,6 @@ class HandlerReactor(IReactorCore, IReactorThreads, IReactorTime):
     The reactor features handler code needs: running calls from threads,
     timed calls (trickle pipes) and shutdown triggers.
     """
-
-
-class ResponseFilter(Protocol):
-    """
-    Changes every response of a tree once the handler and its pipes are
-    done, before anything is written (``--inject-script``'s
-    :class:`~twisted_pyhandlers._injectscript.ScriptInjection`).
-    """
-
-    def appliesToType(self, contentType: Optional[bytes]) -> bool:
-        """Whether a response of this first ``Content-Type`` may be changed (a static file of that type then takes a run)."""
-
-    def filterResponse(self, response: Any) -> None:
-        """Change the handler-facing ``response``, not yet written.  The thread that writes it."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ class HandlerContext:
     threadpool: CallRunner
     stashStore: StashStore
     config: ServerConfig
-    codeCache: CodeCache
+    codeCache: CompiledCode
     mailbox: ReactorMailbox
     handlerTimeout: Optional[float] = None
     responseFilter: Optional[ResponseFilter] = None

@@ -58,6 +58,7 @@ from multipart import (  # type: ignore[import-untyped]
     parse_options_header,
 )
 
+from twisted_pyhandlers._addresses import clientHostAndPort, hostAndPort
 from twisted_pyhandlers._encoding import isomorphic_decode, isomorphic_encode
 from twisted_pyhandlers._errors import HTTPException
 from twisted_pyhandlers._multidict import MultiDict, missing, normaliseKey
@@ -610,10 +611,11 @@ class Request:
         self, twistedRequest: TwistedRequest, context: HandlerContext, urlBase: str
     ) -> None:
         self._context = context
-        self.method: str = isomorphic_decode(twistedRequest.method)
+        method = twistedRequest.method
+        self.method: str = _METHOD_NAMES.get(method) or isomorphic_decode(method)
         self._uri: bytes = twistedRequest.uri
         self._clientproto: bytes = twistedRequest.clientproto
-        self.protocol_version: str = _protocolVersion(self._clientproto)
+        self.protocol_version: str = _PROTOCOL_VERSIONS.get(self._clientproto) or _protocolVersion(self._clientproto)
         # getAllRawHeaders yields (name, list) pairs from Twisted's dict;
         # copy the lists so nothing Twisted does later shows through.
         self._rawHeaders: List[Tuple[bytes, List[bytes]]] = [
@@ -621,7 +623,8 @@ class Request:
             for name, values in twistedRequest.requestHeaders.getAllRawHeaders()
         ]
         # The field lines as sent, when a HandlerSite's channel recorded
-        # them (Twisted adds to that list no more once render is called).
+        # them (Twisted adds to that list no more once render is called):
+        # on a request of any class, a user's requestFactory's included.
         self._receivedHeaders: Optional[List[Tuple[bytes, bytes]]] = getattr(
             twistedRequest, "receivedHeaders", None
         )
@@ -629,11 +632,9 @@ class Request:
         # The local address object, kept whole: host and port are read
         # from it only if the URL needs them (no Host header).
         self._boundAddress = _boundAddress(twistedRequest)
-        client = twistedRequest.getClientAddress()
-        self.client_address: Tuple[str, int] = (
-            str(getattr(client, "host", getattr(client, "name", "")) or ""),
-            int(getattr(client, "port", 0) or 0),
-        )
+        # The client's address object, kept whole: read into client_address
+        # only if the handler asks.
+        self._clientAddress = twistedRequest.getClientAddress()
         content = twistedRequest.content
         self._content: IO[bytes] = content if content is not None else BytesIO()
         self.url_base: str = urlBase
@@ -641,6 +642,11 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"
+
+    @_lazy
+    def client_address(self) -> Tuple[str, int]:
+        """``(host, port)`` of the client."""
+        return clientHostAndPort(self._clientAddress)
 
     def close(self) -> None:
         """Close ``raw_input`` (wptserve's API; the body itself is Twisted's)."""
@@ -714,12 +720,12 @@ class Request:
     @_lazy
     def _boundHost(self) -> str:
         """The host of the local address the connection is bound to ("localhost" if it has none)."""
-        return str(getattr(self._boundAddress, "host", "") or "localhost")
+        return hostAndPort(self._boundAddress)[0] or "localhost"
 
     @_lazy
     def _boundPort(self) -> int:
         """The port of the local address the connection is bound to (the scheme's default if it has none)."""
-        return int(getattr(self._boundAddress, "port", 0) or (443 if self._secure else 80))
+        return hostAndPort(self._boundAddress)[1] or (443 if self._secure else 80)
 
     @_lazy
     def headers(self) -> RequestHeaders:
@@ -848,8 +854,8 @@ def hostError(host: bytes) -> Optional[str]:
     request 400 before any handler sees it.
 
     Every request asks, and a suite sends the same few Host values again
-    and again: the answers are remembered (``urlsplit`` per request was 2%
-    of a tiny handler's CPU).  Reactor thread.
+    and again: the answers are remembered rather than parsed with
+    ``urlsplit`` per request.  Reactor thread.
     """
     text = isomorphic_decode(host)
     url = f"http://{text}/" if ":" in text else f"http://{text}:80/"
@@ -860,6 +866,11 @@ def hostError(host: bytes) -> Optional[str]:
     except ValueError as error:
         return str(error)
     return None
+
+
+#: The methods and protocol versions nearly every request has, decoded once.
+_METHOD_NAMES = {name.encode("ascii"): name for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
+_PROTOCOL_VERSIONS = {b"HTTP/1.1": "HTTP/1.1", b"HTTP/1.0": "HTTP/1.0", b"HTTP/2": "HTTP/2.0"}
 
 
 def _protocolVersion(clientproto: bytes) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Dict, Optional, Protocol, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IReactorCore
@@ -19,13 +19,15 @@ from twisted.python.filepath import FilePath
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
+from twisted_pyhandlers._addresses import portOf
 from twisted_pyhandlers._checkoutroutes import CheckoutRoutes
-from twisted_pyhandlers._context import HandlerContext, HandlerReactor, ResponseFilter
-from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
+from twisted_pyhandlers._context import HandlerContext, HandlerReactor
 from twisted_pyhandlers._injectscript import ScriptInjection
+from twisted_pyhandlers._interfaces import ResponseFilter, TreeRoutes
 from twisted_pyhandlers._listing import listing
 from twisted_pyhandlers._output import ReactorMailbox
 from twisted_pyhandlers._request import hostError
+from twisted_pyhandlers._run import PythonFileResource, ServerAnswer, notFound, redirectToSlash
 from twisted_pyhandlers._script import CodeCache, installWptserveCompat, makeImportable
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._static import fileResource
@@ -61,20 +63,6 @@ _FORBIDDEN = (b"/", b"\\", b"\x00")
 #: The most children a directory remembers (see :meth:`_Directory.getChild`);
 #: past it, it forgets them all and starts again.
 MAX_REMEMBERED = 1024
-
-
-class TreeRoutes(Protocol):
-    """
-    Routes a :class:`HandlerDirectory` asks first, before it maps a URL to
-    its files: wpt serve's routes for a checkout
-    (:class:`~twisted_pyhandlers._checkoutroutes.CheckoutRoutes`).
-    """
-
-    def childFor(self, tree: Any, path: bytes, request: TwistedRequest) -> Optional[IResource]:
-        """
-        The resource for the request whose first segment below the tree is
-        ``path``, or None to let the tree map it.  Reactor thread.
-        """
 
 
 def isSafeSegment(segment: bytes) -> bool:
@@ -331,8 +319,8 @@ class HandlerDirectory(_Directory):
 
     def _notePort(self, request: TwistedRequest) -> None:
         scheme = "https" if request.isSecure() else "http"
-        port = getattr(request.getHost(), "port", None)
-        if isinstance(port, int) and not self.context.config["ports"][scheme]:
+        port = portOf(request.getHost())
+        if port is not None and not self.context.config["ports"][scheme]:
             self.context.config.addListeningPort(scheme, port)
         self._portKnown = True
 
