@@ -10,6 +10,7 @@ offers ALPN http/1.1 there).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 from serving import REPO, TopologyProcess, childEnvironment
-from test_browser import outputs, requireChromium, runChromium
+from test_browser import outputs, requireChromium
 
 from twisted_pyhandlers._wptconfig import WPT_DEFAULT_CONFIG
 from twisted_pyhandlers.config import ServerConfig
@@ -88,9 +89,8 @@ PAGE = """\
 <p>Other host: <output id="cross">…</output></p>
 <p>WebSocket: <output id="ws">…</output></p>
 <script>
-// Headless Chromium dumps the page once no request is pending; a WebSocket
-// is not one, so hold.py stays pending until the page has both answers.
-fetch("/hold.py");
+// Headless Chromium dumps the page at its load event, which the frame of
+// hold.py delays until the page has both answers.
 let done = 0;
 function show(id, value) {
   document.getElementById(id).textContent = value;
@@ -102,7 +102,9 @@ const ws = new WebSocket("wss://{{domains[www1]}}:{{ports[wss][0]}}/echo");
 ws.onopen = () => ws.send("echoed");
 ws.onmessage = event => show("ws", event.data);
 ws.onerror = () => show("ws", "error");
+ws.onclose = event => { if (done < 2) show("ws", "closed " + event.code); };
 </script>
+<iframe src="/hold.py"></iframe>
 """
 
 CORS = """\
@@ -158,7 +160,10 @@ def test_loggedSwitchesReachEveryOrigin(tmp_path: Path) -> None:
     (root / "hold.py").write_text(HOLD)
     (root / "release.py").write_text(RELEASE)
     (tmp_path / "config.json").write_text(json.dumps({"ports": {"http": ["auto", "auto"], "https": ["auto", "auto"], "h2": ["auto"]}}))
-    server = TopologyProcess(tmp_path, "--root", str(root), "--config", "config.json", "--all-ports", "--tls-dir", "tls")
+    server = TopologyProcess(
+        tmp_path, "--root", str(root), "--config", "config.json", "--all-ports", "--tls-dir", "tls",
+        "--access-log", str(tmp_path / "access.log"),
+    )
     server.start(origins=13)
     try:
         deadline = time.monotonic() + 30
@@ -169,7 +174,14 @@ def test_loggedSwitchesReachEveryOrigin(tmp_path: Path) -> None:
         assert switches[1] == f"--ignore-certificate-errors-spki-list={server.pin()}"
         https = server.ports("https")
         url = f"https://web-platform.test:{https[0]}/page.sub.html"
-        result = runChromium(browser, url, tmp_path / "profile", switches)
+        result = subprocess.run(
+            [
+                browser, "--headless", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-sandbox",
+                f"--user-data-dir={tmp_path / 'profile'}", *switches, "--dump-dom", url,
+            ],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, HOME=str(tmp_path / "profile")),
+        )
     finally:
         server.stop()
     assert result.returncode == 0, result.stderr[-3000:]
@@ -177,4 +189,4 @@ def test_loggedSwitchesReachEveryOrigin(tmp_path: Path) -> None:
     assert outputs(result.stdout) == {
         "cross": f"xn--lve-6lad.not-web-platform.test:{https[1]}",
         "ws": "echoed",
-    }, result.stdout
+    }, result.stdout + (tmp_path / "access.log").read_text()
