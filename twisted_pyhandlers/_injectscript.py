@@ -22,7 +22,7 @@ and a line that removes the script element again.
 
 :class:`ScriptInjection` is the filter; the response is given to it once,
 after the handler and its pipes, before anything is written
-(:class:`~twisted_pyhandlers._run.HandlerRun`).
+(``HandlerRun._complete`` in :mod:`twisted_pyhandlers._run`).
 """
 
 from __future__ import annotations
