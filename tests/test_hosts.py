@@ -21,6 +21,7 @@ from pathlib import Path
 from serving import REPO, TopologyProcess, childEnvironment
 from test_browser import outputs, requireChromium
 
+from twisted_pyhandlers._certificates import makeServerCertificate
 from twisted_pyhandlers._wptconfig import WPT_DEFAULT_CONFIG
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.hosts import chromiumSwitches, hostResolverRules, hostsFile
@@ -58,7 +59,9 @@ def test_hostsCommand(tmp_path: Path) -> None:
     of wpt's 62 default names (the main and alternate hosts, their
     subdomains and pairs, IDNA-encoded), none for the nonexistent ones;
     ``--config`` merges a file over the defaults and ``--address`` changes
-    the address; a bad config is exit status 2 with one line.
+    the address; ``--chromium --tls-dir`` prints the resolver rules and the
+    pin of the certificate kept there; a bad config or --tls-dir is exit
+    status 2 with one line.
     """
     def run(*arguments: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -78,6 +81,14 @@ def test_hostsCommand(tmp_path: Path) -> None:
     result = run("--config", str(tmp_path / "mine.json"), "--address", "10.0.0.7")
     assert "10.0.0.7\twww2.wpt.example" in result.stdout.split("\n")
     assert "10.0.0.7\twww2.alt.example" in result.stdout.split("\n")
+    certificate = makeServerCertificate(tmp_path / "tls", ["web-platform.test"])
+    result = run("--chromium", "--tls-dir", str(tmp_path / "tls"))
+    switches = shlex.split(result.stdout)
+    assert switches[0].startswith("--host-resolver-rules=MAP not-web-platform.test 127.0.0.1, ")
+    assert "MAP xn--lve-6lad.www1.web-platform.test 127.0.0.1" in switches[0]
+    assert switches[1] == f"--ignore-certificate-errors-spki-list={certificate.pin}"
+    result = run("--chromium", "--tls-dir", str(tmp_path / "nowhere"))
+    assert result.returncode == 2 and "--tls-dir" in result.stderr
     (tmp_path / "bad.json").write_text("[1]")
     result = run("--config", str(tmp_path / "bad.json"))
     assert result.returncode == 2 and "must be a JSON object" in result.stderr

@@ -9,10 +9,11 @@ the config ``twistd pyhandlers --all-ports`` would build with the same
 
     python -m twisted_pyhandlers.hosts --root ~/wpt | sudo tee -a /etc/hosts
 
-``--chromium`` prints, instead, the Chromium switch that maps every name in
-the browser only (``--host-resolver-rules``); the twistd plugin logs it at
-start-up with the ``--ignore-certificate-errors-spki-list`` switch for its
-certificate.
+``--chromium`` prints, instead, the Chromium switches that reach every
+origin from the browser alone: ``--host-resolver-rules`` mapping every name,
+and, with ``--tls-dir`` (the server's, where its made certificate is kept),
+``--ignore-certificate-errors-spki-list`` with its pin.  The twistd plugin
+logs the same switches at start-up.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import platform
 import sys
 from typing import Iterable, List, Optional, Sequence
 
+from twisted_pyhandlers._certificates import SERVER_CERT_FILE, SERVER_KEY_FILE, CertificateError, loadServerCertificate
 from twisted_pyhandlers._wptconfig import wptServeConfig
 from twisted_pyhandlers.config import ServerConfig
 
@@ -88,7 +90,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--config", default=None, help="a config file, merged over wpt serve's defaults")
     parser.add_argument("--host", default=None, help="the main host name")
     parser.add_argument("--address", default=DEFAULT_ADDRESS, help="the address the names point to [127.0.0.1]")
-    parser.add_argument("--chromium", action="store_true", help="print Chromium's --host-resolver-rules switch instead")
+    parser.add_argument("--chromium", action="store_true", help="print Chromium's switches instead")
+    parser.add_argument("--tls-dir", default=None, help="with --chromium: the server's --tls-dir, for the pin switch")
     options = parser.parse_args(argv)
     try:
         data, _ = wptServeConfig(os.path.realpath(options.root), options.config, options.host)
@@ -97,7 +100,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{parser.prog}: {e}", file=sys.stderr)
         return 2
     if options.chromium:
-        print(" ".join(f"'{switch}'" for switch in chromiumSwitches(config, options.address)))
+        pin = None
+        if options.tls_dir is not None:
+            try:
+                pin = loadServerCertificate(
+                    os.path.join(options.tls_dir, SERVER_CERT_FILE), os.path.join(options.tls_dir, SERVER_KEY_FILE)
+                ).pin
+            except CertificateError as e:
+                print(f"{parser.prog}: --tls-dir {options.tls_dir}: {e}", file=sys.stderr)
+                return 2
+        print(" ".join(f"'{switch}'" for switch in chromiumSwitches(config, options.address, pin)))
     else:
         sys.stdout.write(hostsFile(config, options.address))
     return 0
