@@ -51,6 +51,11 @@ setup(
         # files are written against), as wptserve does; only the transport
         # under it is ours (Twisted).
         "pywebsocket3>=4.0.2",
+        # html5lib: --inject-script puts the script where wpt serve does,
+        # which is where html5lib's tokenizer (the one wpt serve uses)
+        # finds a page's first content; the same tokenizer gives the same
+        # bytes.
+        "html5lib>=1.1",
     ],
     # The pytest plugin (fixtures pyhandlers and pyhandlers_stubtreq) is
     # found by pytest through this entry point: no conftest.py needed.

@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, List, Optional, Tuple
 
 from twisted.web.resource import IResource
 
@@ -103,3 +103,56 @@ class TwistdProcess:
         finally:
             if self.process.stdout is not None:
                 self.process.stdout.close()
+
+
+class TopologyProcess:
+    """
+    A ``twistd -n pyhandlers`` process; :meth:`start` returns once its log
+    lists the origins it serves.
+    """
+
+    _ORIGIN = re.compile(r"serving (https?|wss?)://([^:]+):(\d+) \(([\w-]+)\)")
+    _PIN = re.compile(r"spki pin: (\S+)")
+
+    def __init__(self, tmp: Path, *arguments: str) -> None:
+        self.tmp = tmp
+        self.arguments = arguments
+        self.log = tmp / f"twistd-{time.monotonic_ns()}.log"
+        self.process: Optional[subprocess.Popen[bytes]] = None
+
+    def start(self, origins: int) -> "TopologyProcess":
+        """Start, and wait until ``origins`` origins are listed."""
+        self.process = subprocess.Popen(
+            twistdCommand("-n", "--pidfile=", "--logfile", str(self.log), "pyhandlers", "--keep-malloc-defaults", *self.arguments),
+            env=childEnvironment(), cwd=self.tmp, stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while len(self.origins()) < origins:
+            assert self.process.poll() is None, self.text()
+            assert time.monotonic() < deadline, self.text()
+            time.sleep(0.05)
+        return self
+
+    def text(self) -> str:
+        """The log so far."""
+        return self.log.read_text() if self.log.exists() else ""
+
+    def origins(self) -> List[Tuple[str, str, int, str]]:
+        """(url scheme, host, port, config scheme) of each origin listed."""
+        return [(m[0], m[1], int(m[2]), m[3]) for m in self._ORIGIN.findall(self.text())]
+
+    def ports(self, scheme: str) -> List[int]:
+        """The ports listed for a config scheme."""
+        return [port for _, _, port, s in self.origins() if s == scheme]
+
+    def pin(self) -> str:
+        """The logged ``spki pin:``."""
+        match = self._PIN.search(self.text())
+        assert match, self.text()
+        return match.group(1)
+
+    def stop(self) -> None:
+        """Stop the process."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)

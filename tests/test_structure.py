@@ -258,6 +258,12 @@ PUBLIC_EXPORTS = {
         "ManagerStashStore",
         "StashHost",
     ],
+    "twisted_pyhandlers.hosts": [
+        "chromiumSwitches",
+        "hostResolverRules",
+        "hostsFile",
+        "main",
+    ],
     "twisted_pyhandlers.pytest_plugin": [
         "pyhandlers",
         "pyhandlers_stubtreq",
@@ -267,9 +273,13 @@ PUBLIC_EXPORTS = {
         "redactURL",
     ],
     "twisted_pyhandlers.resource": [
+        "CheckoutRoutes",
         "DEFAULT_HANDLER_TIMEOUT",
         "DEFAULT_THREADS",
         "HandlerDirectory",
+        "ResponseFilter",
+        "ScriptInjection",
+        "TreeRoutes",
         "sharedThreadPool",
     ],
     "twisted_pyhandlers.site": [
@@ -504,6 +514,7 @@ DECLARED_IMPORTS = {
     "redis": "redis",
     "multipart": "multipart",
     "pywebsocket3": "pywebsocket3",
+    "html5lib": "html5lib",
     "pytest": "pytest",  # the pytest plugin, which only pytest loads (the test extra)
 }
 

@@ -24,12 +24,14 @@ import pytest
 import pytest_twisted
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from serving import TopologyProcess as Server
 from twisted.internet import endpoints, reactor, threads
 from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from twisted_pyhandlers._certificates import loadServerCertificate
+from twisted_pyhandlers._wptconfig import WPT_DEFAULT_CONFIG
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,61 +40,6 @@ PORTS_HANDLER = (
     "def main(request, response):\n"
     "    return json.dumps({'ports': dict(request.server.config['ports']), 'url': request.url})\n"
 )
-
-
-class Server:
-    """
-    A ``twistd -n pyhandlers`` process; :meth:`start` returns once its log
-    lists the origins it serves.
-    """
-
-    _ORIGIN = re.compile(r"serving (https?|wss?)://([^:]+):(\d+) \(([\w-]+)\)")
-    _PIN = re.compile(r"spki pin: (\S+)")
-
-    def __init__(self, tmp: Path, *arguments: str) -> None:
-        self.tmp = tmp
-        self.arguments = arguments
-        self.log = tmp / f"twistd-{time.monotonic_ns()}.log"
-        self.process: Optional[subprocess.Popen[bytes]] = None
-
-    def start(self, origins: int) -> "Server":
-        """Start, and wait until ``origins`` origins are listed."""
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-             "-n", "--pidfile=", "--logfile", str(self.log), "pyhandlers", "--keep-malloc-defaults", *self.arguments],
-            env=env, cwd=self.tmp, stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while len(self.origins()) < origins:
-            assert self.process.poll() is None, self.text()
-            assert time.monotonic() < deadline, self.text()
-            time.sleep(0.05)
-        return self
-
-    def text(self) -> str:
-        """The log so far."""
-        return self.log.read_text() if self.log.exists() else ""
-
-    def origins(self) -> List[Tuple[str, str, int, str]]:
-        """(url scheme, host, port, config scheme) of each origin listed."""
-        return [(m[0], m[1], int(m[2]), m[3]) for m in self._ORIGIN.findall(self.text())]
-
-    def ports(self, scheme: str) -> List[int]:
-        """The ports listed for a config scheme."""
-        return [port for _, _, port, s in self.origins() if s == scheme]
-
-    def pin(self) -> str:
-        """The logged ``spki pin:``."""
-        match = self._PIN.search(self.text())
-        assert match, self.text()
-        return match.group(1)
-
-    def stop(self) -> None:
-        """Stop the process."""
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
 
 
 def tlsRequest(
@@ -171,15 +118,18 @@ def test_allPorts(tmp_path: Path, root: Path) -> None:
     """
     (tmp_path / "config.json").write_text(json.dumps(CONFIG), encoding="utf-8")
     server = Server(tmp_path, "--root", str(root), "--config", "config.json", "--all-ports", "--tls-dir", "tls")
-    server.start(origins=9)
+    # wpt serve's defaults fill in the schemes the file leaves out
+    # (http-public, https-private and the -local twins).
+    server.start(origins=13)
     try:
         text = server.text()
         ca = tmp_path / "tls" / "ca.pem"
         assert f"signed by the CA {ca}" in text
         assert "is not served" not in text
-        schemes = ("http", "https", "http-private", "https-public", "h2", "ws", "wss")
+        schemes = ("http", "https", "http-private", "https-public", "h2", "ws", "wss",
+                   "http-public", "https-private", "http-local", "https-local")
         expected = {scheme: server.ports(scheme) for scheme in schemes}
-        assert [len(expected[s]) for s in expected] == [2, 2, 1, 1, 1, 1, 1]
+        assert [len(expected[s]) for s in expected] == [2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1]
         assert {(u, h) for u, h, _, _ in server.origins()} == {
             (scheme, "web-platform.test") for scheme in ("http", "https", "ws", "wss")
         }
@@ -388,6 +338,8 @@ def test_allPortsNothingToServe(tmp_path: Path) -> None:
     """--all-ports with a config that declares no port this server serves is a usage error, not an idle server."""
     from twisted_pyhandlers.tap import OptionError, Options
 
-    (tmp_path / "config.json").write_text(json.dumps({"ports": {"webtransport-h3": ["auto"]}}))
+    # wpt serve's defaults are merged in: the file takes every one of their schemes away.
+    none = {scheme: [] for scheme in WPT_DEFAULT_CONFIG["ports"]}
+    (tmp_path / "config.json").write_text(json.dumps({"ports": {**none, "webtransport-h3": ["auto"]}}))
     with pytest.raises(OptionError, match="^twistd pyhandlers: --all-ports: the config declares no port"):
         Options().parseOptions(["--root", str(tmp_path), "--config", str(tmp_path / "config.json"), "--all-ports"])

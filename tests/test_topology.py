@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from twisted_pyhandlers._topology import (
-    WPT_DEFAULT_CONFIG,
     Listener,
     TopologyError,
     bindAddress,
@@ -18,6 +17,7 @@ from twisted_pyhandlers._topology import (
     parseListen,
     planTopology,
 )
+from twisted_pyhandlers._wptconfig import WPT_DEFAULT_CONFIG
 from twisted_pyhandlers.config import ServerConfig
 
 
@@ -169,7 +169,8 @@ def test_wptDefaultTopology() -> None:
     and not-web-platform.test, the www/www1/www2/天気の良い日/élève subdomains
     and their pairs (www1.www), nonexistent as a not-subdomain, and the
     ports of ``wpt serve`` (8000 and one more http, 8443 and 8444, the
-    -private/-public twins, h2 on 9000, ws and wss).
+    -private (2021's name), -local (today's) and -public twins, h2 on 9000,
+    ws and wss).
     """
     default = ServerConfig.fromDict(WPT_DEFAULT_CONFIG)
     assert default["browser_host"] == "web-platform.test"
@@ -180,8 +181,8 @@ def test_wptDefaultTopology() -> None:
     assert len(default["domains_set"]) == 2 * (5 + 25 + 1)
     topology = planTopology(default, [], allPorts=True)
     assert [(listener.scheme, listener.port) for listener in topology.listeners] == [
-        ("http", 8000), ("http", 0), ("http-private", 0), ("http-public", 0),
-        ("https", 8443), ("https", 8444), ("https-private", 0), ("https-public", 0), ("h2", 9000),
+        ("http", 8000), ("http", 0), ("http-private", 0), ("http-local", 0), ("http-public", 0),
+        ("https", 8443), ("https", 8444), ("https-private", 0), ("https-local", 0), ("https-public", 0), ("h2", 9000),
         ("ws", 0), ("wss", 0),
     ]
     assert [line.split(":")[0] for line in topology.notServed] == [

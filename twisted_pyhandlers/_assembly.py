@@ -46,7 +46,8 @@ from twisted_pyhandlers._topology import Listener, Topology
 from twisted_pyhandlers._workers import AdoptedPortEndpoint, WorkerSupervisor, watchSupervisor, workerArguments
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig
-from twisted_pyhandlers.resource import HandlerDirectory
+from twisted_pyhandlers.hosts import DEFAULT_ADDRESS, chromiumSwitches
+from twisted_pyhandlers.resource import CheckoutRoutes, HandlerDirectory, ScriptInjection
 from twisted_pyhandlers.stash import RemoteStore, StashStore
 
 
@@ -59,6 +60,7 @@ class ServerOptions(Protocol):
 
     topology: Topology
     userCertificate: Optional[ServerCertificate]
+    injectScript: Optional[bytes]
     workerCount: int
     workerFds: Optional[List[int]]
     argv: List[str]
@@ -105,6 +107,7 @@ def assembleServer(
     pool = tiedToReactor(HandlerThreadPool(options["threads"]), reactor)
     exitZeroOnSigterm(reactor)
     store: StashStore = stashStoreFromURL(options["stash"])
+    routes = checkoutRoutes(options, config)
     resource = HandlerDirectory(
         root,
         reactor=reactor,
@@ -113,6 +116,8 @@ def assembleServer(
         config=config,
         handlerTimeout=options["handler-timeout"],
         testPages=None if options["test-pages"] == "off" else options["test-pages"],
+        routes=routes,
+        responseFilter=ScriptInjection(options.injectScript) if options.injectScript is not None else None,
     )
     sites = SiteMaker(
         resource,
@@ -194,6 +199,8 @@ class StartupReport(Service):
 
     def startService(self) -> None:
         super().startService()
+        for line in self.topology.notes:
+            self._log.info("{line}", line=line)
         for line in self.topology.notServed:
             self._log.warn("{line}", line=line)
         if self.certificate is not None:
@@ -220,6 +227,12 @@ class StartupReport(Service):
         names = sorted(self.config["domains_set"] - {host})
         if names:
             self._log.info("each origin also answers for: {names}", names=" ".join(names))
+            address = self.topology.bindAddress
+            if address is None or address in ("0.0.0.0", "::"):
+                address = DEFAULT_ADDRESS
+            pin = self.certificate.pin if self.certificate is not None else None
+            switches = " ".join(f"'{switch}'" for switch in chromiumSwitches(self.config, address, pin))
+            self._log.info("Chromium, every origin without /etc/hosts: {switches}", switches=switches)
 
 
 class StashCheck(Service):
@@ -276,6 +289,24 @@ def serverCertificate(options: ServerOptions) -> Optional[ServerCertificate]:
         return makeServerCertificate(directory, names)
     except CertificateError as e:
         raise SystemExit(str(e)) from e
+
+
+def checkoutRoutes(options: ServerOptions, config: ServerConfig) -> Optional[CheckoutRoutes]:
+    """
+    wpt serve's routes for a checkout, with the config's aliases, when
+    ``--all-ports`` (a whole checkout's topology) or ``--wpt-routes`` asks
+    for them; their warnings logged.
+    """
+    if not (options["all-ports"] or options["wpt-routes"]):
+        return None
+    aliases = config.get("aliases") or []
+    if not isinstance(aliases, list):
+        Logger().warn("the config's aliases are not a list: none mounted")
+        aliases = []
+    routes = CheckoutRoutes(aliases)
+    for line in routes.warnings:
+        Logger().warn("{line}", line=line)
+    return routes
 
 
 def factoryFor(listener: Listener, sites: SiteMaker, certificate: Optional[ServerCertificate]) -> IProtocolFactory:

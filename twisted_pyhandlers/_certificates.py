@@ -34,6 +34,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import crypto
 from twisted.internet.ssl import CertificateOptions
 
+from twisted_pyhandlers._alpn import LenientALPNOptions
+
 #: How long a made CA is valid.
 CA_LIFETIME = datetime.timedelta(days=3650)
 #: How long a made server certificate is valid (under the 398 days browsers
@@ -129,9 +131,11 @@ class ServerCertificate:
         """
         A new TLS context factory presenting this certificate: call it once
         per listener, so each has its own context.  It names no ALPN
-        protocols of its own: the ``Site`` behind the listener decides them.
+        protocols of its own: the ``Site`` behind the listener decides them,
+        and a client offering none of them still completes its handshake
+        (see :mod:`twisted_pyhandlers._alpn`).
         """
-        return CertificateOptions(
+        return LenientALPNOptions(
             privateKey=crypto.PKey.from_cryptography_key(self.key),  # type: ignore[arg-type]
             certificate=crypto.X509.from_cryptography(self.certificate),
             extraCertChain=[crypto.X509.from_cryptography(c) for c in self.chain],

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Optional, Protocol, Tuple
 from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorTime
 from twisted.python.filepath import FilePath
 
+from twisted_pyhandlers._interfaces import ResponseFilter
+
 if TYPE_CHECKING:
     from twisted_pyhandlers._output import ReactorMailbox
     from twisted_pyhandlers._pagekinds import PageSet
@@ -63,6 +65,8 @@ class HandlerContext:
         on (504, its thread replaced); None for no limit.
     :ivar testPages: The test pages ``wpt serve`` generates from script
         tests (``x.any.html`` from ``x.any.js``, ...), or None for none.
+    :ivar responseFilter: Changes each response before it is written
+        (``--inject-script``); None for none.
     """
 
     root: FilePath[str]
@@ -74,3 +78,4 @@ class HandlerContext:
     mailbox: ReactorMailbox
     handlerTimeout: Optional[float] = None
     testPages: Optional[PageSet] = None
+    responseFilter: Optional[ResponseFilter] = None

@@ -274,6 +274,11 @@ class HandlerRequest(Request):
         super().handleContentChunk(data)
 
 
+#: The bytes a request's head can start with: a method's token characters,
+#: or the empty lines a server ignores before a request line (RFC 9112, 2.2).
+_REQUEST_LINE_START = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\r\n")
+
+
 @implementer(IHandlerChannel)
 class HandlerChannel(HTTPChannel):
     """
@@ -337,6 +342,13 @@ class HandlerChannel(HTTPChannel):
         """
         if self._refused:
             return
+        if data and not (self._buffer or self._headLines or self._handlingRequest) and self.line_mode:
+            if data[0] not in _REQUEST_LINE_START:
+                # A TLS ClientHello (0x16) or other binary: no request line
+                # can start so, and waiting for one would hold the client
+                # until the header deadline.
+                self.refuse(400, b"not an HTTP request: this port speaks plain HTTP (is this TLS?)")
+                return
         super().dataReceived(data)
         if (
             self._headerDeadline is None

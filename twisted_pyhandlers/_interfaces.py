@@ -112,3 +112,31 @@ class IStreamingResource(Interface):
         Start the run of ``request`` (its body not yet received), with
         ``frame`` (the ``RequestReceived`` event) as its first step.
         """
+
+
+class ResponseFilter(Protocol):
+    """
+    Changes every response of a tree once the handler and its pipes are
+    done, before anything is written (``--inject-script``'s
+    :class:`~twisted_pyhandlers._injectscript.ScriptInjection`).
+    """
+
+    def appliesToType(self, contentType: Optional[bytes]) -> bool:
+        """Whether a response of this first ``Content-Type`` may be changed (a static file of that type then takes a run)."""
+
+    def filterResponse(self, response: Any) -> None:
+        """Change the handler-facing ``response``, not yet written.  The thread that writes it."""
+
+
+class TreeRoutes(Protocol):
+    """
+    Routes a :class:`~twisted_pyhandlers.HandlerDirectory` asks first, before it maps a URL to
+    its files: wpt serve's routes for a checkout
+    (:class:`~twisted_pyhandlers._checkoutroutes.CheckoutRoutes`).
+    """
+
+    def childFor(self, tree: Any, path: bytes, request: Any) -> Optional[Any]:
+        """
+        The resource for the request whose first segment below the tree is
+        ``path``, or None to let the tree map it.  Reactor thread.
+        """

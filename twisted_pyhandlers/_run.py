@@ -356,8 +356,9 @@ class HandlerRun:
     def _complete(self, value: Any) -> None:
         """
         ``main`` returned ``value``: fold it into the response, then apply
-        the pipes, unless the handler wrote the response itself.  Worker
-        thread (reactor thread for asynchronous handlers).
+        the pipes, then the tree's response filter (``--inject-script``),
+        unless the handler wrote the response itself.  Worker thread
+        (reactor thread for asynchronous handlers).
         """
         if self.response.writer.content_written:
             return
@@ -366,6 +367,9 @@ class HandlerRun:
                 applyReturnValue(self.response, value)
             if self._pipes:
                 Pipeline(self._pipes)(self.request, self.response)
+            responseFilter = self._context.responseFilter
+            if responseFilter is not None:
+                responseFilter.filterResponse(self.response)
         except BaseException as error:
             self._fail(error)
 

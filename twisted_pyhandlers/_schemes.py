@@ -37,9 +37,11 @@ from twisted_pyhandlers.site import HandlerSite
 PROTOCOL_FOR_SCHEME: Dict[str, str] = {
     "http": "http/1.1",
     "http-private": "http/1.1",
+    "http-local": "http/1.1",
     "http-public": "http/1.1",
     "https": "http/1.1",
     "https-private": "http/1.1",
+    "https-local": "http/1.1",
     "https-public": "http/1.1",
     "h2": "h2",
     "ws": "websocket",

@@ -294,10 +294,17 @@ class StaticFile(_FileLeaf):
         path = self.path
         pipes = pipeString(path.path, queryOf(request), self._context.root.path)
         sources = headerSources(path)
-        if pipes or sources or request.getHeader(b"range") is not None:
+        contentType = guessContentType(path.basename())
+        responseFilter = self._context.responseFilter
+        if (
+            pipes
+            or sources
+            or request.getHeader(b"range") is not None
+            or (responseFilter is not None and responseFilter.appliesToType(contentType.encode("ascii")))
+        ):
             return self._run(request, partial(serveFile, path, sources), pipes)
         request.setHeader(b"Server", SERVER_VERSION)
-        return _PlainFile(path.path, guessContentType(path.basename()), self._missing).render(request)
+        return _PlainFile(path.path, contentType, self._missing).render(request)
 
     def _missing(self, request: TwistedRequest) -> Any:
         """The 404 for a file removed since ``getChild`` saw it.  Reactor thread."""

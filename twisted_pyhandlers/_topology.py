@@ -19,48 +19,16 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from itertools import chain, product
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 from twisted_pyhandlers._schemes import PROTOCOL_FOR_SCHEME, PROTOCOL_NAMES, servesScheme
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 
 #: Schemes served over TLS.
-TLS_SCHEMES = frozenset({"https", "https-private", "https-public", "h2", "wss"})
+TLS_SCHEMES = frozenset({"https", "https-private", "https-local", "https-public", "h2", "wss"})
 
 #: The loopback address listeners bind to unless told otherwise.
 LOOPBACK = "127.0.0.1"
-
-_SUBDOMAINS = ("www", "www1", "www2", "天気の良い日", "élève")
-_NOT_SUBDOMAINS = ("nonexistent",)
-
-
-def _subdomainsProduct(labels: Tuple[str, ...], depth: int = 2) -> List[str]:
-    # As wpt's serve.py: every label and every pair of labels ("www1.www").
-    return sorted({".".join(p) for p in chain.from_iterable(product(labels, repeat=i) for i in range(1, depth + 1))})
-
-
-#: The topology ``wpt serve`` uses when its config names nothing else (wpt's
-#: ``tools/serve/serve.py`` defaults, with its h2 port): the one
-#: ``--all-ports`` serves without ``--config``.
-WPT_DEFAULT_CONFIG: Dict[str, Any] = {
-    "browser_host": "web-platform.test",
-    "alternate_hosts": {"alt": "not-web-platform.test"},
-    "subdomains": _subdomainsProduct(_SUBDOMAINS),
-    "not_subdomains": _subdomainsProduct(_NOT_SUBDOMAINS),
-    "ports": {
-        "http": [8000, "auto"],
-        "http-private": ["auto"],
-        "http-public": ["auto"],
-        "https": [8443, 8444],
-        "https-private": ["auto"],
-        "https-public": ["auto"],
-        "h2": [9000],
-        "ws": ["auto"],
-        "wss": ["auto"],
-    },
-    "bind_address": True,
-}
 
 #: ``SCHEME=`` at the start of a ``--listen`` value (an endpoint string
 #: has a ``:`` before any ``=``).
@@ -118,6 +86,8 @@ class Topology:
     config: ServerConfig
     bindAddress: Optional[str] = None
     notServed: List[str] = field(default_factory=list)
+    #: Lines for the start-up log about where the config came from.
+    notes: List[str] = field(default_factory=list)
 
     @property
     def needsServerCertificate(self) -> bool:

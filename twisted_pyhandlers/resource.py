@@ -20,7 +20,10 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._addresses import portOf
+from twisted_pyhandlers._checkoutroutes import CheckoutRoutes
 from twisted_pyhandlers._context import HandlerContext, HandlerReactor
+from twisted_pyhandlers._injectscript import ScriptInjection
+from twisted_pyhandlers._interfaces import ResponseFilter, TreeRoutes
 from twisted_pyhandlers._listing import listing
 from twisted_pyhandlers._output import ReactorMailbox
 from twisted_pyhandlers._pagekinds import PageKind, pageSet
@@ -34,7 +37,16 @@ from twisted_pyhandlers._threads import CallRunner, HandlerThreadPool, tiedToRea
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.stash import StashStore
 
-__all__ = ["DEFAULT_HANDLER_TIMEOUT", "DEFAULT_THREADS", "HandlerDirectory", "sharedThreadPool"]
+__all__ = [
+    "DEFAULT_HANDLER_TIMEOUT",
+    "DEFAULT_THREADS",
+    "CheckoutRoutes",
+    "HandlerDirectory",
+    "ResponseFilter",
+    "ScriptInjection",
+    "TreeRoutes",
+    "sharedThreadPool",
+]
 
 #: Seconds a handler may run before it is given up on (504, its thread
 #: replaced): twice wpt's "long" test timeout (60 s).  No test can wait for
@@ -246,6 +258,12 @@ class HandlerDirectory(_Directory):
         (the default: today's ``wpt serve``), ``"2021"`` (its pages as of
         2021) or None (no generated pages: those names are files like any
         other).
+    :param routes: routes asked before the files (a
+        :class:`~twisted_pyhandlers.resource.CheckoutRoutes` for a
+        web-platform-tests checkout); none by default.
+    :param responseFilter: changes every response before it is written (a
+        :class:`~twisted_pyhandlers.resource.ScriptInjection` for
+        ``--inject-script``); none by default.
 
     A request whose Host header cannot make a URL (``[::1``, ``]27.0.0.1``,
     ``h:abc``) is answered 400 here, before any handler or file sees it.
@@ -261,6 +279,8 @@ class HandlerDirectory(_Directory):
         config: Optional[ServerConfig] = None,
         handlerTimeout: Optional[float] = DEFAULT_HANDLER_TIMEOUT,
         testPages: Optional[str] = "current",
+        routes: Optional[TreeRoutes] = None,
+        responseFilter: Optional[ResponseFilter] = None,
     ) -> None:
         if handlerTimeout is not None and handlerTimeout < 0:
             raise ValueError("the handler timeout cannot be negative")
@@ -292,9 +312,19 @@ class HandlerDirectory(_Directory):
             mailbox=ReactorMailbox(reactor),
             handlerTimeout=handlerTimeout or None,
             testPages=pages,
+            responseFilter=responseFilter,
         )
         super().__init__(context, rootPath, ())
         self._portKnown = False
+        self._routes = routes
+
+    def subdirectory(self, context: HandlerContext, path: FilePath[str]) -> IResource:
+        """
+        A directory of the tree at the top of a subtree with ``context``
+        (whose root is ``path``, or holds it): an alias's directory.
+        Reactor thread.
+        """
+        return _Directory(context, path, ())
 
     def getChildWithDefault(self, path: bytes, request: TwistedRequest) -> IResource:
         """
@@ -313,6 +343,10 @@ class HandlerDirectory(_Directory):
             problem = hostError(host[0])
             if problem is not None:
                 return ServerAnswer(self.context, _badHost(problem), ())
+        if self._routes is not None:
+            routed = self._routes.childFor(self, path, request)
+            if routed is not None:
+                return routed
         return super().getChildWithDefault(path, request)
 
     def _notePort(self, request: TwistedRequest) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from twisted.application.service import IService
 from twisted.internet import endpoints
@@ -27,7 +27,6 @@ from twisted_pyhandlers._pagekinds import PAGE_SETS
 from twisted_pyhandlers._schemes import QuietSite
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._topology import (
-    WPT_DEFAULT_CONFIG,
     Listener,
     Topology,
     TopologyError,
@@ -35,6 +34,7 @@ from twisted_pyhandlers._topology import (
     planTopology,
 )
 from twisted_pyhandlers._workers import parseWorkers
+from twisted_pyhandlers._wptconfig import wptServeConfig
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.resource import DEFAULT_HANDLER_TIMEOUT, DEFAULT_THREADS
 from twisted_pyhandlers.site import DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY
@@ -97,11 +97,14 @@ class Options(usage.Options):
         "(default websockets/handlers under the root: DIR/echo_wsh.py answers /echo).  "
         "Stash URLs: memory: (the default, one process) or redis://host:port/db "
         "(shared between processes).  --workers N (or auto: one per CPU) runs N "
-        "processes that share every port and one stash.  Each access log line is in Apache's combined "
+        "processes that share every port and one stash.  wpt serve's routes (404 for /tools/, "
+        "/_certs/ and /results/, /resources/WebIDLParser.js, the config's aliases, the "
+        "/.well-known/ handlers) are on with --all-ports or --wpt-routes.  Each access log line is in Apache's combined "
         "format; the size is the body's bytes."
     )
     optFlags = [
         ["all-ports", None, "Serve every port of the config (or wpt's)."],
+        ["wpt-routes", None, "wpt serve's routes without --all-ports."],
         ["verbose", None, "Add the handler's run time to log lines."],
         ["keep-malloc-defaults", None, "Leave glibc's malloc settings alone."],
     ]
@@ -126,6 +129,7 @@ class Options(usage.Options):
         ["max-body", None, None, "The largest request body, bytes [1 GiB].", int],
         ["ws-handlers", None, None, "The *_wsh.py directory [websockets/handlers]."],
         ["test-pages", None, "current", "Generated x.any.html etc.: current, 2021 or off."],
+        ["inject-script", None, None, "A script put into every text/html page."],
     ]
     compData = usage.Completions(
         optActions={
@@ -136,11 +140,14 @@ class Options(usage.Options):
             "tls-cert": usage.CompleteFiles(),
             "tls-key": usage.CompleteFiles(),
             "ws-handlers": usage.CompleteDirs(),
+            "inject-script": usage.CompleteFiles(),
         }
     )
 
     #: The listeners and the config, decided by :meth:`postOptions`.
     topology: Topology
+    #: The script of ``--inject-script``, read by :meth:`postOptions`.
+    injectScript: Optional[bytes] = None
     #: The user's own certificate (``--tls-cert``), read by :meth:`postOptions`.
     userCertificate: Optional[ServerCertificate] = None
 
@@ -194,6 +201,12 @@ class Options(usage.Options):
             raise usage.UsageError("--root is required")
         if not os.path.isdir(self["root"]):
             raise usage.UsageError(f"--root {self['root']!r} is not a directory")
+        if self["inject-script"] is not None:
+            try:
+                with open(self["inject-script"], "rb") as f:
+                    self.injectScript = f.read()
+            except OSError as e:
+                raise usage.UsageError(f"--inject-script {self['inject-script']}: {e.strerror or e}") from e
         if self["threads"] < 1:
             raise usage.UsageError("--threads must be at least 1")
         defaults = {
@@ -225,13 +238,14 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(str(e)) from e
         try:
-            config = _configFor(self)
+            config, notes = _configFor(self)
         except ValueError as e:
             raise usage.UsageError(_configMessage(self["config"], str(e))) from e
         try:
             self.topology = planTopology(
                 config, self["listen"], allPorts=self["all-ports"], bind=self["bind"], default=DEFAULT_LISTEN
             )
+            self.topology.notes.extend(notes)
             if not self.topology.listeners:
                 raise TopologyError("--all-ports: the config declares no port of a scheme this server serves")
             for listener in self.topology.listeners:
@@ -277,12 +291,19 @@ def _configMessage(path: Optional[str], message: str) -> str:
     return f"--config {path}: {message.removeprefix(prefix)}"
 
 
-def _configFor(options: Options) -> ServerConfig:
-    """The config as read: the file's, or wpt's default topology for --all-ports without one."""
+def _configFor(options: Options) -> Tuple[ServerConfig, List[str]]:
+    """
+    The config as read, and lines for the start-up log saying where it came
+    from.  With ``--all-ports``, as ``wpt serve`` builds it: its defaults,
+    the checkout's ``config.json`` and ``--config`` merged over them (see
+    :mod:`twisted_pyhandlers._wptconfig`); without, the ``--config`` file
+    as written (or a config for ``--host``).
+    """
     root = os.path.realpath(options["root"])
-    if options["config"] is None and options["all-ports"]:
-        return ServerConfig.fromDict(WPT_DEFAULT_CONFIG, browserHost=options["host"], docRoot=root)
-    return ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root)
+    if options["all-ports"]:
+        data, notes = wptServeConfig(root, options["config"], options["host"])
+        return ServerConfig.fromDict(data, docRoot=None if data.get("doc_root") else root), notes
+    return ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root), []
 
 
 def _checkEndpoint(listener: Listener) -> None:
