@@ -12,8 +12,9 @@ rest (as :class:`twisted.web.wsgi.WSGIResource` leaves it to its
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
+from h2.events import DataReceived
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as TwistedRequest
@@ -133,17 +134,23 @@ class _StreamRun:
     """
     One HTTP/2 stream's handler run while its frames arrive: each frame is
     a step of the run (``handle_headers``, then ``handle_data`` per DATA
-    frame), in order, in the thread pool.  Reactor thread.
+    frame), in order, in the thread pool.  A step whose stream is gone
+    does not run.  Reactor thread.
     """
 
     def __init__(self, run: HandlerRun) -> None:
         self.run = run
+        self._gone = False
         streamID: int = getattr(run.response.writer, "stream_id", 0)
         run.request.h2_stream_id = streamID  # type: ignore[attr-defined]
         run.request.frames = []  # type: ignore[attr-defined]
 
-    def frameReceived(self, name: str, frame: object) -> None:
-        """Queue the step for ``frame``: its handler function is ``name``."""
+    def frameReceived(self, name: str, frame: Any, consumed: Optional[Callable[[], None]] = None) -> None:
+        """
+        Queue the step for ``frame``: its handler function is ``name``;
+        ``consumed`` is called on the reactor once the step is over (ran,
+        failed, or was skipped).
+        """
         run = self.run
         script = run.handler
         assert isinstance(script, HandlerScript)
@@ -151,12 +158,26 @@ class _StreamRun:
         def step() -> None:
             run.request.frames.append(frame)  # type: ignore[attr-defined]
             script.frameStep(name, frame, run.request, run.response)
+            if isinstance(frame, DataReceived):
+                # The body is request.body's (the spool): the frame kept in
+                # request.frames keeps no second copy of it.
+                frame.data = b""
 
-        run.step(step)
+        run.step(step, consumed)
 
-    def dataReceived(self, frame: object) -> None:
-        """A DATA frame arrived."""
-        self.frameReceived("handle_data", frame)
+    def dataReceived(self, frame: object, consumed: Callable[[], None]) -> None:
+        """A DATA frame arrived; ``consumed`` (reactor thread) once its step is over."""
+        self.frameReceived("handle_data", frame, consumed)
+
+    def streamGone(self) -> None:
+        """
+        The stream was reset, or its connection lost: the steps not yet run
+        are skipped, and a run that never reached ``main`` ends after them
+        (its thread, if a step holds one, is let go when the step returns).
+        """
+        if not self._gone:
+            self._gone = True
+            self.run.step(self.run.endUnlessStarted)
 
 
 class ServerAnswer(Resource):

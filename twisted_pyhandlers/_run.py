@@ -207,6 +207,9 @@ class HandlerRun:
         self._timer: Optional[IDelayedCall] = None
         self._sharedTimer: Optional[RepeatingTimer] = None
         self._awaiting: Optional[Deferred[Any]] = None
+        # Whether the handler's main was handed to the pool (HTTP/2 frame
+        # steps come first).
+        self._handlerQueued = False
 
     # -- starting ------------------------------------------------------------
 
@@ -216,6 +219,7 @@ class HandlerRun:
         timeout if it has one; answer 503 at once if the pool is exhausted
         by stuck handlers.  Reactor thread.
         """
+        self._handlerQueued = True
         self._startTimer()
         try:
             self._context.threadpool.callInThread(self._runHandler)
@@ -253,23 +257,44 @@ class HandlerRun:
         """
         self._runHandler()
 
-    def step(self, work: Callable[[], None]) -> None:
+    def step(self, work: Callable[[], None], then: Optional[Callable[[], None]] = None) -> None:
         """
         Run ``work`` in the thread pool after the steps given before it, one
         at a time: an HTTP/2 stream's ``handle_headers`` and ``handle_data``
-        calls, which come before the body is complete.  Reactor thread.
+        calls, which come before the body is complete.  A step whose client
+        has gone (its stream reset) is skipped.  ``then`` is called on the
+        reactor thread once the step is over, whichever way.  Reactor
+        thread.
         """
         if self._steps is None:
             self._steps = SerialCalls(self._context.threadpool)
-        self._steps.call(work)
+
+        def guarded() -> None:
+            try:
+                if not self._pipe.lost and self.state is RunState.RUNNING:
+                    work()
+            finally:
+                if then is not None:
+                    self._context.reactor.callFromThread(then)
+
+        self._steps.call(guarded)
 
     def startAfterSteps(self) -> None:
         """Run the handler (as :meth:`start`) once the steps given so far are done.  Reactor thread."""
+        self._handlerQueued = True
         if self._steps is None:
             self.start()
         else:
             self._startTimer()
             self._steps.call(self._runHandler)
+
+    def endUnlessStarted(self) -> None:
+        """
+        The last step of a run whose HTTP/2 stream is gone: if ``main`` was
+        never handed over, the run ends here, without it.  Worker thread.
+        """
+        if not self._handlerQueued:
+            self._finish()
 
     # -- running -------------------------------------------------------------
 
@@ -284,6 +309,12 @@ class HandlerRun:
         thread (reactor thread for :meth:`answerHere`).
         """
         if not self._enter():
+            return
+        if self._pipe.lost and self._skipsWhenGone():
+            # An HTTP/2 stream reset before its handler started: it never
+            # starts (a reset costs no handler run).
+            self._leave()
+            self._finish()
             return
         try:
             try:
@@ -311,6 +342,15 @@ class HandlerRun:
                 return True
         self._releaseOnce()
         return False
+
+    def _skipsWhenGone(self) -> bool:
+        """
+        Whether the handler is not started once its client is gone: on an
+        HTTP/2 stream (a reset is the client saying it wants nothing more).
+        On HTTP/1.1 a handler still runs, as on wptserve, for a client that
+        sends and leaves.
+        """
+        return isinstance(self.response.writer, H2ResponseWriter)
 
     def _leave(self) -> None:
         """This thread is done with the run.  Worker thread."""

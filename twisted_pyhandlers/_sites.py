@@ -29,6 +29,7 @@ from twisted.web.server import Site
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, verboseLogFormatter
 from twisted_pyhandlers._h2connection import HandlerH2Connection
+from twisted_pyhandlers._h2limits import ClientLimits
 from twisted_pyhandlers.compat.wptserve.stash import store_env_config, storeAddress
 from twisted_pyhandlers.site import HandlerSite
 
@@ -84,9 +85,9 @@ def _h2Protocol(factory: Any) -> HandlerH2Connection:
     """
     The protocol of an :class:`H2Site` connection: HTTP/2 from the first
     byte (TLS negotiated ``h2``; a client that did not gets HTTP/2's
-    connection error), on the site's reactor.
+    connection error), on the site's reactor, held to the site's limits.
     """
-    return HandlerH2Connection(factory.reactor)
+    return HandlerH2Connection(factory.reactor, factory.clientLimits, factory.maxBody)
 
 
 class H2Site(HandlerSite):
@@ -98,6 +99,11 @@ class H2Site(HandlerSite):
     """
 
     protocol = _h2Protocol  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: What each client address holds over all its connections.
+        self.clientLimits = ClientLimits()
 
     def acceptableProtocols(self) -> List[bytes]:
         """The protocols TLS may negotiate by ALPN: HTTP/2 alone."""
@@ -224,10 +230,10 @@ class SiteMaker:
         return context, self._dispatcher
 
     def _h2Site(self) -> Site:
-        # Of the limits only the idle timeout applies to HTTP/2 connections
-        # (the header deadline and the body limit live in HandlerChannel,
-        # the HTTP/1.1 parser).
-        limits = {name: value for name, value in self._limits.items() if name == "timeout"}
+        # Of the limits the idle timeout and the body limit apply to HTTP/2
+        # connections (the header deadline lives in HandlerChannel, the
+        # HTTP/1.1 parser; HTTP/2 headers come in whole frames).
+        limits = {name: value for name, value in self._limits.items() if name in ("timeout", "maxBody")}
         if self._logPath is None:
             site: Site = QuietH2Site(self._resource, parsePOSTFormSubmission=False, **limits)
         elif self._logPath == "-":

@@ -65,6 +65,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.server import Request, Site, version
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, isAnsweredByRun, logUnfinished, markLogged
+from twisted_pyhandlers._h2limits import RunWatcher
 from twisted_pyhandlers._timers import RepeatingTimer
 from twisted_pyhandlers._writer import httpDate
 
@@ -190,13 +191,25 @@ class HandlerRequest(Request):
     #: the connection is lost (see :meth:`watchPipe`).
     _pipe: Any = None
 
+    #: Told when a handler run takes this request up and lets it go (an
+    #: HTTP/2 stream counts its running handlers so), or None.
+    runWatcher: Optional[RunWatcher] = None
+
     def watchPipe(self, pipe: Any) -> None:
         """
         Tell ``pipe`` (a :class:`~twisted_pyhandlers._connection.ConnectionPipe`)
         when this request's connection is lost, instead of it waiting on
-        :meth:`notifyFinish` (a Deferred per request).  Reactor thread.
+        :meth:`notifyFinish` (a Deferred per request); None once the run
+        has let go of the request.  The :attr:`runWatcher` hears of both.
+        Reactor thread.
         """
         self._pipe = pipe
+        watcher = self.runWatcher
+        if watcher is not None:
+            if pipe is None:
+                watcher.runEnded()
+            else:
+                watcher.runStarted()
 
     def connectionLost(self, reason: Any) -> None:
         """
