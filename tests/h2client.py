@@ -30,16 +30,18 @@ from hyperframe.frame import (
 class FrameClient:
     """One HTTP/2 connection to 127.0.0.1:``port`` (TLS, ALPN h2, no certificate check)."""
 
-    def __init__(self, port: int, timeout: float = 20) -> None:
+    def __init__(self, port: int, timeout: float = 20, source: Optional[str] = None, settings: Optional[dict] = None) -> None:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         context.set_alpn_protocols(["h2"])
-        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None)
         self.sock = context.wrap_socket(raw, server_hostname="localhost")
         assert self.sock.selected_alpn_protocol() == "h2"
         self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
         self.conn.initiate_connection()
+        if settings:
+            self.conn.update_settings(settings)
         self._flush()
         self._buffer = b""
         self._decoder = Decoder()
@@ -57,6 +59,21 @@ class FrameClient:
             self.conn.send_data(streamID, body, end_stream=True)
         self._flush()
         return streamID
+
+    def openAndReset(self, path: str, count: int) -> List[int]:
+        """
+        Rapid Reset: ``count`` requests for ``path``, each HEADERS followed
+        at once by its RST_STREAM (CANCEL), all in one write.
+        """
+        streamIDs = []
+        for _ in range(count):
+            streamID = self.conn.get_next_available_stream_id()
+            headers = [(":method", "GET"), (":scheme", "https"), (":authority", f"localhost:{self.port}"), (":path", path)]
+            self.conn.send_headers(streamID, headers, end_stream=True)
+            self.conn.reset_stream(streamID, error_code=8)
+            streamIDs.append(streamID)
+        self._flush()
+        return streamIDs
 
     def reset(self, streamID: int) -> None:
         """RST_STREAM (CANCEL) on ``streamID``, written straight to the socket."""

@@ -267,8 +267,12 @@ class HandlerH2Connection(H2Connection):
         Twisted's, with what a read brings sorted first: a stream opened and
         reset within this read is never taken (no look-up, no run, its data
         given back to the window), only counted; a change of the peer's
-        initial window wakes the streams waiting on it.
+        initial window wakes the streams waiting on it.  Nothing is read
+        once the connection is closing (a flood would make h2 answer each
+        late frame with another GOAWAY).
         """
+        if not self._stillProducing:
+            return
         try:
             events = self.conn.receive_data(data)
         except h2.exceptions.ProtocolError:
@@ -312,9 +316,26 @@ class HandlerH2Connection(H2Connection):
                 self._handlePriorityUpdate(event)
             elif isinstance(event, h2.events.ConnectionTerminated):
                 transport: Any = self.transport
+                transport.unregisterProducer()
                 transport.loseConnection()
                 self.connectionLost(Failure(ConnectionLost("Remote peer sent GOAWAY")), _cancelTimeouts=False)
         self._tryToWriteControlData()
+
+    def _terminate(self, reason: Failure) -> None:
+        """
+        Twisted's, after letting go of the transport's back-pressure: TLS
+        shuts down only once no producer is registered, so a connection
+        closed with GOAWAY would otherwise stay open until a timer aborts it.
+        """
+        transport: Any = self.transport
+        transport.unregisterProducer()
+        super()._terminate(reason)
+
+    def timeoutConnection(self) -> None:
+        """Twisted's (GOAWAY, then close), after letting go of the transport's back-pressure."""
+        transport: Any = self.transport
+        transport.unregisterProducer()
+        super().timeoutConnection()
 
     def _giveBack(self, event: h2.events.DataReceived) -> None:
         """Data nobody takes: its flow-control window goes back at once."""
