@@ -467,7 +467,10 @@ class HandlerRun:
                     )
                     response.close_connection = True
         finally:
-            self._finish()
+            try:
+                response.writer.end()
+            finally:
+                self._finish()
 
     def _finish(self) -> None:
         """

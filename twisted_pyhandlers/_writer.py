@@ -125,6 +125,13 @@ class WriterBase:
         """Return once everything written so far has been handed to the connection."""
         return self._pipe.flush()
 
+    def end(self) -> None:
+        """
+        The handler is done writing (called by the run before the response
+        is finished): a writer that holds something back sends it now.
+        Nothing is held here.
+        """
+
     def encode(self, data: Writable) -> bytes:
         """Convert text to bytes with ``response.encoding``."""
         if isinstance(data, bytes):
