@@ -30,12 +30,26 @@ from hyperframe.frame import (
 class FrameClient:
     """One HTTP/2 connection to 127.0.0.1:``port`` (TLS, ALPN h2, no certificate check)."""
 
-    def __init__(self, port: int, timeout: float = 20, source: Optional[str] = None, settings: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        timeout: float = 20,
+        source: Optional[str] = None,
+        settings: Optional[dict] = None,
+        receiveBuffer: Optional[int] = None,
+    ) -> None:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         context.set_alpn_protocols(["h2"])
-        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None)
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.settimeout(timeout)
+        if receiveBuffer is not None:
+            # Set before connecting, so that the TCP window is small from the start.
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receiveBuffer)
+        if source:
+            raw.bind((source, 0))
+        raw.connect(("127.0.0.1", port))
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = context.wrap_socket(raw, server_hostname="localhost")
         assert self.sock.selected_alpn_protocol() == "h2"
