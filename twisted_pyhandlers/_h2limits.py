@@ -22,7 +22,7 @@ Everything here runs on the reactor thread.
 
 from __future__ import annotations
 
-from typing import Dict, Protocol
+from typing import Dict
 
 #: Streams with a handler run holding a place, per connection: the
 #: ``SETTINGS_MAX_CONCURRENT_STREAMS`` the ``h2`` library advertises.
@@ -45,20 +45,6 @@ CLIENT_RESET_RATE = 100.0
 #: How many client addresses are remembered before full buckets and idle
 #: addresses are forgotten.
 CLIENTS_REMEMBERED = 4096
-
-
-class RunWatcher(Protocol):
-    """
-    Told when a handler run takes up a request and when it lets go of it
-    (its thread returned, or it never ran): an HTTP/2 stream counts its
-    run's place this way.  Reactor thread.
-    """
-
-    def runStarted(self) -> None:
-        """A run took up the request."""
-
-    def runEnded(self) -> None:
-        """The run let go of the request."""
 
 
 class TokenBucket:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Optional, Sequence
 
-from h2.events import DataReceived
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as TwistedRequest
+from zope.interface import implementer
 
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import NotFound
+from twisted_pyhandlers._interfaces import IHandlerChannel, IStreamingResource, IStreamRun
 from twisted_pyhandlers._pipes import filePipes, withQueryPipe
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response
@@ -53,6 +54,7 @@ def queryOf(request: TwistedRequest) -> str:
     return request.uri.partition(b"?")[2].decode("iso-8859-1")
 
 
+@implementer(IStreamingResource)
 class PythonFileResource(Resource):
     """
     A ``*.py`` handler file: compiled once (see
@@ -95,9 +97,9 @@ class PythonFileResource(Resource):
         run began with its headers (:meth:`startStream`), go on to ``main``
         once the frame steps are done.  Reactor thread.
         """
-        streamRun: object = getattr(request, "streamRun", None)
-        if isinstance(streamRun, _StreamRun):
-            streamRun.run.startAfterSteps()
+        channel = request.channel
+        if IHandlerChannel.providedBy(channel) and channel.streamRun is not None:  # type: ignore[attr-defined]
+            channel.streamRun.start()  # type: ignore[attr-defined]
             return NOT_DONE_YET
         self._makeRun(request).start()
         return NOT_DONE_YET
@@ -116,21 +118,21 @@ class PythonFileResource(Resource):
             name=self.path,
         )
 
-    def startStream(self, request: TwistedRequest, frame: object) -> "_StreamRun":
+    def startStream(self, request: TwistedRequest, streamID: int, frame: object) -> IStreamRun:
         """
         An HTTP/2 stream's headers arrived (its body may not have): start
         the run now, with the file's ``handle_headers(frame, request,
         response)`` as its first step, as wptserve's HTTP/2 server does.
-        Called by :class:`~twisted_pyhandlers._h2connection.HandlerH2Stream`.
+        Called by :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`.
         Reactor thread.
         """
-        streamRun = _StreamRun(self._makeRun(request))
-        request.streamRun = streamRun  # type: ignore[attr-defined]
+        streamRun = StreamRun(self._makeRun(request), streamID)
         streamRun.frameReceived("handle_headers", frame)
         return streamRun
 
 
-class _StreamRun:
+@implementer(IStreamRun)
+class StreamRun:
     """
     One HTTP/2 stream's handler run while its frames arrive: each frame is
     a step of the run (``handle_headers``, then ``handle_data`` per DATA
@@ -138,18 +140,23 @@ class _StreamRun:
     does not run.  Reactor thread.
     """
 
-    def __init__(self, run: HandlerRun) -> None:
+    def __init__(self, run: HandlerRun, streamID: int) -> None:
         self.run = run
         self._gone = False
-        streamID: int = getattr(run.response.writer, "stream_id", 0)
         run.request.h2_stream_id = streamID  # type: ignore[attr-defined]
         run.request.frames = []  # type: ignore[attr-defined]
+
+    def start(self) -> None:
+        """The stream's request is complete: ``main`` runs once the frame steps are done."""
+        self.run.startAfterSteps()
 
     def frameReceived(self, name: str, frame: Any, consumed: Optional[Callable[[], None]] = None) -> None:
         """
         Queue the step for ``frame``: its handler function is ``name``;
         ``consumed`` is called on the reactor once the step is over (ran,
-        failed, or was skipped).
+        failed, or was skipped).  After a ``handle_data`` step the DATA
+        frame kept in ``request.frames`` keeps no second copy of its
+        payload: the body is ``request.body``'s (the spool).
         """
         run = self.run
         script = run.handler
@@ -158,9 +165,7 @@ class _StreamRun:
         def step() -> None:
             run.request.frames.append(frame)  # type: ignore[attr-defined]
             script.frameStep(name, frame, run.request, run.response)
-            if isinstance(frame, DataReceived):
-                # The body is request.body's (the spool): the frame kept in
-                # request.frames keeps no second copy of it.
+            if name == "handle_data":
                 frame.data = b""
 
         run.step(step, consumed)

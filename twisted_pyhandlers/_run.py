@@ -3,7 +3,7 @@ One request's run of a handler, from start to finish.
 
 This is the one object per request, on the model of
 :class:`twisted.web.wsgi._WSGIResponse`: :class:`HandlerRun` holds that
-request's state (the handler-facing request and response, the byte pipe to
+request's state (the handler-facing request and response, the response output to
 the connection, the pipes to apply) and takes it through every step:
 
 1. made on the reactor thread by a leaf's ``render``, which then calls
@@ -42,7 +42,7 @@ import inspect
 import sys
 import threading
 import traceback
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -52,17 +52,16 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request as TwistedRequest
 
-from twisted_pyhandlers._connection import Action, ConnectionPipe
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import errorCause, isHTTPException
-from twisted_pyhandlers._http1 import ResponseWriter
-from twisted_pyhandlers._http2 import H2ResponseWriter
+from twisted_pyhandlers._h11writer import ResponseWriter
+from twisted_pyhandlers._interfaces import IHandlerChannel
+from twisted_pyhandlers._output import ResponseOutput
 from twisted_pyhandlers._pipes import Pipeline
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response, applyReturnValue
-from twisted_pyhandlers._threads import PoolExhausted, SerialCalls
+from twisted_pyhandlers._threads import HandlerThreadPool, PoolExhausted, SerialCalls
 from twisted_pyhandlers._timers import RepeatingTimer
-from twisted_pyhandlers._writer import SERVER_VERSION, httpDate
 
 #: What a leaf runs: wptserve's ``main(request, response)`` shape.
 HandlerFunction = Callable[[Request, Response], Any]
@@ -81,14 +80,17 @@ def urlBaseOf(request: TwistedRequest, depth: int) -> str:
     return "/" + "/".join(quote(segment, safe="") for segment in mount) + "/"
 
 
-def writerClassFor(request: TwistedRequest) -> type:
+def writerClassFor(channel: object) -> Any:
     """
-    The wire format a response to ``request`` is written in: HTTP/2 frames
-    on an HTTP/2 stream, HTTP/1.1 bytes otherwise.  The one place that
-    decides it.
+    The writer of the wire format a response on ``channel`` is written in:
+    the one our channel names (HTTP/1.1 bytes on a
+    :class:`~twisted_pyhandlers._h11protocol.HandlerChannel`, HTTP/2 frames
+    on a :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`), or
+    HTTP/1.1 on a plain Twisted channel (a plain ``Site``).  The one place
+    that decides it.
     """
-    if request.clientproto == b"HTTP/2":
-        return H2ResponseWriter
+    if IHandlerChannel.providedBy(channel):
+        return channel.writerClass  # type: ignore[attr-defined]
     return ResponseWriter
 
 
@@ -107,40 +109,6 @@ class RunState(enum.Enum):
 def timeoutBody(name: str, seconds: float) -> bytes:
     """The body of the 504 for a handler given up on after ``seconds``."""
     return f"Handler {name} did not finish within {seconds:g} s (--handler-timeout)\n".encode("utf-8")
-
-
-def timeoutResponse(name: str, seconds: float) -> bytes:
-    """The whole HTTP/1.1 504 response for a handler given up on after ``seconds``."""
-    body = timeoutBody(name, seconds)
-    return (
-        b"HTTP/1.1 504 Gateway Timeout\r\nServer: %s\r\nDate: %s\r\n"
-        b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-        % (SERVER_VERSION, httpDate(), len(body), body)
-    )
-
-
-def h2TimeoutAnswer(writer: Any, body: Optional[bytes]) -> Action:
-    """
-    What answers an HTTP/2 stream whose handler was given up on: a 504 with
-    ``body``, or, when the handler had written already (``body`` None), a
-    reset of the stream.  Run on the reactor thread.
-    """
-    connection, streamID = writer._connection, writer.stream_id
-
-    def answer() -> None:
-        if body is None:
-            connection.resetStream(streamID)
-            return
-        headers = [
-            (b":status", b"504"),
-            (b"server", SERVER_VERSION),
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", b"%d" % len(body)),
-        ]
-        connection.sendHeaders(streamID, headers, False)
-        connection.sendData(streamID, body, True)
-
-    return Action(answer)
 
 
 def threadStack(thread: Optional[threading.Thread]) -> str:
@@ -191,11 +159,11 @@ class HandlerRun:
         self._pipes = pipes
         self._release = release
         self._name = name
-        self._pipe = ConnectionPipe(context.reactor, context.mailbox, twistedRequest)
+        self._output = ResponseOutput(context.reactor, context.mailbox, twistedRequest)
         # When the run started, in the reactor's clock, for the access log.
         self._started = context.reactor.seconds()
         self.request = Request(twistedRequest, context, urlBase)
-        self.response = Response(self.request, self._pipe, writerClassFor(twistedRequest))
+        self.response = Response(self.request, self._output, writerClassFor(twistedRequest.channel))
         self._steps: Optional[SerialCalls] = None
         # The state, and the thread running the handler right now (None
         # while it waits for one, or awaits on the reactor), change under
@@ -232,22 +200,22 @@ class HandlerRun:
         """
         Start the handler timeout, if the context has one: on the timer of
         the request's connection when it keeps one for its requests, one
-        after another (an HTTP/1.1 :class:`~twisted_pyhandlers.site.HandlerChannel`),
+        after another (an HTTP/1.1 :class:`~twisted_pyhandlers._h11protocol.HandlerChannel`),
         else a timer of the run's own.  Reactor thread.
         """
         timeout = self._context.handlerTimeout
         if not timeout or self._timer is not None or self._sharedTimer is not None:
             return
-        channel = self._pipe.twistedRequest.channel
-        if hasattr(channel, "runTimer"):
-            timer = channel.runTimer
-            if timer is None:
-                timer = channel.runTimer = RepeatingTimer(self._context.reactor)
+        channel = self._output.twistedRequest.channel
+        timer: Optional[RepeatingTimer] = None
+        if IHandlerChannel.providedBy(channel):
+            timer = channel.handlerTimer(self._context.reactor)  # type: ignore[attr-defined]
+        if timer is not None:
             timer.start(timeout, self._timedOut)
             self._sharedTimer = timer
         else:
             self._timer = self._context.reactor.callLater(timeout, self._timedOut)
-        self._pipe.onFinish = self._cancelTimer
+        self._output.onFinish = self._cancelTimer
 
     def answerHere(self) -> None:
         """
@@ -271,7 +239,7 @@ class HandlerRun:
 
         def guarded() -> None:
             try:
-                if not self._pipe.lost and self.state is RunState.RUNNING:
+                if not self._output.lost and self.state is RunState.RUNNING:
                     work()
             finally:
                 if then is not None:
@@ -310,7 +278,7 @@ class HandlerRun:
         """
         if not self._enter():
             return
-        if self._pipe.lost and self._skipsWhenGone():
+        if self._output.lost and not self.response.writer.startsWhenClientGone:
             # An HTTP/2 stream reset before its handler started: it never
             # starts (a reset costs no handler run).
             self._leave()
@@ -343,15 +311,6 @@ class HandlerRun:
         self._releaseOnce()
         return False
 
-    def _skipsWhenGone(self) -> bool:
-        """
-        Whether the handler is not started once its client is gone: on an
-        HTTP/2 stream (a reset is the client saying it wants nothing more).
-        On HTTP/1.1 a handler still runs, as on wptserve, for a client that
-        sends and leaves.
-        """
-        return isinstance(self.response.writer, H2ResponseWriter)
-
     def _leave(self) -> None:
         """This thread is done with the run.  Worker thread."""
         with self._lock:
@@ -376,7 +335,7 @@ class HandlerRun:
         generator, a file or a trickle pipe may block).  Reactor thread.
         """
         result: Deferred[Any] = ensureDeferred(value) if inspect.iscoroutine(value) else value
-        self._pipe.cancelOnDisconnect(result)
+        self._output.cancelOnDisconnect(result)
         if self.state is RunState.TIMED_OUT:
             result.cancel()
         else:
@@ -479,7 +438,7 @@ class HandlerRun:
         written, the body was framed by a Content-Length, and nobody asked
         for the connection to close.  The access log gets the status line's
         code as written (by the server or by the handler, raw bytes
-        included) and the run's time.  Any thread (the pipe hands the end to
+        included) and the run's time.  Any thread (the output hands the end to
         the reactor after every byte written before it).
 
         The handler file's namespace is let go first: once the end is handed
@@ -505,7 +464,7 @@ class HandlerRun:
             )
             code = writer.status_code
             runTime = self._context.reactor.seconds() - self._started
-            self._pipe.finish(response.status[0] if code is None else code, persistent, runTime)
+            self._output.finish(response.status[0] if code is None else code, persistent, runTime)
 
     def _releaseOnce(self) -> None:
         """Let go of the handler file's namespace, once.  Any thread."""
@@ -539,17 +498,16 @@ class HandlerRun:
             self.state = RunState.TIMED_OUT
             thread = self._thread
         seconds = self._context.handlerTimeout or 0
-        started = self._pipe.takeOver()
+        started = self._output.takeOver()
         stack = threadStack(thread)
         pool = self._context.threadpool
         waiting = False
-        if thread is not None:
-            abandon = getattr(pool, "abandon", None)
-            if abandon is not None:
-                abandon(thread)
-        else:
-            discard = getattr(pool, "discard", None)
-            waiting = discard is not None and discard(self._runHandler)
+        # Only our own pool can replace a stuck thread or drop a queued call.
+        if isinstance(pool, HandlerThreadPool):
+            if thread is not None:
+                pool.abandon(thread)
+            else:
+                waiting = pool.discard(self._runHandler)
         self._log.error(
             "Handler {name} still running after {seconds} s (--handler-timeout): {outcome}; "
             "{where}:\n{stack}",
@@ -559,12 +517,9 @@ class HandlerRun:
             where=f"its thread {thread.name} replaced, its stack" if thread is not None else "its stack",
             stack=stack,
         )
-        answer: Union[bytes, Action]
-        if isinstance(self.response.writer, H2ResponseWriter):
-            answer = h2TimeoutAnswer(self.response.writer, None if started else timeoutBody(self.name, seconds))
-        else:
-            answer = b"" if started else timeoutResponse(self.name, seconds)
-        self._pipe.answerInstead(answer, 504, self._context.reactor.seconds() - self._started)
+        self.response.writer.answerInstead(
+            None if started else timeoutBody(self.name, seconds), 504, self._context.reactor.seconds() - self._started
+        )
         awaiting, self._awaiting = self._awaiting, None
         if awaiting is not None:
             awaiting.cancel()

@@ -3,6 +3,14 @@ The HTTP/2 connection the ``h2`` port serves: Twisted's own
 (:class:`twisted.web._http2.H2Connection` and ``H2Stream``), with what
 wptserve's HTTP/2 handler API needs of it and what Twisted's lacks.
 
+This is the one module that touches Twisted's private HTTP/2 state, as read
+from Twisted 26.10's ``twisted/web/_http2.py``: ``H2Stream._conn`` (offered
+as :attr:`HandlerH2Stream.connection`) and ``_request``; ``H2Connection``'s
+``_requestReceived``, ``_requestDataReceived``, ``_requestEnded``,
+``_requestAborted``, ``_requestDone``, ``_outboundStreamQueues``,
+``_streamCleanupCallbacks``, ``_stillProducing``, ``priority`` and
+``_tryToWriteControlData``.  Check them again when Twisted is upgraded.
+
 Twisted's HTTP/2 hands a request to the resource tree only once its whole
 body has arrived, and owns the end of every stream.  wptserve's HTTP/2
 handlers see more of the wire:
@@ -58,6 +66,7 @@ from twisted.internet.error import ConnectionLost
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web._http2 import _END_STREAM_SENTINEL, H2Connection, H2Stream
+from zope.interface import implementer
 
 from twisted_pyhandlers._h2limits import (
     CONNECTION_RESET_BURST,
@@ -66,11 +75,14 @@ from twisted_pyhandlers._h2limits import (
     ClientLimits,
     TokenBucket,
 )
+from twisted_pyhandlers._h2writer import H2ResponseWriter
+from twisted_pyhandlers._interfaces import IHandlerChannel, IRunWatcher, IStreamingResource, IStreamRun
 from twisted_pyhandlers._wsh2 import WebSocketH2Stream, isExtendedConnect
 
 HeaderList = List[Tuple[bytes, bytes]]
 
 
+@implementer(IHandlerChannel, IRunWatcher)
 class HandlerH2Stream(H2Stream):
     """
     One HTTP/2 stream: Twisted's, plus the early look-up of its URL (so a
@@ -91,6 +103,9 @@ class HandlerH2Stream(H2Stream):
 
     _log = Logger()
 
+    #: The writer of a handler's response on this stream: HTTP/2 frames.
+    writerClass = H2ResponseWriter
+
     def __init__(
         self,
         streamID: int,
@@ -106,9 +121,19 @@ class HandlerH2Stream(H2Stream):
         self.endQueued = False
         self.runHeld = False
         self.bodyReceived = 0
-        self.streamRun: Any = None
+        self.streamRun: Optional[IStreamRun] = None
         self._request.runWatcher = self
         self._lookUpEarly()
+
+    @property
+    def connection(self) -> "HandlerH2Connection":
+        """The connection this stream belongs to (Twisted 26.10's private ``H2Stream._conn``)."""
+        connection: HandlerH2Connection = self._conn
+        return connection
+
+    def handlerTimer(self, reactor: Any) -> None:
+        """None: a run on an HTTP/2 stream keeps a timer of its own (streams run side by side)."""
+        return None
 
     def _lookUpEarly(self) -> None:
         """
@@ -126,9 +151,8 @@ class HandlerH2Stream(H2Stream):
         request.postpath = [unquote_to_bytes(segment) for segment in request.path[1:].split(b"/")]
         try:
             resource = self.site.getResourceFor(request)
-            startStream = getattr(resource, "startStream", None)
-            if startStream is not None:
-                self.streamRun = startStream(request, self.event)
+            if IStreamingResource.providedBy(resource):
+                self.streamRun = resource.startStream(request, self.streamID, self.event)
         except Exception:
             self._log.failure("Looking up {path} on arrival of its headers failed", path=self.path)
 
@@ -205,8 +229,8 @@ class HandlerH2Stream(H2Stream):
 class HandlerH2Connection(H2Connection):
     """
     Twisted's HTTP/2 connection with :class:`HandlerH2Stream` streams, the
-    frame calls of the HTTP/2 writer (:mod:`twisted_pyhandlers._http2`), the
-    limits of :mod:`twisted_pyhandlers._h2limits`, and the tolerance
+    frame calls of the HTTP/2 writer (:mod:`twisted_pyhandlers._h2writer`),
+    the limits of :mod:`twisted_pyhandlers._h2limits`, and the tolerance
     described in the module docstring.  Reactor thread.
 
     Read from Twisted 26.10.0's ``twisted/web/_http2.py``: this class
@@ -217,6 +241,8 @@ class HandlerH2Connection(H2Connection):
     ``_sendingDeferred``, ``_consumerBlocked``, ``_stillProducing``,
     ``_END_STREAM_SENTINEL``).
 
+    :param webSockets: ``(context, dispatcher)`` of the ``*_wsh.py``
+        handlers that extended CONNECT streams run, or None for none.
     :param clientLimits: what each client address holds, shared by the
         site's connections (a connection of its own if None).
     :param maxBody: the largest request body taken, in bytes, else 413;
@@ -231,8 +257,15 @@ class HandlerH2Connection(H2Connection):
 
     _log = Logger()
 
-    def __init__(self, reactor: Any = None, clientLimits: Optional[ClientLimits] = None, maxBody: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        reactor: Any = None,
+        webSockets: Any = None,
+        clientLimits: Optional[ClientLimits] = None,
+        maxBody: Optional[int] = None,
+    ) -> None:
         super().__init__(reactor)
+        self.webSockets = webSockets
         #: Streams whose wire is done but whose request is not finished.
         self._detached: Dict[int, HandlerH2Stream] = {}
         self._clients = clientLimits if clientLimits is not None else ClientLimits()
@@ -355,7 +388,7 @@ class HandlerH2Connection(H2Connection):
         """
         # Set on the protocol by the Site's buildProtocol.
         requestFactory: Any = self.requestFactory  # type: ignore[attr-defined]
-        webSockets = getattr(self.site, "webSockets", None)
+        webSockets = self.webSockets
         streamID = event.stream_id
         if self._runs >= RUNS_PER_CONNECTION or not self._clients.mayRun(self._client):
             self._refuse(streamID)

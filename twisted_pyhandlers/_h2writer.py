@@ -9,9 +9,9 @@ calls of the HTTP/1.1 writer (``write_status``, ``write_header``,
 DATA frames, so that every ordinary handler works unchanged over HTTP/2.
 
 The handler's thread never touches HTTP/2 state: each call becomes an
-:class:`~twisted_pyhandlers._connection.Action` that the connection pipe
+:class:`~twisted_pyhandlers._output.Action` that the response output
 runs on the reactor thread, in order, where
-:class:`~twisted_pyhandlers._h2connection.HandlerH2Connection` turns it into
+:class:`~twisted_pyhandlers._h2protocol.HandlerH2Connection` turns it into
 frames.  The calls that answer something (``write_push``'s stream id,
 ``get_max_payload_size``) wait for the reactor.
 
@@ -37,9 +37,9 @@ import h2.exceptions
 from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame
 from twisted.logger import Logger
 
-from twisted_pyhandlers._connection import Action, ConnectionPipe
 from twisted_pyhandlers._encoding import isomorphic_decode
-from twisted_pyhandlers._writer import Writable, WriterBase, WrittenResponse, requiredHeaders
+from twisted_pyhandlers._output import Action, ResponseOutput
+from twisted_pyhandlers._writer import SERVER_VERSION, Writable, WriterBase, WrittenResponse, requiredHeaders
 
 Header = Tuple[Any, Any]
 
@@ -70,26 +70,29 @@ class H2ResponseWriter(WriterBase):
 
     _log = Logger()
     file_chunk_size = 32 * 1024
+    #: A handler is not started for a stream reset before it started.
+    startsWhenClientGone = False
     default_status = 200
 
-    def __init__(self, pipe: ConnectionPipe, response: WrittenResponse) -> None:
+    def __init__(self, output: ResponseOutput, response: WrittenResponse) -> None:
         """Reactor thread (the response is made there)."""
-        super().__init__(pipe, response)
-        stream: Any = pipe.twistedRequest.channel
-        self._connection: Any = stream._conn
+        super().__init__(output, response)
+        # An HTTP/2 writer is made only for a request of a HandlerH2Stream
+        # (its writerClass): the stream names its connection.
+        stream: Any = output.twistedRequest.channel
+        self._connection: Any = stream.connection
         self.stream_id: int = stream.streamID
-        self.logger = getattr(response, "logger", None)
+        self.logger = response.logger
         self.stream_ended = False
         self._status: Optional[int] = None
         self._headers: List[Tuple[bytes, bytes]] = []
-        self._batch: Optional[List[Action]] = None
         # The HEADERS of end_headers, held until the next frame (see the
         # module docstring), and whether any frame was handed over.
         self._held: Optional[List[Tuple[bytes, bytes]]] = None
         self._handedOver = False
-        # The pipe counts only DATA payloads here, so the body starts at 0
+        # The output counts only DATA payloads here, so the body starts at 0
         # (the access log's size is body bytes only, as on HTTP/1.1).
-        pipe.bodyStart = 0
+        output.bodyStart = 0
 
     # -- what the server reads after main returns -----------------------------
 
@@ -142,21 +145,60 @@ class H2ResponseWriter(WriterBase):
                 connection.resetStream(streamID)
 
         action = Action(run, size)
-        if self._batch is not None:
-            self._batch.append(action)
-            return not self._pipe.lost
-        return self._pipe.perform(action)
+        if self._pending is not None:
+            self._pending.append(action)
+            return not self._output.lost
+        return self._output.perform(action)
 
-    def batch(self) -> "_Batch":
-        """Hold the frames written inside the ``with`` block; hand them to the reactor as one."""
-        return _Batch(self)
+    def _handOverBatch(self, pending: List[Any]) -> None:
+        """The frames a batch held go to the reactor as one action, in order."""
+        actions: List[Action] = pending
+
+        def runAll() -> None:
+            for action in actions:
+                action.run()
+
+        self._output.perform(Action(runAll, sum(action.size for action in actions)))
+
+    def write_whole(
+        self, status: Tuple[int, Optional[Writable]], headers: Any, content: Writable, withBody: bool
+    ) -> Optional[bool]:
+        """
+        A whole response in one piece: not on HTTP/2, whose HEADERS frame is
+        made by the structured calls (in one batch, which hands the frames
+        over as one).  Returns None, having written nothing.
+        """
+        return None
+
+    def answerInstead(self, body: Optional[bytes], code: int, runTime: float) -> None:
+        """
+        The handler was given up on (the output was taken over): answer
+        ``code`` with ``body`` on the stream, or, when the handler had
+        written already (``body`` None), reset the stream.  Reactor thread.
+        """
+        connection, streamID = self._connection, self.stream_id
+
+        def answer() -> None:
+            if body is None:
+                connection.resetStream(streamID)
+                return
+            headers = [
+                (b":status", b"%d" % code),
+                (b"server", SERVER_VERSION),
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"%d" % len(body)),
+            ]
+            connection.sendHeaders(streamID, headers, False)
+            connection.sendData(streamID, body, True)
+
+        self._output.answerInstead(Action(answer), 0, code, runTime)
 
     # -- the structured calls (as the HTTP/1.1 writer) ----------------------------
 
     def write_status(self, code: int, message: Optional[Writable] = None) -> bool:
         """The status (HTTP/2 has no reason phrase: ``message`` is dropped)."""
         self._status = int(code)
-        return not self._pipe.lost
+        return not self._output.lost
 
     def write_header(self, name: Writable, value: Union[Writable, int]) -> bool:
         """One header field for the HEADERS frame (names go lower-case, as HTTP/2 wants)."""
@@ -167,7 +209,7 @@ class H2ResponseWriter(WriterBase):
         valueBytes = b"%d" % (value,) if isinstance(value, int) else self.encode(value)
         if nameBytes not in CONNECTION_HEADERS:
             self._headers.append((nameBytes, valueBytes))
-        return not self._pipe.lost
+        return not self._output.lost
 
     def write_default_headers(self) -> bool:
         """Server, Date and (for a body known in full) Content-Length, if missing."""
@@ -176,7 +218,7 @@ class H2ResponseWriter(WriterBase):
     def _defaultHeaders(self, content: Any) -> bool:
         for lower, _, value in requiredHeaders(self._headers_seen, content, self._response.encoding):
             self.write_header(lower, value)
-        return not self._pipe.lost
+        return not self._output.lost
 
     def end_headers(self) -> bool:
         """Send the HEADERS frame, with the required headers unless the response says not to."""
@@ -190,7 +232,7 @@ class H2ResponseWriter(WriterBase):
         self._held = [(b":status", b"%d" % (self._status or self.default_status,))] + self._headers
         self._headers_complete = True
         self.content_written = True
-        return not self._pipe.lost
+        return not self._output.lost
 
     def write_content(self, data: Union[Writable, IO[bytes]]) -> bool:
         """Body data, sending the HEADERS frame first if it has not gone out."""
@@ -285,6 +327,7 @@ class H2ResponseWriter(WriterBase):
         """DATA frames for ``item`` (text, bytes or a file-like object); ``last`` ends the stream."""
         if isinstance(item, (str, bytes)):
             return self._data(self.encode(item), last, stream_id)
+        # A file-like body of the handler's own: wptserve's test, kept.
         stream = item if hasattr(item, "seek") else BytesIO(item.read())
         stream.seek(0)
         return self._data(stream.read(), last, stream_id)
@@ -325,7 +368,7 @@ class H2ResponseWriter(WriterBase):
         self._sendHeld()
         self.content_written = True
         self._handedOver = True
-        pushID: int = self._pipe.callOnReactor(
+        pushID: int = self._output.callOnReactor(
             lambda: self._connection.pushPromise(streamID, promise, push_stream_id)
         )
         hasData = response_data is not None
@@ -385,7 +428,7 @@ class H2ResponseWriter(WriterBase):
     def get_max_payload_size(self, stream_id: Optional[int] = None) -> int:
         """The largest DATA payload the stream takes now (frame size or window, less 9)."""
         streamID = self.stream_id if stream_id is None else stream_id
-        size: int = self._pipe.callOnReactor(lambda: self._connection.maxPayloadSize(streamID))
+        size: int = self._output.callOnReactor(lambda: self._connection.maxPayloadSize(streamID))
         return size
 
     # -- text ------------------------------------------------------------------
@@ -401,32 +444,3 @@ class H2ResponseWriter(WriterBase):
     @staticmethod
     def _text(value: Any) -> str:
         return isomorphic_decode(value) if isinstance(value, bytes) else str(value)
-
-
-class _Batch:
-    """The context manager of :meth:`H2ResponseWriter.batch`."""
-
-    __slots__ = ("_writer", "_outer")
-
-    def __init__(self, writer: H2ResponseWriter) -> None:
-        self._writer = writer
-        self._outer = False
-
-    def __enter__(self) -> None:
-        if self._writer._batch is None:
-            self._writer._batch = []
-            self._outer = True
-
-    def __exit__(self, *exc: object) -> None:
-        if not self._outer:
-            return
-        writer = self._writer
-        actions, writer._batch = writer._batch or [], None
-        if not actions:
-            return
-
-        def runAll() -> None:
-            for action in actions:
-                action.run()
-
-        writer._pipe.perform(Action(runAll, sum(action.size for action in actions)))
