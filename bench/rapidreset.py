@@ -127,39 +127,39 @@ def flood(port: int, path: str, seconds: float, source: str = FLOOD_SOURCE, rate
 @dataclass
 class RapidResetResult:
     """
-    One server under the flood: the ordinary client's figures on the h2
-    port (and, for ours, on the https port of the same process), the
-    flooder's, and the server's CPU seconds meanwhile.
+    One server under the flood: the ordinary client's figures per port
+    (``h2``, and, for ours, ``http`` and ``https`` of the same process),
+    the flooder's, and the server's CPU seconds meanwhile.
     """
 
     server: str
-    h2: WrkResult
-    https: WrkResult | None
+    ordinary: dict[str, WrkResult]
     flood: FloodResult
     cpuSeconds: float
 
 
-def measureRapidReset(server: ServerProcess, duration: float, logPath: Path, https: bool) -> RapidResetResult:
+def measureRapidReset(server: ServerProcess, duration: float, logPath: Path) -> RapidResetResult:
     """
-    Flood ``server``'s h2 port while h2load (and, if ``https``, then wrk on
-    its https port) measures the ordinary client for ``duration`` seconds
-    each.  Bench main thread.
+    Flood ``server``'s h2 port while h2load, then wrk on each of its other
+    ports (http, https), measure the ordinary client for ``duration``
+    seconds each.  Bench main thread.
     """
-    floodSeconds = duration * (2 if https else 1) + 2
+    others = [scheme for scheme in ("http", "https") if scheme in server.ports]
+    floodSeconds = duration * (1 + len(others)) + 2
     before = server.cpu()
     flooder = startFlood(server.ports["h2"], floodSeconds, logPath)
+    ordinary: dict[str, WrkResult] = {}
     try:
         time.sleep(1)  # the flood is under way before the ordinary client starts
-        h2Result, _ = runH2load(server.url(ORDINARY_PATH, "h2"), connections=ORDINARY_CONNECTIONS, duration=duration)
-        httpsResult = None
-        if https:
-            httpsResult, _ = runWrk(server.url(ORDINARY_PATH, "https"), connections=ORDINARY_CONNECTIONS, duration=duration)
+        ordinary["h2"], _ = runH2load(server.url(ORDINARY_PATH, "h2"), connections=ORDINARY_CONNECTIONS, duration=duration)
+        for scheme in others:
+            ordinary[scheme], _ = runWrk(server.url(ORDINARY_PATH, scheme), connections=ORDINARY_CONNECTIONS, duration=duration)
         floodResult = floodResultOf(flooder)
     finally:
         if flooder.poll() is None:
             flooder.kill()
             flooder.wait()
-    return RapidResetResult(server.name, h2Result, httpsResult, floodResult, server.cpu() - before)
+    return RapidResetResult(server.name, ordinary, floodResult, server.cpu() - before)
 
 
 def startFlood(port: int, seconds: float, logPath: Path) -> subprocess.Popen[bytes]:

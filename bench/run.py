@@ -452,12 +452,8 @@ def computeTargets(report: Report) -> list[Target]:
         gibGrowth = gib.growth / MIB
     start = statistics.median(report.startTimes) if report.startTimes else None
     flooded = report.rapidReset.get("ours")
-    floodedP99 = None if flooded is None else max(
-        (r.p99 or 0.0) for r in (flooded.h2, flooded.https) if r is not None
-    )
-    floodedErrors = None if flooded is None else float(
-        sum(r.errors for r in (flooded.h2, flooded.https) if r is not None)
-    )
+    floodedP99 = None if flooded is None else max((r.p99 or 0.0) for r in flooded.ordinary.values())
+    floodedErrors = None if flooded is None else float(sum(r.errors for r in flooded.ordinary.values()))
     return [
         Target(
             "tiny keep-alive: ours / wptserve",
@@ -540,7 +536,7 @@ def computeTargets(report: Report) -> list[Target]:
             "" if gib is None else f"peak - before; {gib.status}, {gib.bytesReceived} bytes",
         ),
         Target(
-            "Rapid Reset flood: ordinary client's p99 (ours, h2 and https)",
+            "Rapid Reset flood: ordinary client's p99 (ours: h2, http, https)",
             floodedP99,
             0.05,
             False,
@@ -669,9 +665,7 @@ def measurementTable(report: Report) -> str:
             ]
         )
     for name, flooded in report.rapidReset.items():
-        for label, measured in (("h2", flooded.h2), ("https", flooded.https)):
-            if measured is None:
-                continue
+        for label, measured in flooded.ordinary.items():
             rows.append(
                 [
                     f"rapid-reset: ordinary client, {label}",
@@ -1000,21 +994,27 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
 
     if "rapid-reset" in selected:
         # Fresh servers: the flood leaves threads behind on wptserve.
-        for name, key in (("wptserve", "wptserve-h2"), ("ours", "ours-tls")):
-            with makers[key]() as server:
+        flooded: dict[str, Callable[[], ServerProcess]] = {
+            "wptserve": makers["wptserve-h2"],
+            # Our h2, https and plain http ports in one process.
+            "ours": lambda: ourTLSServer(
+                root, workDir / "ours-flooded.log", workDir / "tls-ours", threads=args.threads, plain=True
+            ),
+        }
+        for name, make in flooded.items():
+            with make() as server:
                 server.start()
                 server.waitReady("/tiny.py")
                 progress(
-                    f"rapid-reset: {name} flooded from 127.0.0.2 ({FLOOD_RATE} streams/s at most) while "
-                    f"h2load{' and wrk (https)' if name == 'ours' else ''} measure an ordinary client, {args.duration:g} s each"
+                    f"rapid-reset: {name} flooded from 127.0.0.2 ({FLOOD_RATE} streams/s at most) while an "
+                    f"ordinary client asks its {', '.join(server.ports)} ports, {args.duration:g} s each"
                 )
-                result = measureRapidReset(server, args.duration, workDir / f"flood-{name}.log", https=name == "ours")
+                result = measureRapidReset(server, args.duration, workDir / f"flood-{name}.log")
             report.rapidReset[name] = result
-            for label, measured in (("h2", result.h2), ("https", result.https)):
-                if measured is not None:
-                    progress(
-                        f"  {label}: {measured.requestsPerSecond:.0f} req/s, p99 {_ms(measured.p99)}, errors {measured.errors}"
-                    )
+            for label, measured in result.ordinary.items():
+                progress(
+                    f"  {label}: {measured.requestsPerSecond:.0f} req/s, p99 {_ms(measured.p99)}, errors {measured.errors}"
+                )
             progress(
                 f"  flood: {result.flood.streams} streams on {result.flood.connections} connections, GOAWAYs {result.flood.goaways}"
             )

@@ -15,7 +15,10 @@ client may retry it) before anything runs.  Resets, the client's and our
 refusals, are paid for from two token buckets, one of the connection and
 one of the client address (kept across its connections, so reconnecting
 buys nothing); when either is empty the connection is closed with ``GOAWAY
-ENHANCE_YOUR_CALM``, as Twisted's own bucket and Hypercorn do.
+ENHANCE_YOUR_CALM``, as Twisted's own bucket and Hypercorn do.  While an
+address's bucket is low (under :data:`CLIENT_RECONNECT_TOKENS`, a second
+of refill), its new connections are closed at once, before the TLS
+handshake (the costliest part of a reconnecting flood).
 
 Everything here runs on the reactor thread.
 """
@@ -41,6 +44,10 @@ CONNECTION_RESET_RATE = 33.0
 #: and how many come back a second.
 CLIENT_RESET_BURST = 1000
 CLIENT_RESET_RATE = 100.0
+
+#: Tokens an address's bucket must hold again before its new connections
+#: are taken, once it ran empty: a second of refill.
+CLIENT_RECONNECT_TOKENS = 100
 
 #: How many client addresses are remembered before full buckets and idle
 #: addresses are forgotten.
@@ -99,6 +106,8 @@ class ClientLimits:
         self._resetRate = resetRate
         self._runs: Dict[str, int] = {}
         self._resets: Dict[str, TokenBucket] = {}
+        # Addresses whose new connections are being dropped, and how many.
+        self._dropping: Dict[str, int] = {}
 
     def runsOf(self, client: str) -> int:
         """How many runs ``client`` holds now."""
@@ -119,6 +128,25 @@ class ClientLimits:
             self._runs[client] = left
         else:
             self._runs.pop(client, None)
+
+    def mayConnect(self, client: str, now: float) -> bool:
+        """
+        Whether a new connection of ``client`` is taken: not while its reset
+        bucket holds under :data:`CLIENT_RECONNECT_TOKENS` (the connection
+        is then counted as dropped).
+        """
+        bucket = self._resets.get(client)
+        if bucket is None:
+            return True
+        bucket.refill(now)
+        if bucket.tokens >= min(CLIENT_RECONNECT_TOKENS, bucket.burst):
+            return True
+        self._dropping[client] = self._dropping.get(client, 0) + 1
+        return False
+
+    def droppedSince(self, client: str) -> int:
+        """How many connections of ``client`` were dropped since it was last asked (and forget them)."""
+        return self._dropping.pop(client, 0)
 
     def spendReset(self, client: str, now: float) -> bool:
         """A reset by or for ``client``; False once its bucket is empty."""

@@ -284,13 +284,26 @@ class HandlerH2Connection(H2Connection):
         """
         Start HTTP/2, offering extended CONNECT (RFC 8441) in the first
         SETTINGS, as wptserve's h2 server does, and take the transport's
-        back-pressure (Twisted's wrapper does that for its own).
+        back-pressure (Twisted's wrapper does that for its own); unless the
+        client's address has spent its reset budget: then the connection
+        is closed at once (see :mod:`twisted_pyhandlers._h2limits`).
         """
+        transport: Any = self.transport
+        self._client = str(transport.getPeer().host)
+        if not self._clients.mayConnect(self._client, self._reactor.seconds()):
+            # The address spent its reset budget: no TLS handshake, no GOAWAY.
+            transport.abortConnection()
+            return
+        dropped = self._clients.droppedSince(self._client)
+        if dropped:
+            self._log.warn(
+                "HTTP/2 client {client}: {dropped} connections closed at once while its reset budget was spent",
+                client=self._client,
+                dropped=dropped,
+            )
         self.conn.local_settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL] = 1
         self.conn.local_settings.acknowledge()
         super().connectionMade()
-        transport: Any = self.transport
-        self._client = str(transport.getPeer().host)
         transport.registerProducer(self, True)
 
     # -- what arrives --------------------------------------------------------
