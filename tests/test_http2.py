@@ -52,6 +52,13 @@ HANDLERS = {
         def main(request, response):
             return [("Content-Type", "text/plain")], b"|".join(seen) + b"|body=" + request.body
     """,
+    "frames.py": """
+        import json
+        def main(request, response):
+            kinds = [type(frame).__name__ for frame in request.frames]
+            kept = sum(len(getattr(frame, "data", b"")) for frame in request.frames)
+            return json.dumps({"kinds": kinds, "stream": request.h2_stream_id, "body": len(request.body), "kept": kept})
+    """,
     "raw11.py": """
         def main(request, response):
             response.writer.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nno")
@@ -245,6 +252,25 @@ def test_handleDataFramesArriveOneByOne(h2: Server) -> None:
         answer = client.post(f"https://localhost:{portOf(h2)}/echo.py", content=upload())
     assert answer.http_version == "HTTP/2"
     assert answer.content == b"headers:POST|one|two|three|body=onetwothree"
+
+
+def test_framesOfAFileWithoutFrameSteps(h2: Server) -> None:
+    """
+    A handler file without ``handle_headers``/``handle_data`` sees the same
+    ``request.frames`` (the HEADERS event, then the DATA events, their
+    payload not kept twice: it is ``request.body``), ``h2_stream_id`` and
+    body the first time (its code not yet cached: its frames are steps)
+    and after (cached: the frames are only noted, and the run starts once
+    the request is complete).
+    """
+    with httpx.Client(http2=True, verify=caOf(h2), timeout=30) as client:
+        for _ in range(3):
+            answer = client.post(f"https://localhost:{portOf(h2)}/frames.py", content=b"x" * 50000)
+            assert answer.http_version == "HTTP/2"
+            got = answer.json()
+            assert got["kinds"][0] == "RequestReceived" and set(got["kinds"][1:]) == {"DataReceived"}
+            assert (got["body"], got["kept"]) == (50000, 0)
+            assert got["stream"] % 2 == 1
 
 
 def test_rawWriteBeforeAnyFrameIs500(h2: Server) -> None:

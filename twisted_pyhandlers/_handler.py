@@ -122,11 +122,18 @@ class PythonFileResource(Resource):
         """
         An HTTP/2 stream's headers arrived (its body may not have): start
         the run now, with the file's ``handle_headers(frame, request,
-        response)`` as its first step, as wptserve's HTTP/2 server does.
+        response)`` as its first step, as wptserve's HTTP/2 server does
+        (unless the file's cached code shows it has no frame steps: then
+        the frames are only noted in ``request.frames``).
         Called by :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`.
         Reactor thread.
         """
-        streamRun = StreamRun(self._makeRun(request), streamID)
+        run = self._makeRun(request)
+        script = run.handler
+        assert isinstance(script, HandlerScript)
+        # A file known to have no frame steps is not run until its request
+        # is complete: one hand-over to the pool instead of two.
+        streamRun = StreamRun(run, streamID, stepping=script.hasFrameSteps() is not False)
         streamRun.frameReceived("handle_headers", frame)
         return streamRun
 
@@ -136,12 +143,14 @@ class StreamRun:
     """
     One HTTP/2 stream's handler run while its frames arrive: each frame is
     a step of the run (``handle_headers``, then ``handle_data`` per DATA
-    frame), in order, in the thread pool.  A step whose stream is gone
-    does not run.  Reactor thread.
+    frame), in order, in the thread pool, unless the file has no frame
+    steps (``stepping`` False: the frames are only noted).  A step whose
+    stream is gone does not run.  Reactor thread.
     """
 
-    def __init__(self, run: HandlerRun, streamID: int) -> None:
+    def __init__(self, run: HandlerRun, streamID: int, stepping: bool = True) -> None:
         self.run = run
+        self._stepping = stepping
         self._gone = False
         run.request.h2_stream_id = streamID  # type: ignore[attr-defined]
         run.request.frames = []  # type: ignore[attr-defined]
@@ -161,6 +170,16 @@ class StreamRun:
         run = self.run
         script = run.handler
         assert isinstance(script, HandlerScript)
+        if not self._stepping:
+            # No frame steps: the frame is noted here, on the reactor (main
+            # has not started), and its window given back at once.
+            run.request.frames.append(frame)  # type: ignore[attr-defined]
+            script.framesArrived()
+            if name == "handle_data":
+                frame.data = b""
+            if consumed is not None:
+                consumed()
+            return
 
         def step() -> None:
             run.request.frames.append(frame)  # type: ignore[attr-defined]
