@@ -190,16 +190,23 @@ class HandlerRequest(Request):
         """
         Route the request and render what it names, as Twisted's
         ``Request.process`` does, without setting the ``Server`` and
-        ``Date`` headers first (see :meth:`write`).
+        ``Date`` headers first (see :meth:`write`), and without walking
+        the tree again for an HTTP/2 stream that was looked up when its
+        headers arrived.
         """
-        self.site = self.channel.site  # type: ignore[attr-defined]
-        self.prepath = []
-        self.postpath = [unquote(segment) for segment in self.path[1:].split(b"/")]
+        channel = self.channel
+        self.site = channel.site  # type: ignore[attr-defined]
+        lookedUp = channel.lookedUp if IHandlerChannel.providedBy(channel) else None  # type: ignore[attr-defined]
+        if lookedUp is None:
+            self.prepath = []
+            self.postpath = [unquote(segment) for segment in self.path[1:].split(b"/")]
         if self.path == b"*":
             self._handleStar()
             return
         try:
-            resrc = self.site.getResourceFor(self)
+            # An HTTP/2 stream whose run started with its headers was
+            # looked up then: the same resource, not a second walk.
+            resrc = lookedUp if lookedUp is not None else self.site.getResourceFor(self)
             if twistedResource._IEncodingResource.providedBy(resrc):
                 encoder = resrc.getEncoder(self)
                 if encoder is not None:
@@ -311,6 +318,7 @@ class HandlerChannel(HTTPChannel):
     writerClass = ResponseWriter
     #: No run starts before its request is complete on HTTP/1.1.
     streamRun = None
+    lookedUp = None
 
     _log = Logger()
 

@@ -122,6 +122,7 @@ class HandlerH2Stream(H2Stream):
         self.runHeld = False
         self.bodyReceived = 0
         self.streamRun: Optional[IStreamRun] = None
+        self.lookedUp: Any = None
         self._request.runWatcher = self
         self._lookUpEarly()
 
@@ -153,6 +154,7 @@ class HandlerH2Stream(H2Stream):
             resource = self.site.getResourceFor(request)
             if IStreamingResource.providedBy(resource):
                 self.streamRun = resource.startStream(request, self.streamID, self.event)
+                self.lookedUp = resource
         except Exception:
             self._log.failure("Looking up {path} on arrival of its headers failed", path=self.path)
 

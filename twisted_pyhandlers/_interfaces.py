@@ -49,6 +49,12 @@ class IHandlerChannel(Interface):
         "arrived (HTTP/2), or None: its request then goes on to ``main``."
     )
 
+    lookedUp = Attribute(
+        "The resource that started :attr:`streamRun`, found when the stream's headers "
+        "arrived (the request's ``prepath`` and ``postpath`` as that look-up left them), "
+        "or None: the complete request is not looked up again."
+    )
+
     def handlerTimer(reactor: Any) -> Optional[HandlerTimer]:
         """
         The :class:`HandlerTimer` the connection keeps for the handler timeout of its requests, one after
