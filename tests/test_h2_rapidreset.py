@@ -38,6 +38,15 @@ HANDLERS = {
             with open(os.path.join(here, "written.log"), "a") as log:
                 log.write("%s\\n" % written)
     """,
+    "stepper.py": """
+        import os
+        here = os.path.dirname(__file__)
+        def handle_headers(frame, request, response):
+            with open(os.path.join(here, "headers.log"), "a") as log:
+                log.write("headers\\n")
+        def main(request, response):
+            return b"main"
+    """,
     "hello.py": """
         def main(request, response):
             return [("Content-Type", "text/plain")], b"hello"
@@ -260,3 +269,28 @@ def test_runningHandlersAreBoundedPerAddress(server: Server) -> None:
         for client in clients + [other]:
             client.close()
     assert len(linesOf(root / "started.log")) == RUNS_PER_CLIENT
+
+
+def test_streamsResetBeforeMainGiveTheirPlaceBack(server: Server) -> None:
+    """
+    A handler file with frame steps starts its run when the headers
+    arrive; when the client resets the stream before its body is complete
+    (so ``main`` never runs), the run ends and its place among the
+    connection's running handlers is free again: more such streams than
+    the bound, one after another, and the connection still serves.
+    """
+    root: Path = server.root  # type: ignore[attr-defined]
+    client = FrameClient(portOf(server))
+    try:
+        for index in range(RUNS_PER_CONNECTION + 20):
+            streamID = client.conn.get_next_available_stream_id()
+            headers = [(":method", "POST"), (":scheme", "https"), (":authority", "localhost"), (":path", "/stepper.py")]
+            client.conn.send_headers(streamID, headers)
+            client._flush()
+            waitForLines(root / "headers.log", index + 1)
+            client.conn.reset_stream(streamID, error_code=8)
+            client._flush()
+        headers, body, frames = client.response(client.request("/hello.py"))
+        assert (statusOf(headers), body) == (200, b"hello"), frames
+    finally:
+        client.close()

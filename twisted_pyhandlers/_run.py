@@ -274,11 +274,20 @@ class HandlerRun:
             self._startTimer()
             self._steps.call(self._runHandler)
 
-    def endUnlessStarted(self) -> None:
+    def endAfterSteps(self) -> None:
         """
-        The last step of a run whose HTTP/2 stream is gone: if ``main`` was
-        never handed over, the run ends here, without it.  Worker thread.
+        The run's HTTP/2 stream is gone: once the steps given so far are
+        over (skipped, or returned, if one holds a thread), the run ends
+        without ``main`` unless ``main`` was handed over already (then it
+        ends as it does when its client has gone).  Reactor thread.
         """
+        if self._steps is None:
+            self._endUnlessStarted()
+        else:
+            self._steps.call(self._endUnlessStarted)
+
+    def _endUnlessStarted(self) -> None:
+        """End the run here if ``main`` was never handed over.  Worker or reactor thread."""
         if not self._handlerQueued:
             self._finish()
 
@@ -722,7 +731,7 @@ class StreamRun:
         """
         if not self._gone:
             self._gone = True
-            self.run.step(self.run.endUnlessStarted)
+            self.run.endAfterSteps()
 
 
 class ServerAnswer(Resource):
