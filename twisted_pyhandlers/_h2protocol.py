@@ -8,8 +8,12 @@ from Twisted 26.10's ``twisted/web/_http2.py``: ``H2Stream._conn`` (offered
 as :attr:`HandlerH2Stream.connection`) and ``_request``; ``H2Connection``'s
 ``_requestReceived``, ``_requestDataReceived``, ``_requestEnded``,
 ``_requestAborted``, ``_requestDone``, ``_outboundStreamQueues``,
-``_streamCleanupCallbacks``, ``_stillProducing``, ``priority`` and
-``_tryToWriteControlData``.  Check them again when Twisted is upgraded.
+``_streamCleanupCallbacks``, ``_stillProducing``, ``priority``,
+``_tryToWriteControlData``, and, for the send loop and the limits,
+``dataReceived``, ``_sendPrioritisedData``, ``_handleWindowUpdate``,
+``_handlePriorityUpdate``, ``_terminate``, ``_sendingDeferred``,
+``_consumerBlocked``, ``_bufferedControlFrames`` and
+``_END_STREAM_SENTINEL``.  Check them again when Twisted is upgraded.
 
 Twisted's HTTP/2 hands a request to the resource tree only once its whole
 body has arrived, and owns the end of every stream.  wptserve's HTTP/2
