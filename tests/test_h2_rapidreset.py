@@ -294,3 +294,80 @@ def test_streamsResetBeforeMainGiveTheirPlaceBack(server: Server) -> None:
         assert (statusOf(headers), body) == (200, b"hello"), frames
     finally:
         client.close()
+
+
+#: A WebSocket handler that holds its thread until the client goes.
+HOLDING_WSH = """
+def web_socket_do_extra_handshake(request):
+    request.ws_extension_processors = []
+
+
+def web_socket_transfer_data(request):
+    while request.ws_stream.receive_message() is not None:
+        pass
+"""
+
+
+def test_webSocketStreamsCountAsRunningHandlers(tmp_path: Path) -> None:
+    """
+    A WebSocket over HTTP/2 (extended CONNECT) holds a handler thread for
+    as long as it is open, so it holds a place among its client's running
+    handlers: with RUNS_PER_CLIENT of them open over two connections from
+    one address, the next stream is refused (REFUSED_STREAM); once the
+    client resets one and its handler returns, a new one is taken.
+    """
+    from hpack import Encoder
+    from hyperframe.frame import HeadersFrame
+
+    root = tmp_path / "root"
+    (root / "ws").mkdir(parents=True)
+    (root / "ws" / "hold_wsh.py").write_text(HOLDING_WSH)
+    process = Server(tmp_path, "--root", str(root), "--ws-handlers", "ws", "--tls-dir", "tls",
+                     "--listen", "h2=tcp:0:interface=127.0.0.1", "--threads", "300")
+    process.start(origins=1)
+    port = portOf(process)
+    clients = [FrameClient(port, source="127.0.0.6") for _ in range(2)]
+    encoders = [Encoder(), Encoder()]
+
+    def connect(which: int, streamID: int) -> None:
+        headers = [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"), (":path", "/hold"),
+                   (":authority", f"localhost:{port}"), ("sec-websocket-version", "13")]
+        block = encoders[which].encode(headers)
+        clients[which].sock.sendall(HeadersFrame(streamID, data=block, flags=["END_HEADERS"]).serialize())
+
+    def answerTo(which: int, streamID: int) -> Frame:
+        while True:
+            got = clients[which].frame()
+            if got.stream_id == streamID and isinstance(got, (HeadersFrame, RstStreamFrame)):
+                return got
+
+    try:
+        counts = (RUNS_PER_CONNECTION - 1, RUNS_PER_CLIENT - (RUNS_PER_CONNECTION - 1))
+        streams = [[1 + 2 * index for index in range(count)] for count in counts]
+        for which in (0, 1):
+            for streamID in streams[which]:
+                connect(which, streamID)
+            for streamID in streams[which]:
+                answer = answerTo(which, streamID)
+                assert isinstance(answer, HeadersFrame) and statusOf(clients[which].headersOf(answer)) == 200
+        over = streams[1][-1] + 2
+        connect(1, over)
+        refused = answerTo(1, over)
+        assert isinstance(refused, RstStreamFrame) and refused.error_code == 7, refused
+        reset = RstStreamFrame(streams[0][0])
+        reset.error_code = 8
+        clients[0].sock.sendall(reset.serialize())
+        taken = False
+        for attempt in range(50):
+            streamID = over + 2 * (attempt + 1)
+            connect(1, streamID)
+            answer = answerTo(1, streamID)
+            if isinstance(answer, HeadersFrame):
+                assert statusOf(clients[1].headersOf(answer)) == 200
+                taken = True
+                break
+        assert taken, "the reset WebSocket's place never came back"
+    finally:
+        for client in clients:
+            client.close()
+        process.stop()
