@@ -54,6 +54,14 @@ HANDLERS: dict[str, str] = {
         '    response.headers.set(b"Content-Type", b"text/plain")\n'
         '    return b"slept\\n"\n'
     ),
+    # The handler the rapid-reset scenario's flood asks for (bench/rapidreset.py).
+    "sleep1.py": (
+        "import time\n"
+        "\n"
+        "def main(request, response):\n"
+        "    time.sleep(1)\n"
+        '    return b"slept\\n"\n'
+    ),
     "mib.py": (
         f'BODY = b"x" * {MIB_BODY_SIZE}\n'
         "\n"

@@ -49,6 +49,7 @@ from bench.docroot import (
     writeDocRoot,
 )
 from bench.h2load import H2LOAD, H2loadError, runH2load
+from bench.rapidreset import FLOOD_RATE, RapidResetResult, measureRapidReset
 from bench.servers import (
     ServerFailed,
     ServerProcess,
@@ -279,6 +280,7 @@ class Report:
     gib: dict[str, GibResult] = field(default_factory=dict)
     startTimes: list[float] = field(default_factory=list)
     settings: dict[str, object] = field(default_factory=dict)
+    rapidReset: dict[str, RapidResetResult] = field(default_factory=dict)
 
 
 # -- measuring ---------------------------------------------------------------
@@ -449,6 +451,9 @@ def computeTargets(report: Report) -> list[Target]:
     if gib is not None and gib.bytesReceived == GIB_PIECES * GIB_PIECE_SIZE:
         gibGrowth = gib.growth / MIB
     start = statistics.median(report.startTimes) if report.startTimes else None
+    flooded = report.rapidReset.get("ours")
+    floodedP99 = None if flooded is None else max((r.p99 or 0.0) for r in flooded.ordinary.values())
+    floodedErrors = None if flooded is None else float(sum(r.errors for r in flooded.ordinary.values()))
     return [
         Target(
             "tiny keep-alive: ours / wptserve",
@@ -529,6 +534,20 @@ def computeTargets(report: Report) -> list[Target]:
             False,
             "MiB",
             "" if gib is None else f"peak - before; {gib.status}, {gib.bytesReceived} bytes",
+        ),
+        Target(
+            "Rapid Reset flood: ordinary client's p99 (ours: h2, http, https)",
+            floodedP99,
+            0.05,
+            False,
+            "s",
+        ),
+        Target(
+            "Rapid Reset flood: ordinary client's failed requests (ours)",
+            floodedErrors,
+            1,
+            False,
+            "",
         ),
         Target(
             "start to first answer (median)",
@@ -645,6 +664,21 @@ def measurementTable(report: Report) -> str:
                 f"RSS {gib.rssBefore / MIB:.0f} -> peak {gib.rssPeak / MIB:.0f} -> after {gib.rssAfter / MIB:.0f} MiB",
             ]
         )
+    for name, flooded in report.rapidReset.items():
+        for label, measured in flooded.ordinary.items():
+            rows.append(
+                [
+                    f"rapid-reset: ordinary client, {label}",
+                    name,
+                    f"{measured.requestsPerSecond:.0f}",
+                    _ms(measured.p50),
+                    _ms(measured.p99),
+                    "",
+                    "",
+                    errorCell(measured),
+                    f"flood: {flooded.flood.streams} streams, {flooded.flood.connections} conns, GOAWAYs {flooded.flood.goaways}",
+                ]
+            )
     if report.startTimes:
         rows.append(
             [
@@ -706,6 +740,7 @@ def reportJson(report: Report, targets: list[Target]) -> dict[str, object]:
         },
         "gib": {server: asdict(result) | {"growth": result.growth} for server, result in report.gib.items()},
         "startTimes": report.startTimes,
+        "rapidReset": {server: asdict(result) for server, result in report.rapidReset.items()},
         "targets": [asdict(target) | {"passed": target.passed} for target in targets],
     }
 
@@ -796,7 +831,7 @@ def parseArguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        help="comma-separated scenario keys to run: " + ",".join(s.key for s in SCENARIOS) + ",gib,start",
+        help="comma-separated scenario keys to run: " + ",".join(s.key for s in SCENARIOS) + ",gib,start,rapid-reset",
     )
     parser.add_argument(
         "--access-log",
@@ -835,7 +870,7 @@ def progress(message: str) -> None:
 
 
 def _selected(args: argparse.Namespace) -> set[str]:
-    every = {s.key for s in SCENARIOS} | {"gib", "start"}
+    every = {s.key for s in SCENARIOS} | {"gib", "start", "rapid-reset"}
     if not args.only:
         return every
     chosen = {key.strip() for key in args.only.split(",") if key.strip()}
@@ -957,6 +992,33 @@ def runBench(args: argparse.Namespace, workDir: Path) -> Report:
                 f"  {gib.status}, {gib.bytesReceived} bytes in {gib.seconds:.1f} s, RSS growth {gib.growth / MIB:.1f} MiB"
             )
 
+    if "rapid-reset" in selected:
+        # Fresh servers: the flood leaves threads behind on wptserve.
+        flooded: dict[str, Callable[[], ServerProcess]] = {
+            "wptserve": makers["wptserve-h2"],
+            # Our h2, https and plain http ports in one process.
+            "ours": lambda: ourTLSServer(
+                root, workDir / "ours-flooded.log", workDir / "tls-ours", threads=args.threads, plain=True
+            ),
+        }
+        for name, make in flooded.items():
+            with make() as server:
+                server.start()
+                server.waitReady("/tiny.py")
+                progress(
+                    f"rapid-reset: {name} flooded from 127.0.0.2 ({FLOOD_RATE} streams/s at most) while an "
+                    f"ordinary client asks its {', '.join(server.ports)} ports, {args.duration:g} s each"
+                )
+                result = measureRapidReset(server, args.duration, workDir / f"flood-{name}.log")
+            report.rapidReset[name] = result
+            for label, measured in result.ordinary.items():
+                progress(
+                    f"  {label}: {measured.requestsPerSecond:.0f} req/s, p99 {_ms(measured.p99)}, errors {measured.errors}"
+                )
+            progress(
+                f"  flood: {result.flood.streams} streams on {result.flood.connections} connections, GOAWAYs {result.flood.goaways}"
+            )
+
     if "start" in selected:
         progress(f"start: timing spawn to first 200, {args.start_tries} time(s)")
         report.startTimes = measureStart(root, workDir, args.start_tries, args.threads)
@@ -982,7 +1044,8 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.exists(WRK):
         progress(f"wrk is not installed ({WRK})")
         return 2
-    if any(s.tool == "h2load" and s.key in _selected(args) for s in SCENARIOS) and not os.path.exists(H2LOAD):
+    needsH2load = any(s.tool == "h2load" and s.key in _selected(args) for s in SCENARIOS) or "rapid-reset" in _selected(args)
+    if needsH2load and not os.path.exists(H2LOAD):
         progress(f"h2load is not installed ({H2LOAD}; Debian's nghttp2-client)")
         return 2
     # SIGINT too: a shell starts background jobs with SIGINT ignored.

@@ -381,13 +381,17 @@ def ourTLSServer(
     *,
     threads: int | None = None,
     python: str = sys.executable,
+    plain: bool = False,
 ) -> ServerProcess:
     """
     ``twistd -n --pidfile= pyhandlers --root ROOT --tls-dir DIR --listen
     https=tcp:PORT:interface=127.0.0.1 --listen h2=tcp:PORT:interface=127.0.0.1``:
-    our server's https and h2 ports in one process, with the made certificate.
+    our server's https and h2 ports in one process, with the made
+    certificate; with ``plain``, a plain http port in the same process too.
     """
     ports = {"https": freePort(), "h2": freePort()}
+    if plain:
+        ports["http"] = freePort()
     argv = [
         python,
         "-c",

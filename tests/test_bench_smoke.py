@@ -23,6 +23,7 @@ if str(REPO) not in sys.path:
 from bench import run  # noqa: E402
 from bench.docroot import TINY_BODY, writeDocRoot  # noqa: E402
 from bench.h2load import H2loadError, parseH2loadOutput, percentile, runH2load  # noqa: E402
+from bench.rapidreset import FLOOD_PATH, measureRapidReset  # noqa: E402
 from bench.servers import getStatus, ourServer, ourTLSServer, wptserveServer  # noqa: E402
 from bench.wrk import WrkError, combineResults, parseWrkOutput, runWrk  # noqa: E402
 
@@ -296,3 +297,34 @@ def test_chartIsAPng(tmp_path: Path) -> None:
     run.drawChart(report, chart)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert chart.stat().st_size > 10_000
+
+
+@pytest.mark.skipif(shutil.which("h2load") is None, reason="h2load (nghttp2-client) is not installed")
+def test_rapidResetScenarioFloodsAndMeasures(tmp_path: Path) -> None:
+    """
+    The rapid-reset scenario's pieces on our h2 port: the flooder process
+    opens and resets streams from 127.0.0.2 and sees our GOAWAY
+    ENHANCE_YOUR_CALM (error 11) on the connections it spends, while
+    h2load and wrk read the ordinary client's figures on the h2, http and
+    https ports of the same process; its targets are
+    judged from the result (a p99 bound and no failed request).
+    """
+    root = writeDocRoot(tmp_path / "root")
+    assert (root / FLOOD_PATH.lstrip("/")).exists()
+    with ourTLSServer(root, tmp_path / "ours.log", tmp_path / "tls", threads=16, plain=True) as ours:
+        ours.start()
+        ours.waitReady("/tiny.py")
+        result = measureRapidReset(ours, 1, tmp_path / "flood.log")
+    assert result.flood.streams > 200 and result.flood.connections >= 1
+    assert result.flood.goaways.get("11", 0) >= 1, result.flood
+    assert set(result.ordinary) == {"h2", "http", "https"}
+    assert all(measured.requests > 0 for measured in result.ordinary.values()), result.ordinary
+    report = run.Report()
+    report.rapidReset["ours"] = result
+    targets = {target.name: target for target in run.computeTargets(report)}
+    failures = targets["Rapid Reset flood: ordinary client's failed requests (ours)"]
+    assert failures.value == float(sum(measured.errors for measured in result.ordinary.values()))
+    assert targets["Rapid Reset flood: ordinary client's p99 (ours: h2, http, https)"].value == max(
+        measured.p99 or 0.0 for measured in result.ordinary.values()
+    )
+    assert "rapid-reset: ordinary client, http" in run.measurementTable(report)

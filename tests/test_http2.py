@@ -52,9 +52,40 @@ HANDLERS = {
         def main(request, response):
             return [("Content-Type", "text/plain")], b"|".join(seen) + b"|body=" + request.body
     """,
+    "frames.py": """
+        import json
+        def main(request, response):
+            kinds = [type(frame).__name__ for frame in request.frames]
+            kept = sum(len(getattr(frame, "data", b"")) for frame in request.frames)
+            return json.dumps({"kinds": kinds, "stream": request.h2_stream_id, "body": len(request.body), "kept": kept})
+    """,
     "raw11.py": """
         def main(request, response):
             response.writer.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nno")
+    """,
+    "image.py": """
+        # wpt's fetch/cross-origin-resource-policy/resources/image.py, in short.
+        def main(request, response):
+            body = b"\\x89PNG not really"
+            response.add_required_headers = False
+            response.writer.write_status(200)
+            response.writer.write_header(b"content-length", len(body))
+            response.writer.write_header(b"content-type", b"image/png")
+            response.writer.end_headers()
+            response.writer.write(body)
+    """,
+    "rawafterdata.py": """
+        def main(request, response):
+            response.writer.write_status(200)
+            response.writer.end_headers()
+            response.writer.write_content(b"some")
+            response.writer.write(b"raw")
+    """,
+    "headersonly.py": """
+        def main(request, response):
+            response.writer.write_status(204)
+            response.writer.write_header("x-only", "headers")
+            response.writer.end_headers()
     """,
     "rawframes.py": """
         def main(request, response):
@@ -223,23 +254,90 @@ def test_handleDataFramesArriveOneByOne(h2: Server) -> None:
     assert answer.content == b"headers:POST|one|two|three|body=onetwothree"
 
 
-def test_rawWriteResetsStreamOnly(h2: Server) -> None:
+def test_framesOfAFileWithoutFrameSteps(h2: Server) -> None:
     """
-    Raw ``writer.write()`` of HTTP/1.1 bytes on an HTTP/2 stream resets that
-    stream (INTERNAL_ERROR), logs a clear error, and the connection serves
+    A handler file without ``handle_headers``/``handle_data`` sees the same
+    ``request.frames`` (the HEADERS event, then the DATA events, their
+    payload not kept twice: it is ``request.body``), ``h2_stream_id`` and
+    body the first time (its code not yet cached: its frames are steps)
+    and after (cached: the frames are only noted, and the run starts once
+    the request is complete).
+    """
+    with httpx.Client(http2=True, verify=caOf(h2), timeout=30) as client:
+        for _ in range(3):
+            answer = client.post(f"https://localhost:{portOf(h2)}/frames.py", content=b"x" * 50000)
+            assert answer.http_version == "HTTP/2"
+            got = answer.json()
+            assert got["kinds"][0] == "RequestReceived" and set(got["kinds"][1:]) == {"DataReceived"}
+            assert (got["body"], got["kept"]) == (50000, 0)
+            assert got["stream"] % 2 == 1
+
+
+def test_rawWriteBeforeAnyFrameIs500(h2: Server) -> None:
+    """
+    Raw ``writer.write()`` of HTTP/1.1 bytes on an HTTP/2 stream, before
+    anything went out, is the handler's error, answered 500 with the
+    error's JSON body (as ``wpt serve``, whose HTTP/2 writer raises there);
+    the connection serves the next request.
+    """
+    client = FrameClient(portOf(h2))
+    try:
+        headers, body, frames = client.response(client.request("/raw11.py"))
+        assert statusOf(headers) == 500
+        assert b"writer.write() of raw bytes on an HTTP/2 stream" in body
+        assert json.loads(body)["error"]["code"] == 500
+        headers, body, _ = client.response(client.request("/hello.py"))
+        assert (statusOf(headers), body) == (200, b"hello")
+    finally:
+        client.close()
+
+
+def test_rawWriteAfterStructuredHeadersIs500(h2: Server) -> None:
+    """
+    wpt's ``image.py`` pattern over HTTP/2 (``write_status``,
+    ``write_header``, ``end_headers``, then ``write(body)``): the HEADERS
+    frame was held, so the client gets the 500 ``wpt serve`` gives (there,
+    the structured calls themselves raise), not a 200 whose stream breaks.
+    """
+    client = FrameClient(portOf(h2))
+    try:
+        headers, body, frames = client.response(client.request("/image.py"))
+        assert statusOf(headers) == 500
+        assert b"writer.write() of raw bytes" in body
+        assert [dict(headers).get(b"content-type")] == [b"application/json"]
+        assert not any(isinstance(frame, RstStreamFrame) for frame in frames)
+    finally:
+        client.close()
+
+
+def test_rawWriteAfterDataResetsStreamOnly(h2: Server) -> None:
+    """
+    Once DATA went out, a raw ``write()`` can only reset the stream
+    (INTERNAL_ERROR), with a clear error in the log; the connection serves
     the next request.
     """
     client = FrameClient(portOf(h2))
     try:
-        streamID = client.request("/raw11.py")
-        _, _, frames = client.response(streamID)
+        headers, body, frames = client.response(client.request("/rawafterdata.py"))
+        assert statusOf(headers) == 200
         assert isinstance(frames[-1], RstStreamFrame) and frames[-1].error_code == 2
-        assert not any(isinstance(f, DataFrame) for f in frames)
         headers, body, _ = client.response(client.request("/hello.py"))
         assert (statusOf(headers), body) == (200, b"hello")
     finally:
         client.close()
     assert "writer.write() of raw bytes on the HTTP/2 stream" in h2.text()
+
+
+def test_heldHeadersGoOutWhenTheHandlerEnds(h2: Server) -> None:
+    """A handler that ends its headers and returns gets its HEADERS frame sent, then the end of the stream."""
+    client = FrameClient(portOf(h2))
+    try:
+        headers, body, frames = client.response(client.request("/headersonly.py"))
+        assert statusOf(headers) == 204
+        assert dict(headers)[b"x-only"] == b"headers"
+        assert body == b""
+    finally:
+        client.close()
 
 
 def test_rawFramesGetNothingAdded(h2: Server) -> None:

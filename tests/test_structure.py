@@ -507,6 +507,7 @@ DECLARED_IMPORTS = {
     "zope": "twisted",  # zope.interface, Twisted's own dependency
     "OpenSSL": "twisted",  # twisted[tls]
     "h2": "twisted",  # twisted[http2]
+    "priority": "twisted",  # twisted[http2] (the send loop of _h2protocol waits on its DeadlockError)
     "hpack": "hpack",
     "hyperframe": "hyperframe",
     "cryptography": "cryptography",

@@ -36,6 +36,12 @@ class CompiledCode(Protocol):
     def get(self, path: str, signature: Optional[Tuple[int, int]] = None) -> CodeType:
         """The compiled code of the file at ``path``, compiled again if it changed."""
 
+    def hasFrameSteps(self, path: str, signature: Optional[Tuple[int, int]]) -> Optional[bool]:
+        """
+        Whether the cached code of ``path`` (for ``signature``) may define
+        HTTP/2 frame steps; None when not cached.  Reactor thread.
+        """
+
 
 class HandlerReactor(IReactorCore, IReactorThreads, IReactorTime):
     """

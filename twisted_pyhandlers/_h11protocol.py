@@ -57,7 +57,7 @@ from zope.interface import implementer
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, logUnfinished
 from twisted_pyhandlers._h11writer import ResponseWriter, wholeResponse
-from twisted_pyhandlers._interfaces import IHandlerChannel, IHandlerRequest
+from twisted_pyhandlers._interfaces import IHandlerChannel, IHandlerRequest, IRunWatcher
 from twisted_pyhandlers._response import httpDate
 
 #: Seconds a client has to send a request's whole header block, from its
@@ -190,16 +190,23 @@ class HandlerRequest(Request):
         """
         Route the request and render what it names, as Twisted's
         ``Request.process`` does, without setting the ``Server`` and
-        ``Date`` headers first (see :meth:`write`).
+        ``Date`` headers first (see :meth:`write`), and without walking
+        the tree again for an HTTP/2 stream that was looked up when its
+        headers arrived.
         """
-        self.site = self.channel.site  # type: ignore[attr-defined]
-        self.prepath = []
-        self.postpath = [unquote(segment) for segment in self.path[1:].split(b"/")]
+        channel = self.channel
+        self.site = channel.site  # type: ignore[attr-defined]
+        lookedUp = channel.lookedUp if IHandlerChannel.providedBy(channel) else None  # type: ignore[attr-defined]
+        if lookedUp is None:
+            self.prepath = []
+            self.postpath = [unquote(segment) for segment in self.path[1:].split(b"/")]
         if self.path == b"*":
             self._handleStar()
             return
         try:
-            resrc = self.site.getResourceFor(self)
+            # An HTTP/2 stream whose run started with its headers was
+            # looked up then: the same resource, not a second walk.
+            resrc = lookedUp if lookedUp is not None else self.site.getResourceFor(self)
             if twistedResource._IEncodingResource.providedBy(resrc):
                 encoder = resrc.getEncoder(self)
                 if encoder is not None:
@@ -232,13 +239,25 @@ class HandlerRequest(Request):
     #: connection is lost (see :meth:`watchOutput`).
     _output: Any = None
 
+    #: Told when a handler run takes this request up and lets it go (an
+    #: HTTP/2 stream counts its running handlers so), or None.
+    runWatcher: Optional[IRunWatcher] = None
+
     def watchOutput(self, output: Any) -> None:
         """
         Tell ``output`` (a :class:`~twisted_pyhandlers._output.ResponseOutput`)
         when this request's connection is lost, instead of it waiting on
-        :meth:`notifyFinish` (a Deferred per request).  Reactor thread.
+        :meth:`notifyFinish` (a Deferred per request); None once the run
+        has let go of the request.  The :attr:`runWatcher` hears of both.
+        Reactor thread.
         """
         self._output = output
+        watcher = self.runWatcher
+        if watcher is not None:
+            if output is None:
+                watcher.runEnded()
+            else:
+                watcher.runStarted()
 
     def connectionLost(self, reason: Any) -> None:
         """
@@ -304,6 +323,7 @@ class HandlerChannel(HTTPChannel):
     writerClass = ResponseWriter
     #: No run starts before its request is complete on HTTP/1.1.
     streamRun = None
+    lookedUp = None
 
     _log = Logger()
 

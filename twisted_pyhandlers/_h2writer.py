@@ -16,8 +16,16 @@ frames.  The calls that answer something (``write_push``'s stream id,
 ``get_max_payload_size``) wait for the reactor.
 
 Raw ``write()`` of bytes has no meaning on an HTTP/2 stream (HTTP/1.1 bytes
-would corrupt the connection): it is an error in the log and a reset of the
-stream.
+would corrupt the connection).  On ``wpt serve`` it raises in the handler
+(wptserve's HTTP/2 writer has no structured calls and no ``write`` of
+bytes), and the handler's error is answered 500; so here too, as long as
+nothing of the response reached the wire: the HEADERS frame of the
+structured calls (``end_headers``) is held until the next frame, the
+handler's end, or ``flush()``, so that ``write_status``, ``write_header``,
+``end_headers`` then ``write(body)`` (as wpt's
+``fetch/cross-origin-resource-policy/resources/image.py`` does) is a 500
+with the error, not a 200 whose stream breaks.  Once frames went out, a raw
+write is an error in the log and a reset of the stream.
 """
 
 from __future__ import annotations
@@ -43,6 +51,10 @@ H2_PSEUDO_HEADERS = frozenset({"method", "scheme", "host", "path", "authority", 
 CONNECTION_HEADERS = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
 
 
+class RawWriteOnHTTP2(TypeError):
+    """``writer.write()`` of raw bytes on an HTTP/2 stream, before any frame went out."""
+
+
 class H2ResponseWriter(WriterBase):
     """
     Writes a response's frames to one HTTP/2 stream.
@@ -58,6 +70,8 @@ class H2ResponseWriter(WriterBase):
 
     _log = Logger()
     file_chunk_size = 32 * 1024
+    #: A handler is not started for a stream reset before it started.
+    startsWhenClientGone = False
     default_status = 200
 
     def __init__(self, output: ResponseOutput, response: WrittenResponse) -> None:
@@ -72,6 +86,10 @@ class H2ResponseWriter(WriterBase):
         self.stream_ended = False
         self._status: Optional[int] = None
         self._headers: List[Tuple[bytes, bytes]] = []
+        # The HEADERS of end_headers, held until the next frame (see the
+        # module docstring), and whether any frame was handed over.
+        self._held: Optional[List[Tuple[bytes, bytes]]] = None
+        self._handedOver = False
         # The output counts only DATA payloads here, so the body starts at 0
         # (the access log's size is body bytes only, as on HTTP/1.1).
         output.bodyStart = 0
@@ -90,9 +108,27 @@ class H2ResponseWriter(WriterBase):
 
     # -- the reactor hand-over --------------------------------------------------
 
+    def _sendHeld(self) -> None:
+        """Hand over the held HEADERS frame, if any, before what comes next."""
+        if self._held is not None:
+            headers, self._held = self._held, None
+            streamID = self.stream_id
+            self._do(lambda: self._connection.sendHeaders(streamID, headers, False))
+
+    def end(self) -> None:
+        """The handler is done writing: the held HEADERS frame goes out."""
+        self._sendHeld()
+
+    def flush(self) -> bool:
+        """The held HEADERS frame goes out, and this returns once everything was handed to the connection."""
+        self._sendHeld()
+        return super().flush()
+
     def _do(self, work: Callable[[], object], size: int = 0) -> bool:
         """Run ``work`` on the reactor in order; a failure there resets the stream."""
+        self._sendHeld()
         self.content_written = True
+        self._handedOver = True
         streamID, connection = self.stream_id, self._connection
         url = self.request.url
 
@@ -193,10 +229,10 @@ class H2ResponseWriter(WriterBase):
             self.write_status(self.default_status)
         if self._response.add_required_headers:
             self._defaultHeaders(content)
-        headers = [(b":status", b"%d" % (self._status or self.default_status,))] + self._headers
+        self._held = [(b":status", b"%d" % (self._status or self.default_status,))] + self._headers
         self._headers_complete = True
-        streamID = self.stream_id
-        return self._do(lambda: self._connection.sendHeaders(streamID, headers, False))
+        self.content_written = True
+        return not self._output.lost
 
     def write_content(self, data: Union[Writable, IO[bytes]]) -> bool:
         """Body data, sending the HEADERS frame first if it has not gone out."""
@@ -222,9 +258,24 @@ class H2ResponseWriter(WriterBase):
 
     def write(self, data: Writable) -> bool:
         """
-        Raw bytes cannot go on an HTTP/2 stream: log the error and reset the
-        stream (the connection and its other streams go on).
+        Raw bytes cannot go on an HTTP/2 stream.  Before any frame went
+        out, this raises (the response is forgotten, so the handler's error
+        is answered 500, as on ``wpt serve``); after, it logs the error and
+        resets the stream (the connection and its other streams go on).
+
+        :raises RawWriteOnHTTP2: if nothing reached the wire yet.
         """
+        if not self._handedOver:
+            self._held = None
+            self._status = None
+            self._headers = []
+            self._headers_seen = set()
+            self._headers_complete = False
+            self.content_written = False
+            raise RawWriteOnHTTP2(
+                "writer.write() of raw bytes on an HTTP/2 stream: HTTP/2 has no raw byte stream "
+                "(use write_content, write_data or the write_raw_*_frame calls)"
+            )
         self._log.error(
             "writer.write() of raw bytes on the HTTP/2 stream {stream} of {url}: HTTP/2 has no raw "
             "byte stream (use write_data or the write_raw_*_frame calls); the stream is reset",
@@ -314,7 +365,9 @@ class H2ResponseWriter(WriterBase):
         """
         promise = [(self._text(name), self._text(value)) for name, value in promise_headers]
         streamID = self.stream_id
+        self._sendHeld()
         self.content_written = True
+        self._handedOver = True
         pushID: int = self._output.callOnReactor(
             lambda: self._connection.pushPromise(streamID, promise, push_stream_id)
         )

@@ -49,6 +49,12 @@ class IHandlerChannel(Interface):
         "arrived (HTTP/2), or None: its request then goes on to ``main``."
     )
 
+    lookedUp = Attribute(
+        "The resource that started :attr:`streamRun`, found when the stream's headers "
+        "arrived (the request's ``prepath`` and ``postpath`` as that look-up left them), "
+        "or None: the complete request is not looked up again."
+    )
+
     def handlerTimer(reactor: Any) -> Optional[HandlerTimer]:
         """
         The :class:`HandlerTimer` the connection keeps for the handler timeout of its requests, one after
@@ -84,6 +90,22 @@ class IHandlerRequest(Interface):
         """
 
 
+class IRunWatcher(Interface):
+    """
+    Told when a handler run takes up a request and when it lets go of it
+    (its thread returned, or it never ran): provided by
+    :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`, which counts
+    its run's place among the connection's and the client's running
+    handlers (:mod:`twisted_pyhandlers._h2limits`).  Reactor thread.
+    """
+
+    def runStarted() -> None:
+        """A run took up the request."""
+
+    def runEnded() -> None:
+        """The run let go of the request."""
+
+
 class IStreamRun(Interface):
     """
     A handler run started when an HTTP/2 stream's headers arrived, before
@@ -91,8 +113,18 @@ class IStreamRun(Interface):
     :class:`~twisted_pyhandlers._run.StreamRun`.  Reactor thread.
     """
 
-    def dataReceived(frame: Any) -> None:
-        """A DATA frame of the stream arrived (an ``h2`` ``DataReceived`` event)."""
+    def dataReceived(frame: Any, consumed: Any) -> None:
+        """
+        A DATA frame of the stream arrived (an ``h2`` ``DataReceived``
+        event); ``consumed()`` is called on the reactor once its step is
+        over (the stream's flow-control window opens then).
+        """
+
+    def streamGone() -> None:
+        """
+        The stream was reset, or its connection lost: steps not yet run are
+        skipped, and a run that never reached ``main`` ends after them.
+        """
 
     def start() -> None:
         """The stream's request is complete: go on to ``main`` once the frame steps are done."""

@@ -203,6 +203,12 @@ class WriterBase:
         #: response object and ``main``'s return value alone.
         self.content_written = False
 
+    #: Whether a handler still starts for a client that has gone before it
+    #: started: yes on HTTP/1.1, as on wptserve (a client may send and
+    #: leave); an HTTP/2 writer says no (a reset stream is the client
+    #: saying it wants nothing more, and Rapid Reset makes that cheap).
+    startsWhenClientGone = True
+
     @property
     def headers_complete(self) -> bool:
         """Whether the header block was ended (on HTTP/2: the HEADERS frame sent)."""
@@ -229,6 +235,13 @@ class WriterBase:
     def _handOverBatch(self, pending: List[Any]) -> None:
         """Hand what a batch held (what the writer queued in ``_pending``) to the output as one."""
         raise NotImplementedError
+
+    def end(self) -> None:
+        """
+        The handler is done writing (called by the run before the response
+        is finished): a writer that holds something back sends it now.
+        Nothing is held here.
+        """
 
     def encode(self, data: Writable) -> bytes:
         """Convert text to bytes with ``response.encoding``."""

@@ -193,6 +193,9 @@ class HandlerRun:
         self._timer: Optional[IDelayedCall] = None
         self._sharedTimer: Optional[HandlerTimer] = None
         self._awaiting: Optional[Deferred[Any]] = None
+        # Whether the handler's main was handed to the pool (HTTP/2 frame
+        # steps come first).
+        self._handlerQueued = False
 
     # -- starting ------------------------------------------------------------
 
@@ -202,6 +205,7 @@ class HandlerRun:
         timeout if it has one; answer 503 at once if the pool is exhausted
         by stuck handlers.  Reactor thread.
         """
+        self._handlerQueued = True
         self._startTimer()
         try:
             self._context.threadpool.callInThread(self._runHandler)
@@ -239,23 +243,53 @@ class HandlerRun:
         """
         self._runHandler()
 
-    def step(self, work: Callable[[], None]) -> None:
+    def step(self, work: Callable[[], None], then: Optional[Callable[[], None]] = None) -> None:
         """
         Run ``work`` in the thread pool after the steps given before it, one
         at a time: an HTTP/2 stream's ``handle_headers`` and ``handle_data``
-        calls, which come before the body is complete.  Reactor thread.
+        calls, which come before the body is complete.  A step whose client
+        has gone (its stream reset) is skipped.  ``then`` is called on the
+        reactor thread once the step is over, whichever way.  Reactor
+        thread.
         """
         if self._steps is None:
             self._steps = SerialCalls(self._context.threadpool)
-        self._steps.call(work)
+
+        def guarded() -> None:
+            try:
+                if not self._output.lost and self.state is RunState.RUNNING:
+                    work()
+            finally:
+                if then is not None:
+                    self._context.reactor.callFromThread(then)
+
+        self._steps.call(guarded)
 
     def startAfterSteps(self) -> None:
         """Run the handler (as :meth:`start`) once the steps given so far are done.  Reactor thread."""
+        self._handlerQueued = True
         if self._steps is None:
             self.start()
         else:
             self._startTimer()
             self._steps.call(self._runHandler)
+
+    def endAfterSteps(self) -> None:
+        """
+        The run's HTTP/2 stream is gone: once the steps given so far are
+        over (skipped, or returned, if one holds a thread), the run ends
+        without ``main`` unless ``main`` was handed over already (then it
+        ends as it does when its client has gone).  Reactor thread.
+        """
+        if self._steps is None:
+            self._endUnlessStarted()
+        else:
+            self._steps.call(self._endUnlessStarted)
+
+    def _endUnlessStarted(self) -> None:
+        """End the run here if ``main`` was never handed over.  Worker or reactor thread."""
+        if not self._handlerQueued:
+            self._finish()
 
     # -- running -------------------------------------------------------------
 
@@ -270,6 +304,12 @@ class HandlerRun:
         thread (reactor thread for :meth:`answerHere`).
         """
         if not self._enter():
+            return
+        if self._output.lost and not self.response.writer.startsWhenClientGone:
+            # An HTTP/2 stream reset before its handler started: it never
+            # starts (a reset costs no handler run).
+            self._leave()
+            self._finish()
             return
         try:
             try:
@@ -417,7 +457,10 @@ class HandlerRun:
                     )
                     response.close_connection = True
         finally:
-            self._finish()
+            try:
+                response.writer.end()
+            finally:
+                self._finish()
 
     def _finish(self) -> None:
         """
@@ -613,11 +656,18 @@ class PythonFileResource(Resource):
         """
         An HTTP/2 stream's headers arrived (its body may not have): start
         the run now, with the file's ``handle_headers(frame, request,
-        response)`` as its first step, as wptserve's HTTP/2 server does.
+        response)`` as its first step, as wptserve's HTTP/2 server does
+        (unless the file's cached code shows it has no frame steps: then
+        the frames are only noted in ``request.frames``).
         Called by :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`.
         Reactor thread.
         """
-        streamRun = StreamRun(self._makeRun(request), streamID)
+        run = self._makeRun(request)
+        script = run.handler
+        assert isinstance(script, HandlerScript)
+        # A file known to have no frame steps is not run until its request
+        # is complete: one hand-over to the pool instead of two.
+        streamRun = StreamRun(run, streamID, stepping=script.hasFrameSteps() is not False)
         streamRun.frameReceived("handle_headers", frame)
         return streamRun
 
@@ -627,11 +677,15 @@ class StreamRun:
     """
     One HTTP/2 stream's handler run while its frames arrive: each frame is
     a step of the run (``handle_headers``, then ``handle_data`` per DATA
-    frame), in order, in the thread pool.  Reactor thread.
+    frame), in order, in the thread pool, unless the file has no frame
+    steps (``stepping`` False: the frames are only noted).  A step whose
+    stream is gone does not run.  Reactor thread.
     """
 
-    def __init__(self, run: HandlerRun, streamID: int) -> None:
+    def __init__(self, run: HandlerRun, streamID: int, stepping: bool = True) -> None:
         self.run = run
+        self._stepping = stepping
+        self._gone = False
         run.request.h2_stream_id = streamID  # type: ignore[attr-defined]
         run.request.frames = []  # type: ignore[attr-defined]
 
@@ -639,21 +693,49 @@ class StreamRun:
         """The stream's request is complete: ``main`` runs once the frame steps are done."""
         self.run.startAfterSteps()
 
-    def frameReceived(self, name: str, frame: object) -> None:
-        """Queue the step for ``frame``: its handler function is ``name``."""
+    def frameReceived(self, name: str, frame: Any, consumed: Optional[Callable[[], None]] = None) -> None:
+        """
+        Queue the step for ``frame``: its handler function is ``name``;
+        ``consumed`` is called on the reactor once the step is over (ran,
+        failed, or was skipped).  After a ``handle_data`` step the DATA
+        frame kept in ``request.frames`` keeps no second copy of its
+        payload: the body is ``request.body``'s (the spool).
+        """
         run = self.run
         script = run.handler
         assert isinstance(script, HandlerScript)
+        if not self._stepping:
+            # No frame steps: the frame is noted here, on the reactor (main
+            # has not started), and its window given back at once.
+            run.request.frames.append(frame)  # type: ignore[attr-defined]
+            script.framesArrived()
+            if name == "handle_data":
+                frame.data = b""
+            if consumed is not None:
+                consumed()
+            return
 
         def step() -> None:
             run.request.frames.append(frame)  # type: ignore[attr-defined]
             script.frameStep(name, frame, run.request, run.response)
+            if name == "handle_data":
+                frame.data = b""
 
-        run.step(step)
+        run.step(step, consumed)
 
-    def dataReceived(self, frame: object) -> None:
-        """A DATA frame arrived."""
-        self.frameReceived("handle_data", frame)
+    def dataReceived(self, frame: object, consumed: Callable[[], None]) -> None:
+        """A DATA frame arrived; ``consumed`` (reactor thread) once its step is over."""
+        self.frameReceived("handle_data", frame, consumed)
+
+    def streamGone(self) -> None:
+        """
+        The stream was reset, or its connection lost: the steps not yet run
+        are skipped, and a run that never reached ``main`` ends after them
+        (its thread, if a step holds one, is let go when the step returns).
+        """
+        if not self._gone:
+            self._gone = True
+            self.run.endAfterSteps()
 
 
 class ServerAnswer(Resource):

@@ -28,6 +28,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, verboseLogFormatter
+from twisted_pyhandlers._h2limits import ClientLimits
 from twisted_pyhandlers._h2protocol import HandlerH2Connection
 from twisted_pyhandlers.compat.wptserve.stash import store_env_config, storeAddress
 from twisted_pyhandlers.resource import HandlerDirectory
@@ -103,9 +104,9 @@ def _h2Protocol(factory: Any) -> HandlerH2Connection:
     """
     The protocol of an :class:`H2Site` connection: HTTP/2 from the first
     byte (TLS negotiated ``h2``; a client that did not gets HTTP/2's
-    connection error), on the site's reactor.
+    connection error), on the site's reactor, held to the site's limits.
     """
-    return HandlerH2Connection(factory.reactor, factory.webSockets)
+    return HandlerH2Connection(factory.reactor, factory.webSockets, factory.clientLimits, factory.maxBody)
 
 
 class H2Site(HandlerSite):
@@ -121,6 +122,11 @@ class H2Site(HandlerSite):
     #: ``(context, dispatcher)`` of the WebSocket handlers extended CONNECT
     #: streams run (see :class:`SiteMaker`), or None for none.
     webSockets: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: What each client address holds over all its connections.
+        self.clientLimits = ClientLimits()
 
     def acceptableProtocols(self) -> List[bytes]:
         """The protocols TLS may negotiate by ALPN: HTTP/2 alone."""
@@ -250,10 +256,10 @@ class SiteMaker:
         return context, self._dispatcher
 
     def _h2Site(self) -> "H2Site":
-        # Of the limits only the idle timeout applies to HTTP/2 connections
-        # (the header deadline and the body limit live in HandlerChannel,
-        # the HTTP/1.1 parser).
-        limits = {name: value for name, value in self._limits.items() if name == "timeout"}
+        # Of the limits the idle timeout and the body limit apply to HTTP/2
+        # connections (the header deadline lives in HandlerChannel, the
+        # HTTP/1.1 parser; HTTP/2 headers come in whole frames).
+        limits = {name: value for name, value in self._limits.items() if name in ("timeout", "maxBody")}
         if self._logPath is None:
             site: H2Site = QuietH2Site(self._resource, parsePOSTFormSubmission=False, **limits)
         elif self._logPath == "-":

@@ -45,6 +45,7 @@ exactly as on wptserve.
 
 from __future__ import annotations
 
+import dis
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -124,7 +125,7 @@ class CodeCache:
     """
 
     def __init__(self) -> None:
-        self._entries: Dict[str, Tuple[Signature, CodeType]] = {}
+        self._entries: Dict[str, Tuple[Signature, CodeType, bool]] = {}
         self._lock = threading.Lock()
         self.compilations = 0
 
@@ -149,9 +150,38 @@ class CodeCache:
         with open(path, "rb") as source:
             code = compile(source.read(), path, "exec")
         with self._lock:
-            self._entries[path] = (signature, code)
+            self._entries[path] = (signature, code, _mayDefineFrameSteps(code))
             self.compilations += 1
         return code
+
+    def hasFrameSteps(self, path: str, signature: Optional[Signature]) -> Optional[bool]:
+        """
+        Whether the file's module body may define ``handle_headers`` or
+        ``handle_data`` (HTTP/2 frame steps), from the code cached for
+        ``signature``; None when that code is not cached (nothing is read
+        here: the reactor thread asks).
+        """
+        entry = self._entries.get(path)
+        if entry is None or signature is None or entry[0] != signature:
+            return None
+        return entry[2]
+
+
+#: The names of wptserve's HTTP/2 frame steps in a handler file.
+FRAME_STEP_NAMES = frozenset({"handle_headers", "handle_data"})
+
+
+def _mayDefineFrameSteps(code: CodeType) -> bool:
+    """
+    Whether a module body may bind a frame step's name: it names one (a
+    ``def``, an assignment, an import, or a string such as a ``globals()``
+    key), or imports ``*``.
+    """
+    if FRAME_STEP_NAMES.intersection(code.co_names):
+        return True
+    if any(isinstance(constant, str) and constant in FRAME_STEP_NAMES for constant in code.co_consts):
+        return True
+    return any(instruction.opname == "IMPORT_STAR" for instruction in dis.get_instructions(code))
 
 
 Namespace = Dict[str, Any]
@@ -204,6 +234,18 @@ class HandlerScript:
                 raise HTTPException(500, f"No main function or handlers in script {self._path}")
             raise HTTPException(500, f"No main function in script {self._path}")
         return main(request, response)
+
+    def hasFrameSteps(self) -> Optional[bool]:
+        """
+        Whether the file may have ``handle_headers``/``handle_data`` (see
+        :meth:`CodeCache.hasFrameSteps`); None when not known without
+        reading it.  Reactor thread.
+        """
+        return self._codeCache.hasFrameSteps(self._path, self._signature)
+
+    def framesArrived(self) -> None:
+        """An HTTP/2 stream's frames arrived for a file without frame steps (for ``main``'s error message)."""
+        self._framesSeen = True
 
     def frameStep(self, name: str, frame: Any, request: Any, response: Any) -> None:
         """

@@ -185,7 +185,12 @@ class WebSocketH2Stream:
     # -- the connection's calls, reactor thread ---------------------------------
 
     def start(self) -> None:
-        """Run the handshake and the handler in a handler thread.  Reactor thread."""
+        """
+        Run the handshake and the handler in a handler thread, holding a
+        place among the connection's running handlers until it returns
+        (see :mod:`twisted_pyhandlers._h2limits`).  Reactor thread.
+        """
+        self.connection.runStarted()
         self.context.threadpool.callInThread(self._run)
 
     def dataEvent(self, event: Any) -> None:
@@ -228,6 +233,8 @@ class WebSocketH2Stream:
         """pywebsocket's handshake and the handler, start to end.  Handler thread."""
         request = _Request(self._headers, _Connection(self.input, self.output, self._remote, self._local))
         try:
+            if self.wireEnded:
+                return  # reset before a thread took it up: no handler runs
             if not self.dispatcher.get_handler_suite(request.uri):
                 self._answer(404, [], True)
                 return
@@ -255,3 +262,4 @@ class WebSocketH2Stream:
             blockingCallFromThread(self.context.reactor, self.connection.resetStream, self.streamID)
         finally:
             self.output.close()
+            self.context.reactor.callFromThread(self.connection.runEnded)

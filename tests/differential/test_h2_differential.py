@@ -111,6 +111,15 @@ CASES = [
         known=(differences.NOT_FOUND_NAMES_PATH,),
     ),
     H2Case(
+        "raw-write",
+        "wpt's image.py over HTTP/2 (write_status, write_header, end_headers, then writer.write(body)): "
+        "500 with the traceback on both (wptserve's HTTP/2 writer has no write_status; ours holds the "
+        "HEADERS frame, so its refusal of the raw write is still answered 500)",
+        "/h2/raw_image.py",
+        500,
+        bodyMode=JSON_ERROR,
+    ),
+    H2Case(
         "exception",
         "an exception in main: 500 with the traceback in the JSON error body",
         "/raise_exception.py",
