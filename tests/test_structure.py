@@ -299,10 +299,12 @@ PUBLIC_EXPORTS = {
         "withBacklog",
     ],
     "twisted_pyhandlers.testing": [
+        "InProcessServer",
         "MemoryClient",
         "NotAnsweredInMemory",
         "SynchronousThreadPool",
         "memoryClient",
+        "serve",
     ],
 }
 
