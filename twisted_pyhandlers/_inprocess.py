@@ -38,7 +38,7 @@ from twisted.internet.task import Cooperator
 from twisted.logger import ILogObserver, LogEvent, LogLevel, eventAsText, globalLogPublisher
 from zope.interface import implementer
 
-from twisted_pyhandlers._childserver import ServerStash
+from twisted_pyhandlers._childserver import ServerStartError, ServerStash
 from twisted_pyhandlers._expectations import Expectation, Expectations, PathSpec, RequestLog, RequestMatch
 from twisted_pyhandlers._response import Response
 from twisted_pyhandlers._run import HandlerFunction, HandlerRun
@@ -182,6 +182,8 @@ class InProcessServer:
         by default).
     :param certificates: where the made TLS certificate is kept (reused
         while it names the same hosts); a fresh directory by default.
+
+    :raises ServerStartError: for a config that cannot be read.
     """
 
     def __init__(
@@ -225,11 +227,17 @@ class InProcessServer:
         self._stash: Optional[ServerStash] = None
 
     def _makeConfig(self, config: Config, host: Optional[str]) -> ServerConfig:
-        if isinstance(config, Mapping):
-            return ServerConfig.fromDict(config, browserHost=host, docRoot=str(self.root))
-        return ServerConfig.fromOptions(
-            configFile=None if config is None else os.fspath(config), host=host, docRoot=str(self.root)
-        )
+        """
+        :raises ServerStartError: for a config that cannot be read, with why.
+        """
+        try:
+            if isinstance(config, Mapping):
+                return ServerConfig.fromDict(config, browserHost=host, docRoot=str(self.root))
+            return ServerConfig.fromOptions(
+                configFile=None if config is None else os.fspath(config), host=host, docRoot=str(self.root)
+            )
+        except ValueError as e:
+            raise ServerStartError(f"twisted_pyhandlers test server for {os.fspath(self.root)!r}: {e}") from None
 
     @staticmethod
     def _storeFor(stash: Union[StashStore, str]) -> StashStore:
@@ -246,7 +254,7 @@ class InProcessServer:
         Listen on every scheme's port (127.0.0.1, a free port each), then
         start the reactor thread.  Returns the server.
 
-        :raises CertificateError: if a TLS scheme's certificate cannot be made.
+        :raises ServerStartError: if a TLS scheme's certificate cannot be made.
         """
         if self._thread is not None:
             return self
@@ -293,13 +301,16 @@ class InProcessServer:
         return self
 
     def _certificate(self) -> Any:
-        from twisted_pyhandlers._certificates import makeServerCertificate
+        from twisted_pyhandlers._certificates import CertificateError, makeServerCertificate
 
         directory = self._certificates
         if directory is None:
             directory = tempfile.mkdtemp(prefix="pyhandlers-tls-")
         names = set(self.config["domains_set"]) | {self.config["server_host"]}
-        certificate = makeServerCertificate(os.fspath(directory), names)
+        try:
+            certificate = makeServerCertificate(os.fspath(directory), names)
+        except CertificateError as e:
+            raise ServerStartError(f"twisted_pyhandlers test server: {e}") from None
         self.ca = os.fspath(certificate.caPath) if certificate.caPath else None
         self.spkiPin = certificate.pin
         return certificate

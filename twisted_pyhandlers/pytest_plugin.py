@@ -123,22 +123,26 @@ class ServerStarter:
             if root is None:
                 raise ValueError("pyhandlers(process=True) serves a document root: give one")
             return self._child(root, stash=stash, config=config, host=host, tls=tls)
-        server = InProcessServer(
-            root,
-            handlers=handlers,
-            stash=stash if stash is not None else self._stash,
-            config=config,
-            host=host,
-            tls=tls,
-            h2=h2,
-            ws=ws,
-            ws_handlers=ws_handlers,
-            certificates=self._certificates,
-        )
-        server.start()
+        try:
+            server = self._inProcess(
+                root,
+                handlers=handlers,
+                stash=stash if stash is not None else self._stash,
+                config=config,
+                host=host,
+                tls=tls,
+                h2=h2,
+                ws=ws,
+                ws_handlers=ws_handlers,
+            )
+        except ServerStartError as e:
+            pytest.fail(str(e), pytrace=False)
         self.started.append(server)
         self._request.node.stash[_SERVERS].append(server)
         return server
+
+    def _inProcess(self, root: Optional[Root], **options: Any) -> InProcessServer:
+        return InProcessServer(root, certificates=self._certificates, **options).start()
 
     def use(self, server: InProcessServer) -> InProcessServer:
         """

@@ -1,0 +1,9 @@
+import httpx
+import pytest
+
+
+def test_connection_refused(pyhandlers):
+    server = pyhandlers()
+    server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(server.url("/foo"))
