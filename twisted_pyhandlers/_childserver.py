@@ -310,7 +310,7 @@ def recordedHeaders(request: Any) -> List[Tuple[str, str]]:
     """
     The headers of a request as ``(name, value)`` str pairs: one per field
     line, in the order and name case the client sent them, as
-    :class:`~twisted_pyhandlers.site.HandlerChannel` recorded them; for a
+    :class:`~twisted_pyhandlers._h11protocol.HandlerChannel` recorded them; for a
     request that did not come through that channel, Twisted's parsed
     headers (canonical names, grouped by name).  Reactor thread.
     """

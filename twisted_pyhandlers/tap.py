@@ -34,7 +34,7 @@ from twisted_pyhandlers._certificates import (
     loadServerCertificate,
     makeServerCertificate,
 )
-from twisted_pyhandlers._sites import QuietSite, SiteMaker
+from twisted_pyhandlers._schemes import QuietSite, SiteMaker
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._threads import HandlerThreadPool, tiedToReactor
 from twisted_pyhandlers._topology import (

@@ -11,7 +11,7 @@ their ``-private``/``-public`` twins) HTTP/1.1 only, ``h2`` HTTP/2 only.
 :class:`SiteMaker` is the one place that decides which ``Site`` a scheme
 gets: :class:`HTTP11Site` (ALPN ``http/1.1`` only) for the HTTP/1.1
 schemes, :class:`H2Site` (ALPN ``h2`` only, every connection Twisted's
-HTTP/2 as extended in :mod:`twisted_pyhandlers._h2connection`) for ``h2``.
+HTTP/2 as extended in :mod:`twisted_pyhandlers._h2protocol`) for ``h2``.
 The ``ws`` and ``wss`` schemes get a
 :class:`~twisted_pyhandlers._websocket.WebSocketFactory` (pywebsocket's
 handling of ``*_wsh.py`` handlers), not a ``Site``.
@@ -28,7 +28,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, verboseLogFormatter
-from twisted_pyhandlers._h2connection import HandlerH2Connection
+from twisted_pyhandlers._h2protocol import HandlerH2Connection
 from twisted_pyhandlers.compat.wptserve.stash import store_env_config, storeAddress
 from twisted_pyhandlers.site import HandlerSite
 
@@ -94,7 +94,7 @@ class H2Site(HandlerSite):
     A :class:`~twisted_pyhandlers.site.HandlerSite` that speaks HTTP/2
     only, as wptserve's h2 port: ALPN offers ``h2`` and nothing else, and
     every connection is a
-    :class:`~twisted_pyhandlers._h2connection.HandlerH2Connection`.
+    :class:`~twisted_pyhandlers._h2protocol.HandlerH2Connection`.
     """
 
     protocol = _h2Protocol  # type: ignore[assignment]
