@@ -42,7 +42,7 @@ from twisted_pyhandlers._childserver import ServerStartError, ServerStash
 from twisted_pyhandlers._expectations import Expectation, Expectations, PathSpec, RequestLog, RequestMatch
 from twisted_pyhandlers._response import Response
 from twisted_pyhandlers._run import HandlerFunction, HandlerRun
-from twisted_pyhandlers._sites import SiteMaker
+from twisted_pyhandlers._schemes import SiteMaker
 from twisted_pyhandlers._testtree import TestTree, emptyRoot
 from twisted_pyhandlers._threads import HandlerThreadPool, tiedToReactor
 from twisted_pyhandlers.config import ServerConfig
