@@ -136,10 +136,12 @@ class ServerStarter:
                 ws_handlers=ws_handlers,
             )
         except ServerStartError as e:
-            pytest.fail(str(e), pytrace=False)
-        self.started.append(server)
-        self._request.node.stash[_SERVERS].append(server)
-        return server
+            failure = str(e)
+        else:
+            self.started.append(server)
+            self._request.node.stash[_SERVERS].append(server)
+            return server
+        pytest.fail(failure, pytrace=False)
 
     def _inProcess(self, root: Optional[Root], **options: Any) -> InProcessServer:
         return InProcessServer(root, certificates=self._certificates, **options).start()
@@ -174,9 +176,11 @@ class ServerStarter:
         try:
             server.start()
         except ServerStartError as e:
-            pytest.fail(str(e), pytrace=False)
-        self.children.append(server)
-        return server
+            failure = str(e)
+        else:
+            self.children.append(server)
+            return server
+        pytest.fail(failure, pytrace=False)
 
     def finish(self) -> List[str]:
         """Stop what this test started; every problem of its servers.  Test thread, at teardown."""
@@ -223,7 +227,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and servers:
         for server in servers:
             log = server.log
-            report.sections.append((f"twisted_pyhandlers server log ({server.base_url})", log or "(empty)"))
+            if log:
+                report.sections.append((f"twisted_pyhandlers server log ({server.base_url})", log))
 
 
 @pytest.fixture
