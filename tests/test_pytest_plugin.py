@@ -521,8 +521,8 @@ def test_expectationsNotMetFailTheTest(pytester: pytest.Pytester) -> None:
     """)
     result.assert_outcomes(passed=5, errors=4)
     result.stdout.fnmatch_lines([
-        "*- expected POST /api json={'id': 1}: it never came*",
-        "*POST /api  (differs: JSON {'id': 2})*",
+        "*- expected POST /api json={'id': 1}: it never came; the requests differ:",
+        "    POST /api: JSON {'id': 2}",
         "*- expected 1 request /once, received 2 requests*",
         "*- GET /second came for expect(/second) before expect(/first) was met (ordered)*",
         "*- unexpected request GET /stranger?x=1 (expect_nothing_else() was called)*",

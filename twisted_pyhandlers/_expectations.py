@@ -403,10 +403,23 @@ class Expectations:
             chosen.received.append(request)
             return chosen.answer
 
-    def problems(self) -> List[str]:
-        """Everything not as expected, one line each.  Test thread."""
+    def problems(self, requests: Optional[RequestLog] = None) -> List[str]:
+        """
+        Everything not as expected, one line each; under an expectation
+        that never came, how each request of ``requests`` differs from it.
+        Test thread.
+        """
         with self._lock:
-            found = [problem for problem in (e.problem() for e in self._expectations) if problem]
+            found = []
+            for expectation in self._expectations:
+                problem = expectation.problem()
+                if problem is None:
+                    continue
+                if requests is not None and not expectation.received:
+                    near = [f"    {_describe(r)}: {', '.join(expectation.match.mismatches(r))}" for r in requests]
+                    if near:
+                        problem += "; the requests differ:\n" + "\n".join(near)
+                found.append(problem)
             for request, taken, earlier in self._outOfOrder:
                 found.append(f"{_describe(request)} came for expect({taken.match}) before expect({earlier.match}) was met (ordered)")
             for request in self._unexpected:

@@ -445,7 +445,7 @@ class InProcessServer:
         if not self._errorsAllowed:
             for error in self._log.errors:
                 found.append(f"a handler failed on\n{error}")
-        found.extend(self.expectations.problems())
+        found.extend(self.expectations.problems(self.requests))
         return found
 
     def check(self) -> None:
