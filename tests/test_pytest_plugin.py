@@ -527,3 +527,105 @@ def test_expectationsNotMetFailTheTest(pytester: pytest.Pytester) -> None:
         "*- GET /second came for expect(/second) before expect(/first) was met (ordered)*",
         "*- unexpected request GET /stranger?x=1 (expect_nothing_else() was called)*",
     ])
+
+
+def test_everyProtocolFromTheFixture(pytester: pytest.Pytester) -> None:
+    """
+    ``h2=True`` serves HTTP/2 over TLS (ALPN h2; httpx with http2 speaks
+    HTTP/2 to ``url(path, scheme="h2")``), ``tls=True`` HTTPS and, with
+    ``ws=True``, ``wss``; ``ws=True`` serves the root's ``*_wsh.py``
+    handlers (the ``websockets`` client, text and binary); handler
+    functions and files answer on every HTTP port, with the protocol they
+    were reached by; a scheme not served is refused naming the option.
+    """
+    handlers = pytester.mkdir("root") / "websockets"
+    handlers.mkdir()
+    (handlers / "handlers").mkdir()
+    (handlers / "handlers" / "echo_wsh.py").write_text(textwrap.dedent("""
+        def web_socket_do_extra_handshake(request):
+            pass
+
+        def web_socket_transfer_data(request):
+            while True:
+                message = request.ws_stream.receive_message()
+                if message is None:
+                    return
+                request.ws_stream.send_message(message, binary=not isinstance(message, str))
+    """))
+    (pytester.path / "root" / "proto.py").write_text(
+        "def main(request, response):\n    return request.protocol_version\n"
+    )
+    result = runUserTests(pytester, """
+        import ssl
+        import httpx, pytest
+        from websockets.sync.client import connect
+
+        def protocol(request, response):
+            return f"{request.url_parts.scheme} {request.protocol_version}"
+
+        def test_http_https_h2(pyhandlers):
+            server = pyhandlers("root", handlers={"/p": protocol}, tls=True, h2=True)
+            assert server.base_url == server.url("/", scheme="https")
+            with httpx.Client(http2=True, verify=server.ca) as client:
+                answer = client.get(server.url("/p", scheme="h2"))
+                assert (answer.http_version, answer.text) == ("HTTP/2", "https HTTP/2.0")
+                assert client.get(server.url("/proto.py", scheme="h2")).text == "HTTP/2.0"
+                answer = client.get(server.url("/p", scheme="https"))
+                assert (answer.http_version, answer.text) == ("HTTP/1.1", "https HTTP/1.1")
+            assert httpx.get(server.url("/p", scheme="http")).text == "http HTTP/1.1"
+            assert [r.path for r in server.requests] == ["/p", "/proto.py", "/p", "/p"]
+
+        def test_ws_wss(pyhandlers):
+            server = pyhandlers("root", ws=True, tls=True)
+            with connect(server.url("/echo", scheme="ws")) as ws:
+                ws.send("hello")
+                assert ws.recv() == "hello"
+            with connect(server.url("/echo", scheme="wss"), ssl=ssl.create_default_context(cafile=server.ca)) as ws:
+                ws.send(b"\\x00\\x01")
+                assert ws.recv() == b"\\x00\\x01"
+
+        def test_unserved_scheme(pyhandlers):
+            server = pyhandlers()
+            with pytest.raises(ValueError, match="does not serve 'h2'; start it with h2=True"):
+                server.url("/", scheme="h2")
+            with pytest.raises(ValueError, match="start it with ws=True, tls=True"):
+                server.url("/", scheme="wss")
+    """)
+    result.assert_outcomes(passed=3)
+
+
+def test_sharedServerStartsEachTestAfresh(pytester: pytest.Pytester) -> None:
+    """
+    A module-scoped server of the user's (``serve``) adopted per test with
+    ``pyhandlers.use``: each test sees only its own requests and
+    expectations; an expectation not met fails only the test that made it;
+    the functions stay for every test; the server stops with its scope.
+    """
+    result = runUserTests(pytester, """
+        import httpx, pytest
+        from twisted_pyhandlers.testing import serve
+
+        @pytest.fixture(scope="module")
+        def shared():
+            with serve(handlers={"/hi": lambda request, response: "hi"}) as server:
+                yield server
+
+        @pytest.fixture
+        def server(shared, pyhandlers):
+            return pyhandlers.use(shared)
+
+        def test_one(server):
+            server.expect("/hi").once()
+            assert httpx.get(server.url("/hi")).text == "hi"
+            assert len(server.requests) == 1
+
+        def test_two_fails(server):
+            assert len(server.requests) == 0
+            server.expect("/missing")
+
+        def test_three(server):
+            assert len(server.requests) == 0
+            assert httpx.get(server.url("/hi")).text == "hi"
+    """, "-p", "no:randomly")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_two_fails*", "*expected /missing: it never came*"])
