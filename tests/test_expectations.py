@@ -7,7 +7,7 @@ the wire side is in ``test_pytest_plugin.py``.
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from typing import Sequence, Tuple
 
 import pytest
 
@@ -19,7 +19,7 @@ def recorded(
     method: str = "GET",
     path: str = "/",
     query: str = "",
-    headers: List[Tuple[str, str]] = [],
+    headers: Sequence[Tuple[str, str]] = (),
     body: bytes = b"",
 ) -> RecordedRequest:
     return RecordedRequest(method=method, path=path, query=query, headers=list(headers), body=body)
