@@ -29,12 +29,14 @@ def runUserTests(pytester: pytest.Pytester, source: str, *args: str) -> pytest.R
 def test_docsSamplesPass(pytester: pytest.Pytester) -> None:
     """
     Every sample of the "Testing your handlers" page passes as a user's test
-    suite, with no conftest: synchronous tests with urllib, requests and
-    httpx, pytest-twisted tests with treq, and the in-memory client.
+    suite, with no conftest: the shortest test, handler functions, every
+    protocol, a shared server, the counterpart of each of pytest-httpserver's
+    howto scenarios, synchronous tests with urllib, requests and httpx,
+    pytest-twisted tests with treq, and the in-memory client.
     """
     shutil.copytree(SAMPLES, pytester.path, dirs_exist_ok=True)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
-    result.assert_outcomes(passed=28)
+    result.assert_outcomes(passed=35)
 
 
 def test_requestsAreRecordedInOrderWithWhatWasSent(pytester: pytest.Pytester) -> None:
