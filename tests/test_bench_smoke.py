@@ -296,3 +296,16 @@ def test_chartIsAPng(tmp_path: Path) -> None:
     run.drawChart(report, chart)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert chart.stat().st_size > 10_000
+
+
+def test_testStartBenchMeasuresRealAnswers() -> None:
+    """
+    ``bench/teststart.py`` starts, asks and stops real in-process servers:
+    two runs give a figure per phase and run (it stops with an error on a
+    wrong answer).
+    """
+    from bench.teststart import measure
+
+    phases = measure(2)
+    assert sorted(phases) == ["first answer", "start", "stop"]
+    assert all(len(values) == 2 and all(value > 0 for value in values) for values in phases.values())

@@ -557,6 +557,16 @@ def test_everyProtocolFromTheFixture(pytester: pytest.Pytester) -> None:
     (pytester.path / "root" / "proto.py").write_text(
         "def main(request, response):\n    return request.protocol_version\n"
     )
+    (pytester.path / "root" / "frames.py").write_text(textwrap.dedent("""
+        def handle_headers(frame, request, response):
+            response.headers.set("X-Early", "headers seen")
+
+        def handle_data(frame, request, response):
+            response.headers.append("X-Frame", str(len(frame.data)))
+
+        def main(request, response):
+            return "frames %d" % len(request.frames)
+    """))
     result = runUserTests(pytester, """
         import ssl
         import httpx, pytest
@@ -572,10 +582,13 @@ def test_everyProtocolFromTheFixture(pytester: pytest.Pytester) -> None:
                 answer = client.get(server.url("/p", scheme="h2"))
                 assert (answer.http_version, answer.text) == ("HTTP/2", "https HTTP/2.0")
                 assert client.get(server.url("/proto.py", scheme="h2")).text == "HTTP/2.0"
+                answer = client.post(server.url("/frames.py", scheme="h2"), content=b"x" * 10)
+                assert answer.headers["X-Early"] == "headers seen" and answer.text.startswith("frames ")
                 answer = client.get(server.url("/p", scheme="https"))
                 assert (answer.http_version, answer.text) == ("HTTP/1.1", "https HTTP/1.1")
             assert httpx.get(server.url("/p", scheme="http")).text == "http HTTP/1.1"
-            assert [r.path for r in server.requests] == ["/p", "/proto.py", "/p", "/p"]
+            assert [r.path for r in server.requests] == ["/p", "/proto.py", "/frames.py", "/p", "/p"]
+            assert server.requests.matching("/frames.py")[0].body == b"x" * 10
 
         def test_ws_wss(pyhandlers):
             server = pyhandlers("root", ws=True, tls=True)
