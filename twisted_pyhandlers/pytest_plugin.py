@@ -27,14 +27,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Generator, Iterator, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, List, Mapping, Optional, Union
 
 import pytest
 
 from twisted_pyhandlers._childserver import ChildServer, ServerStartError
-from twisted_pyhandlers._inprocess import InProcessServer
 from twisted_pyhandlers.managerstash import StashHost
 from twisted_pyhandlers.stash import MemoryStashStore
+
+if TYPE_CHECKING:
+    # Imported when a test starts a server, not when pytest loads the
+    # plugin: every pytest run of an environment with the package installed
+    # loads it, and the server side imports all of twisted.web.
+    from twisted_pyhandlers._inprocess import InProcessServer
 
 __all__ = ["pyhandlers", "pyhandlers_stubtreq"]
 
@@ -42,7 +47,7 @@ Root = Union[str, "os.PathLike[str]"]
 Config = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
 
 #: Where a test's in-process servers are kept, for its report.
-_SERVERS = pytest.StashKey[List[InProcessServer]]()
+_SERVERS = pytest.StashKey[List["InProcessServer"]]()
 
 #: Why a function cannot go to a child process, and what to do instead.
 CROSSING = (
@@ -77,8 +82,8 @@ class ServerStarter:
         self._tmp = tmp_path_factory
         self._certificates = certificates
         self._stash = MemoryStashStore()
-        self.started: List[InProcessServer] = []
-        self.used: List[InProcessServer] = []
+        self.started: List["InProcessServer"] = []
+        self.used: List["InProcessServer"] = []
         self.children: List[ChildServer] = []
         request.node.stash[_SERVERS] = []
 
@@ -144,6 +149,8 @@ class ServerStarter:
         pytest.fail(failure, pytrace=False)
 
     def _inProcess(self, root: Optional[Root], **options: Any) -> InProcessServer:
+        from twisted_pyhandlers._inprocess import InProcessServer
+
         return InProcessServer(root, certificates=self._certificates, **options).start()
 
     def use(self, server: InProcessServer) -> InProcessServer:
