@@ -36,7 +36,7 @@ def test_docsSamplesPass(pytester: pytest.Pytester) -> None:
     """
     shutil.copytree(SAMPLES, pytester.path, dirs_exist_ok=True)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
-    result.assert_outcomes(passed=38)
+    result.assert_outcomes(passed=39)
 
 
 def test_requestsAreRecordedInOrderWithWhatWasSent(pytester: pytest.Pytester) -> None:
@@ -599,14 +599,37 @@ def test_everyProtocolFromTheFixture(pytester: pytest.Pytester) -> None:
                 ws.send(b"\\x00\\x01")
                 assert ws.recv() == b"\\x00\\x01"
 
+        def test_ws_functions(pyhandlers):
+            seen = []
+            def check(request):
+                if request.ws_origin == "http://refused.test":
+                    raise ValueError("refused")
+            def shout(request):
+                message = request.ws_stream.receive_message()
+                seen.append(message)
+                request.ws_stream.send_message(message.upper(), binary=False)
+            server = pyhandlers(websockets={"/shout": (check, shout)})
+            with connect(server.url("/shout", scheme="ws")) as ws:
+                ws.send("hi")
+                assert ws.recv() == "HI"
+            assert seen == ["hi"]
+            with pytest.raises(Exception):
+                with connect(server.url("/shout", scheme="ws"), origin="http://refused.test") as ws:
+                    ws.recv()
+            server.add_websocket("/late", lambda request: request.ws_stream.send_message("late", binary=False))
+            with connect(server.url("/late", scheme="ws")) as ws:
+                assert ws.recv() == "late"
+
         def test_unserved_scheme(pyhandlers):
             server = pyhandlers()
             with pytest.raises(ValueError, match="does not serve 'h2'; start it with h2=True"):
                 server.url("/", scheme="h2")
             with pytest.raises(ValueError, match="start it with ws=True, tls=True"):
                 server.url("/", scheme="wss")
+            with pytest.raises(ValueError, match="start it with ws=True"):
+                server.add_websocket("/x", lambda request: None)
     """)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_sharedServerStartsEachTestAfresh(pytester: pytest.Pytester) -> None:

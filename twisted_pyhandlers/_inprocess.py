@@ -30,7 +30,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import urljoin
 
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory
@@ -56,6 +56,10 @@ TEST_THREADS = 32
 
 #: Seconds :meth:`InProcessServer.stop` waits for the reactor thread.
 STOP_TIMEOUT = 10.0
+
+#: A WebSocket handler written in a test: ``web_socket_transfer_data``, or
+#: ``(web_socket_do_extra_handshake, web_socket_transfer_data)``.
+WebSocketFunctions = Union[Callable[[Any], None], Tuple[Callable[[Any], None], Callable[[Any], None]]]
 
 #: The schemes that need a certificate.
 TLS_SCHEMES = frozenset({"https", "h2", "wss"})
@@ -180,6 +184,8 @@ class InProcessServer:
     :param ws: serve ``ws`` (and ``wss`` with ``tls``): the ``*_wsh.py``
         handlers under ``ws_handlers`` (``websockets/handlers`` of the root
         by default).
+    :param websockets: path to WebSocket handler functions (see
+        :meth:`add_websocket`); implies ``ws``.
     :param certificates: where the made TLS certificate is kept (reused
         while it names the same hosts); a fresh directory by default.
 
@@ -198,6 +204,7 @@ class InProcessServer:
         h2: bool = False,
         ws: bool = False,
         ws_handlers: Optional[str] = None,
+        websockets: Optional[Mapping[str, WebSocketFunctions]] = None,
         certificates: Union[str, "os.PathLike[str]", None] = None,
     ) -> None:
         if root is not None and not Path(root).is_dir():
@@ -207,7 +214,10 @@ class InProcessServer:
         self.root = Path(os.path.realpath(os.fspath(root)))
         self.tls = tls
         self.schemes = ["http"] + (["https"] if tls else []) + (["h2"] if h2 else [])
+        ws = ws or bool(websockets)
         self.schemes += (["ws"] if ws else []) + (["wss"] if ws and tls else [])
+        self._initialWebSockets = dict(websockets or {})
+        self._maker: Optional[SiteMaker] = None
         self._certificates = certificates
         self._wsHandlers = ws_handlers
         self.config = self._makeConfig(config, host)
@@ -278,7 +288,7 @@ class InProcessServer:
             self.root, reactor=reactor, threadpool=pool, stash=self._stashStore, config=self.config
         )
         tree = self._tree = TestTree(directory, self._initialHandlers, self.expectations, self.requests, cooperator)
-        maker = SiteMaker(tree, wsHandlers=self._wsHandlers)
+        maker = self._maker = SiteMaker(tree, wsHandlers=self._wsHandlers)
         certificate = None
         if TLS_SCHEMES.intersection(self.schemes):
             certificate = self._certificate()
@@ -294,6 +304,8 @@ class InProcessServer:
                 assert certificate is not None
                 factory = TLSMemoryBIOFactory(certificate.contextFactory(), False, factory, clock=reactor)
             self._listen(scheme, factory)
+        for path, functions in self._initialWebSockets.items():
+            self.add_websocket(path, functions)
         thread = self._thread = threading.Thread(
             target=self._run, name=f"pyhandlers server :{self.port}", daemon=True
         )
@@ -384,6 +396,25 @@ class InProcessServer:
         """Serve ``main(request, response)`` at ``path`` from the next request on."""
         assert self._tree is not None, "start the server first"
         self._tree.addHandler(path, main)
+
+    def add_websocket(self, path: str, handler: WebSocketFunctions) -> None:
+        """
+        Serve a WebSocket at ``path`` (``"/echo"``) with ``handler``: a
+        ``web_socket_transfer_data(request)`` function, or a pair
+        ``(web_socket_do_extra_handshake, web_socket_transfer_data)``, as
+        pywebsocket calls them; on ``ws`` and ``wss``.
+
+        :raises ValueError: if the server serves no WebSocket scheme.
+        """
+        if "ws" not in self.schemes or self._maker is None:
+            raise ValueError("this server does not serve WebSockets; start it with ws=True")
+        if not path.startswith("/") or "?" in path:
+            raise ValueError(f"a WebSocket handler's path starts with / and holds no query: {path!r}")
+        if isinstance(handler, tuple):
+            extraHandshake, transferData = handler
+        else:
+            extraHandshake, transferData = None, handler
+        self._maker.webSocketDispatcher().addHandler(path, transferData, extraHandshake)
 
     def remove_handler(self, path: str) -> None:
         """Stop serving the function at ``path``."""

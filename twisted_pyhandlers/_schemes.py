@@ -193,6 +193,16 @@ class SiteMaker:
         context, dispatcher = self._webSocketHandlers()
         return WebSocketFactory(context, dispatcher, secure)
 
+    def webSocketDispatcher(self) -> Any:
+        """
+        The loaded WebSocket handlers (a
+        :class:`~twisted_pyhandlers._wshandlers.HandlerDispatcher`), shared
+        by ``ws``, ``wss`` and the h2 port; loaded on first use.
+
+        :raises UnservedScheme: if the root is not a HandlerDirectory.
+        """
+        return self._webSocketHandlers()[1]
+
     def _webSocketHandlers(self) -> Any:
         """
         The tree's context and the loaded ``*_wsh.py`` handlers, shared by

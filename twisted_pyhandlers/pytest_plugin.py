@@ -99,6 +99,7 @@ class ServerStarter:
         h2: bool = False,
         ws: bool = False,
         ws_handlers: Optional[str] = None,
+        websockets: Optional[Mapping[str, Any]] = None,
         process: bool = False,
     ) -> Any:
         """
@@ -118,12 +119,15 @@ class ServerStarter:
         :param ws: also serve WebSockets (``scheme="ws"``, and ``"wss"``
             with ``tls``) from the ``*_wsh.py`` handlers of the root's
             ``websockets/handlers`` (or ``ws_handlers``).
+        :param websockets: ``{"/echo": transfer_data}``: WebSocket handlers
+            written in the test (``web_socket_transfer_data(request)``, or a
+            pair with ``web_socket_do_extra_handshake`` first); implies ``ws``.
         :param process: run the server in a child process (handler files
             only; the test gets a ``ChildServer``).
         """
         __tracebackhide__ = True
         if process:
-            if handlers:
+            if handlers or websockets:
                 raise ValueError(CROSSING)
             if root is None:
                 raise ValueError("pyhandlers(process=True) serves a document root: give one")
@@ -139,6 +143,7 @@ class ServerStarter:
                 h2=h2,
                 ws=ws,
                 ws_handlers=ws_handlers,
+                websockets=websockets,
             )
         except ServerStartError as e:
             failure = str(e)

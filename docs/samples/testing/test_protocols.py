@@ -26,3 +26,14 @@ def test_websockets(pyhandlers):
     with connect(server.url("/echo", scheme="wss"), ssl=tls) as websocket:
         websocket.send(b"\x01")
         assert websocket.recv() == b"\x01"
+
+
+def test_websocket_function(pyhandlers):
+    def shout(request):  # pywebsocket's web_socket_transfer_data
+        message = request.ws_stream.receive_message()
+        request.ws_stream.send_message(message.upper(), binary=False)
+
+    server = pyhandlers(websockets={"/shout": shout})
+    with connect(server.url("/shout", scheme="ws")) as websocket:
+        websocket.send("hello")
+        assert websocket.recv() == "HELLO"
