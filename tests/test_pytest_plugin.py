@@ -265,7 +265,7 @@ def test_handlerErrorFailsTheTestAtTeardown(pytester: pytest.Pytester) -> None:
         def test_not_found_is_no_error(pyhandlers):
             server = pyhandlers("root")
             assert get(server.url("missing.py")) == 404
-    """, "-rA")
+    """)
     result.assert_outcomes(passed=4, errors=2)
     out = result.stdout.str()
     result.stdout.fnmatch_lines([
@@ -277,7 +277,8 @@ def test_handlerErrorFailsTheTestAtTeardown(pytester: pytest.Pytester) -> None:
         "*ValueError: handler exploded*",
         "*GET /boom.py?n=1*",
     ])
-    assert "printed by the handler" in out
+    boom = out[out.index("ERROR at teardown of test_boom"):out.index("ERROR at teardown of test_function_boom")]
+    assert "Captured stdout call" in boom and "printed by the handler" in boom
     assert "KeyError: 'missing key in a function'" in out
     assert "twisted_pyhandlers server log" in out
 
