@@ -1,0 +1,70 @@
+"""
+The in-process test server (``twisted_pyhandlers._inprocess``) used
+directly, as ``testing.serve`` hands it out: its own reactor thread answers
+a plain synchronous caller; each server keeps its own handler errors and
+log; ``reset`` starts afresh; ``stop`` closes its ports and lets go of its
+thread.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from twisted_pyhandlers.testing import serve
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    """Status and body of a GET, errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def boom(request: object, response: object) -> None:
+    raise RuntimeError("only this server's")
+
+
+def test_errorsAndLogsBelongToTheirServer(tmp_path: Path) -> None:
+    """
+    Two servers run at once: the handler error of one is in its own
+    ``handler_errors`` and ``log`` (with the traceback and the request),
+    not in the other's; ``reset`` forgets errors, log, requests and
+    expectations, and keeps the functions.
+    """
+    (tmp_path / "page.txt").write_text("static from the private reactor")
+    with serve(handlers={"/boom": boom}) as failing, serve(tmp_path) as quiet:
+        assert fetch(failing.url("/boom"))[0] == 500
+        assert fetch(quiet.url("/page.txt")) == (200, b"static from the private reactor")
+        [error] = failing.handler_errors
+        assert error.request.startswith(f"GET {failing.url('/boom')}")
+        assert "RuntimeError: only this server's" in error.text and "RuntimeError" in failing.log
+        assert quiet.handler_errors == [] and "RuntimeError" not in quiet.log
+        assert [problem.splitlines()[0] for problem in failing.problems()] == ["a handler failed on"]
+        failing.expect("/never")
+        failing.reset()
+        assert (failing.handler_errors, failing.log, len(failing.requests), failing.problems()) == ([], "", 0, [])
+        assert fetch(failing.url("/boom"))[0] == 500
+
+
+def test_stopClosesThePortsAndEndsTheThread() -> None:
+    """
+    After ``stop`` the server's port refuses connections and its reactor
+    thread has ended; stopping twice is harmless.
+    """
+    before = set(threading.enumerate())
+    server = serve(handlers={"/": lambda request, response: "up"}, ws=True)
+    assert fetch(server.url("/")) == (200, b"up")
+    server.stop()
+    server.stop()
+    for port in server.ports.values():
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    assert [thread for thread in threading.enumerate() if thread not in before and thread.is_alive()] == []
