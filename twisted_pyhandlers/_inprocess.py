@@ -7,7 +7,8 @@ answers a plain synchronous test (whose thread blocks in a client) and a
 pytest-twisted test (whose global reactor turns only while the test waits)
 alike, and the functions it serves are the test's own objects: closures, the
 test's locals, no pickling.  Starting one makes a reactor, binds its ports
-and starts a thread: a few milliseconds (``bench/teststart.py`` measures it).
+and starts a thread, with no process to start (``bench/teststart.py``
+measures it).
 
 Every port listens before the reactor thread starts, so a client may
 connect as soon as :meth:`InProcessServer.start` returns; its connection
