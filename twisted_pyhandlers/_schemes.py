@@ -20,7 +20,7 @@ handling of ``*_wsh.py`` handlers), not a ``Site``.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
@@ -30,6 +30,7 @@ from twisted.web.server import Site
 from twisted_pyhandlers._accesslog import combinedLogFormatter, verboseLogFormatter
 from twisted_pyhandlers._h2protocol import HandlerH2Connection
 from twisted_pyhandlers.compat.wptserve.stash import store_env_config, storeAddress
+from twisted_pyhandlers.resource import HandlerDirectory
 from twisted_pyhandlers.site import HandlerSite
 
 #: The wire protocol (its ALPN name) each scheme speaks, as in wptserve.
@@ -80,13 +81,30 @@ class QuietSite(HTTP11Site):
         """No access log."""
 
 
+class RecordingSite(QuietSite):
+    """
+    A :class:`QuietSite` that hands each request to ``onRequest`` before
+    routing it: the test fixture's child process records what arrived
+    (its requests file is its log).  Reactor thread.
+    """
+
+    def __init__(self, resource: IResource, onRequest: Callable[[Any], None], **kwargs: Any) -> None:
+        super().__init__(resource, **kwargs)
+        self.onRequest = onRequest
+
+    def getResourceFor(self, request: Any) -> Any:
+        """Hand ``request`` to ``onRequest``, then route it as ``Site`` does."""
+        self.onRequest(request)
+        return super().getResourceFor(request)
+
+
 def _h2Protocol(factory: Any) -> HandlerH2Connection:
     """
     The protocol of an :class:`H2Site` connection: HTTP/2 from the first
     byte (TLS negotiated ``h2``; a client that did not gets HTTP/2's
     connection error), on the site's reactor.
     """
-    return HandlerH2Connection(factory.reactor)
+    return HandlerH2Connection(factory.reactor, factory.webSockets)
 
 
 class H2Site(HandlerSite):
@@ -98,6 +116,10 @@ class H2Site(HandlerSite):
     """
 
     protocol = _h2Protocol  # type: ignore[assignment]
+
+    #: ``(context, dispatcher)`` of the WebSocket handlers extended CONNECT
+    #: streams run (see :class:`SiteMaker`), or None for none.
+    webSockets: Any = None
 
     def acceptableProtocols(self) -> List[bytes]:
         """The protocols TLS may negotiate by ALPN: HTTP/2 alone."""
@@ -135,6 +157,8 @@ class SiteMaker:
     :param wsHandlers: the WebSocket handler directory, relative to the
         document root (or absolute); by default wpt's
         ``websockets/handlers``.
+    :param onRequest: called with each HTTP/1.1 request before it is
+        routed (instead of an access log line); None for nothing.
     :param limits: ``headerTimeout``, ``maxBody`` and ``timeout`` (the idle
         timeout) for every :class:`~twisted_pyhandlers.site.HandlerSite`.
     """
@@ -147,9 +171,11 @@ class SiteMaker:
         logPath: Optional[str] = None,
         verbose: bool = False,
         wsHandlers: Optional[str] = None,
+        onRequest: Optional[Callable[[Any], None]] = None,
         **limits: Any,
     ) -> None:
         self._resource = resource
+        self._onRequest = onRequest
         self._logPath = logPath
         self._formatter = verboseLogFormatter if verbose else combinedLogFormatter
         self._limits = limits
@@ -212,9 +238,9 @@ class SiteMaker:
         """
         from twisted_pyhandlers._wshandlers import HandlerDispatcher
 
-        context = getattr(self._resource, "context", None)
-        if context is None:
+        if not isinstance(self._resource, HandlerDirectory):
             raise UnservedScheme("ws/wss: WebSocket handlers need a HandlerDirectory as the root resource")
+        context = self._resource.context
         if self._dispatcher is None:
             directory = self.webSocketDirectory(context.root.path)
             # Handler files read WPT_STASH_CONFIG as they load (wptserve's
@@ -233,13 +259,13 @@ class SiteMaker:
                 )
         return context, self._dispatcher
 
-    def _h2Site(self) -> Site:
+    def _h2Site(self) -> "H2Site":
         # Of the limits only the idle timeout applies to HTTP/2 connections
         # (the header deadline and the body limit live in HandlerChannel,
         # the HTTP/1.1 parser).
         limits = {name: value for name, value in self._limits.items() if name == "timeout"}
         if self._logPath is None:
-            site: Site = QuietH2Site(self._resource, parsePOSTFormSubmission=False, **limits)
+            site: H2Site = QuietH2Site(self._resource, parsePOSTFormSubmission=False, **limits)
         elif self._logPath == "-":
             site = H2Site(self._resource, parsePOSTFormSubmission=False, **limits)
         else:
@@ -247,9 +273,9 @@ class SiteMaker:
         # WebSockets over HTTP/2 (extended CONNECT) run the ws handlers,
         # when the tree is a HandlerDirectory and the handler directory
         # exists (an h2-only server without one warns about nothing).
-        context = getattr(self._resource, "context", None)
+        context = self._resource.context if isinstance(self._resource, HandlerDirectory) else None
         if context is not None and (self._dispatcher is not None or os.path.isdir(self.webSocketDirectory(context.root.path))):
-            site.webSockets = self._webSocketHandlers()  # type: ignore[attr-defined]
+            site.webSockets = self._webSocketHandlers()
         return site
 
     def _http11Site(self) -> Site:
@@ -257,6 +283,8 @@ class SiteMaker:
         # does); twisted.web must not parse (or reject) multipart bodies
         # first.
         limits = self._limits
+        if self._onRequest is not None:
+            return RecordingSite(self._resource, self._onRequest, parsePOSTFormSubmission=False, **limits)
         if self._logPath is None:
             return QuietSite(self._resource, parsePOSTFormSubmission=False, **limits)
         logPath = None if self._logPath == "-" else self._logPath
