@@ -35,6 +35,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import urljoin
 
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory
+from twisted.internet.posixbase import PosixReactorBase
 from twisted.internet.task import Cooperator
 from twisted.logger import ILogObserver, LogEvent, LogLevel, eventAsText, globalLogPublisher
 from zope.interface import implementer
@@ -66,7 +67,7 @@ WebSocketFunctions = Union[Callable[[Any], None], Tuple[Callable[[Any], None], C
 TLS_SCHEMES = frozenset({"https", "h2", "wss"})
 
 
-def newReactor() -> Any:
+def newReactor() -> PosixReactorBase:
     """
     A reactor of its own for one server: epoll where there is one, else
     select.  It does not register its thread as Twisted's I/O thread
@@ -74,27 +75,33 @@ def newReactor() -> Any:
     Twisted 26.10): that belongs to the global reactor.
     """
     try:
-        from twisted.internet.epollreactor import EPollReactor as ReactorClass
+        from twisted.internet.epollreactor import EPollReactor
+
+        reactor: PosixReactorBase = EPollReactor()
     except ImportError:  # pragma: no cover - not Linux
-        from twisted.internet.selectreactor import SelectReactor as ReactorClass  # type: ignore[assignment]
-    reactor = ReactorClass()
+        from twisted.internet.selectreactor import SelectReactor
+
+        reactor = SelectReactor()
     reactor._registerAsIOThread = False
     return reactor
 
 
-def releaseReactor(reactor: Any) -> None:
+def releaseReactor(reactor: PosixReactorBase) -> None:
     """
     Close what a stopped reactor still holds (its waker's pipe, its epoll
     descriptor), as Twisted's own reactor tests do (``_internalReaders``,
-    ``_poller``: private, as of Twisted 26.10).  Reactor thread, after
-    ``run`` returned.
+    ``_poller``: private, as of Twisted 26.10).  Any thread, once ``run``
+    has returned.
     """
-    for reader in list(getattr(reactor, "_internalReaders", ())):
+    for reader in list(reactor._internalReaders):
         reactor.removeReader(reader)
         reader.connectionLost(None)
-    poller = getattr(reactor, "_poller", None)
-    if poller is not None:
-        poller.close()
+    try:
+        from twisted.internet.epollreactor import EPollReactor
+    except ImportError:  # pragma: no cover - not Linux
+        return
+    if isinstance(reactor, EPollReactor):
+        reactor._poller.close()
 
 
 @dataclass(frozen=True)
@@ -280,7 +287,8 @@ class InProcessServer:
             self._log.startingThread = None
 
     def _start(self) -> InProcessServer:
-        reactor = self.reactor = newReactor()
+        reactor: Any = newReactor()
+        self.reactor = reactor
         pool = tiedToReactor(HandlerThreadPool(TEST_THREADS, name="pyhandlers-test"), reactor)
         cooperator = Cooperator(scheduler=lambda work: reactor.callLater(0, work), started=False)
         reactor.callWhenRunning(cooperator.start)
@@ -289,7 +297,7 @@ class InProcessServer:
             self.root, reactor=reactor, threadpool=pool, stash=self._stashStore, config=self.config
         )
         tree = self._tree = TestTree(directory, self._initialHandlers, self.expectations, self.requests, cooperator)
-        maker = self._maker = SiteMaker(tree, wsHandlers=self._wsHandlers)
+        maker = self._maker = SiteMaker(tree, wsHandlers=self._wsHandlers, context=directory.context)
         certificate = None
         if TLS_SCHEMES.intersection(self.schemes):
             certificate = self._certificate()
@@ -336,17 +344,15 @@ class InProcessServer:
         self.config.addListeningPort(scheme, number)
 
     def _run(self) -> None:
-        """The reactor thread: run until stopped, then let go of its descriptors."""
+        """The reactor thread: run until stopped."""
         self._log.reactorThread = threading.get_ident()
-        try:
-            self.reactor.run(installSignalHandlers=False)
-        finally:
-            releaseReactor(self.reactor)
+        self.reactor.run(installSignalHandlers=False)
 
     def stop(self) -> None:
         """
-        Stop the reactor (its ports close, its pool stops) and wait for its
-        thread.  Idempotent.
+        Stop the reactor (its ports close, its pool stops), wait for its
+        thread, then close the reactor's own descriptors (left open if a
+        handler keeps the thread past :data:`STOP_TIMEOUT`).  Idempotent.
         """
         thread, self._thread = self._thread, None
         if thread is None:
@@ -354,6 +360,10 @@ class InProcessServer:
         self.reactor.callFromThread(self.reactor.stop)
         thread.join(STOP_TIMEOUT)
         globalLogPublisher.removeObserver(self._log)
+        if not thread.is_alive():
+            # Here, not at the end of the reactor thread: the reactor may run
+            # the stop before callFromThread has written to its waker.
+            releaseReactor(self.reactor)
 
     def __enter__(self) -> InProcessServer:
         return self.start()

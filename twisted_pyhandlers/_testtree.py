@@ -34,10 +34,12 @@ from twisted.internet.task import Cooperator
 from twisted.web.resource import IResource, Resource, getChildForRequest
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as TwistedRequest
+from zope.interface import implementer
 
 from twisted_pyhandlers._childserver import RecordedRequest, recordedHeaders
 from twisted_pyhandlers._expectations import Expectations, RequestLog
-from twisted_pyhandlers._handler import PythonFileResource, queryOf
+from twisted_pyhandlers._handler import queryOf
+from twisted_pyhandlers._interfaces import IStreamingResource, IStreamRun
 from twisted_pyhandlers._pipes import withQueryPipe
 from twisted_pyhandlers._request import hostError
 from twisted_pyhandlers._run import HandlerFunction, HandlerRun
@@ -141,6 +143,7 @@ def _badHost(problem: str) -> HandlerFunction:
     return answer
 
 
+@implementer(IStreamingResource)
 class TestTree(Resource):
     """
     The root of a test server (see the module docstring).
@@ -153,8 +156,8 @@ class TestTree(Resource):
     :param cooperator: drives static files' pull producers on the server's
         reactor; None where something else drives them (in memory).
 
-    :ivar context: the directory's context (the WebSocket and HTTP/2 sites
-        share its stash, config and thread pool).
+    :ivar context: the directory's context, which the runs of functions
+        use too (the same thread pool, stash and config).
     """
 
     isLeaf = True
@@ -227,16 +230,17 @@ class TestTree(Resource):
     def _leafFor(self, request: TwistedRequest) -> IResource:
         return getChildForRequest(self.directory, request)
 
-    def startStream(self, request: TwistedRequest, frame: object) -> object:
+    def startStream(self, request: TwistedRequest, streamID: int, frame: object) -> Optional[IStreamRun]:
         """
         An HTTP/2 stream's headers arrived: a handler file under the root
-        gets its ``handle_headers``/``handle_data`` steps as usual, unless a
-        function serves the path or an expectation may answer (those run
-        once the body is complete).  Reactor thread.
+        gets its ``handle_headers``/``handle_data`` steps as usual; None
+        (the request waits for its body, then renders) when a function
+        serves the path, an expectation may answer, or no handler file
+        does.  Reactor thread.
         """
         if self.handlerFor(request.path) is not None or self.expectations.mayAnswer():
             return None
         leaf = self._leafFor(request)
-        if isinstance(leaf, PythonFileResource):
-            return leaf.startStream(request, frame)
+        if IStreamingResource.providedBy(leaf):
+            return leaf.startStream(request, streamID, frame)  # type: ignore[no-any-return]
         return None
