@@ -36,7 +36,7 @@ def test_docsSamplesPass(pytester: pytest.Pytester) -> None:
     """
     shutil.copytree(SAMPLES, pytester.path, dirs_exist_ok=True)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
-    result.assert_outcomes(passed=39)
+    result.assert_outcomes(passed=38)
 
 
 def test_requestsAreRecordedInOrderWithWhatWasSent(pytester: pytest.Pytester) -> None:

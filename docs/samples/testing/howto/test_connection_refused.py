@@ -5,5 +5,4 @@ import pytest
 def test_connection_refused(pyhandlers):
     server = pyhandlers()
     server.stop()
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(server.url("/foo"))
+    pytest.raises(httpx.ConnectError, httpx.get, server.url("/foo"))
