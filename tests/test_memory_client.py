@@ -101,7 +101,7 @@ def test_eachClientHasItsOwnStash(handlerRoot: HandlerRoot) -> None:
 def test_handlerFunctionsInMemory(handlerRoot: HandlerRoot) -> None:
     """
     The in-memory client serves handler functions written in the test, with
-    no root (anything else a 404) or beside a root's files: a closure sees
+    no root (anything else a 404, ``/`` included) or beside a root's files: a closure sees
     the test's objects, the writer and the stash work, the query's pipes
     apply.
     """
@@ -129,6 +129,7 @@ def test_handlerFunctionsInMemory(handlerRoot: HandlerRoot) -> None:
     assert alone.result(alone.result(alone.get("http://example.test/c")).text()) == "closure"
     assert len(calls) == 1
     assert alone.result(alone.get("http://example.test/file.py")).code == 404
+    assert alone.result(alone.get("http://example.test/")).code == 404
 
     client = memoryClient(handlerRoot.path, handlers={"/w": writer, "/s": stash, "/c": closure})
     written = client.result(client.get("http://example.test/w"))

@@ -335,7 +335,7 @@ def test_handlerFunctionsWrittenInTheTest(pytester: pytest.Pytester) -> None:
     objects; the stash is shared with the test; the query's pipes apply; a
     function added while the server runs answers the next request and a
     removed one no longer does; a root serves its files beside them, and
-    with no root anything else is a 404.  The same works in a
+    with no root anything else is a 404 (``/`` included: no listing).  The same works in a
     pytest-twisted test with treq.
     """
     root = pytester.mkdir("root")
@@ -397,6 +397,7 @@ def test_handlerFunctionsWrittenInTheTest(pytester: pytest.Pytester) -> None:
             server.stash.put(key, "from the test", path="/take")
             assert httpx.get(server.url("/take")).text == "from the test"
             assert httpx.get(server.url("/file.txt")).status_code == 404
+            assert httpx.get(server.url("/")).status_code == 404  # no listing of a stand-in root
 
         @pytest_twisted.ensureDeferred
         async def test_twisted(pyhandlers):

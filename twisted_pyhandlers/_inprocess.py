@@ -217,6 +217,7 @@ class InProcessServer:
     ) -> None:
         if root is not None and not Path(root).is_dir():
             raise ValueError(f"pyhandlers({os.fspath(root)!r}): not a directory")
+        self.servesRoot = root is not None
         if root is None:
             root = emptyRoot()
         self.root = Path(os.path.realpath(os.fspath(root)))
@@ -296,7 +297,9 @@ class InProcessServer:
         directory = HandlerDirectory(
             self.root, reactor=reactor, threadpool=pool, stash=self._stashStore, config=self.config
         )
-        tree = self._tree = TestTree(directory, self._initialHandlers, self.expectations, self.requests, cooperator)
+        tree = self._tree = TestTree(
+            directory, self._initialHandlers, self.expectations, self.requests, cooperator, serveRoot=self.servesRoot
+        )
         maker = self._maker = SiteMaker(tree, wsHandlers=self._wsHandlers, context=directory.context)
         certificate = None
         if TLS_SCHEMES.intersection(self.schemes):

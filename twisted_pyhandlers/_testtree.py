@@ -38,7 +38,7 @@ from zope.interface import implementer
 
 from twisted_pyhandlers._childserver import RecordedRequest, recordedHeaders
 from twisted_pyhandlers._expectations import Expectations, RequestLog
-from twisted_pyhandlers._handler import queryOf
+from twisted_pyhandlers._handler import notFound, queryOf
 from twisted_pyhandlers._interfaces import IStreamingResource, IStreamRun
 from twisted_pyhandlers._pipes import withQueryPipe
 from twisted_pyhandlers._request import hostError
@@ -155,6 +155,9 @@ class TestTree(Resource):
     :param requests: the log every request is appended to.
     :param cooperator: drives static files' pull producers on the server's
         reactor; None where something else drives them (in memory).
+    :param serveRoot: False when the test gave no root: ``directory`` is
+        then an empty stand-in, and what no function or expectation answers
+        is wptserve's 404 (not the stand-in's empty listing).
 
     :ivar context: the directory's context, which the runs of functions
         use too (the same thread pool, stash and config).
@@ -169,9 +172,11 @@ class TestTree(Resource):
         expectations: Expectations,
         requests: RequestLog,
         cooperator: Optional[Cooperator] = None,
+        serveRoot: bool = True,
     ) -> None:
         super().__init__()
         self.directory = directory
+        self._serveRoot = serveRoot
         self.context = directory.context
         self.expectations = expectations
         self.requests = requests
@@ -215,6 +220,9 @@ class TestTree(Resource):
         main = self.expectations.take(record)
         if main is None:
             main = self.handlerFor(request.path)
+        if main is None and not self._serveRoot:
+            HandlerRun(self.context, request, notFound, "/").answerHere()
+            return NOT_DONE_YET
         if main is None:
             return self._leafFor(request).render(request)
         host = request.requestHeaders.getRawHeaders(b"host")
@@ -238,7 +246,7 @@ class TestTree(Resource):
         serves the path, an expectation may answer, or no handler file
         does.  Reactor thread.
         """
-        if self.handlerFor(request.path) is not None or self.expectations.mayAnswer():
+        if not self._serveRoot or self.handlerFor(request.path) is not None or self.expectations.mayAnswer():
             return None
         leaf = self._leafFor(request)
         if IStreamingResource.providedBy(leaf):

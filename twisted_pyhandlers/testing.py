@@ -275,5 +275,5 @@ def memoryClient(
         stash=stash if stash is not None else MemoryStashStore(),
         config=config,
     )
-    tree = TestTree(directory, handlers or {}, Expectations(), RequestLog())
+    tree = TestTree(directory, handlers or {}, Expectations(), RequestLog(), serveRoot=root is not None)
     return MemoryClient(_InlineRequests(tree), reactor=reactor)
