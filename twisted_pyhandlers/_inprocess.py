@@ -26,7 +26,9 @@ What the server gives the test (read from the test's thread):
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -102,6 +104,24 @@ def releaseReactor(reactor: PosixReactorBase) -> None:
         return
     if isinstance(reactor, EPollReactor):
         reactor._poller.close()
+
+
+_certificateDirectories: List[str] = []
+_certificateLock = threading.Lock()
+
+
+def certificateDirectory() -> str:
+    """
+    Where servers not told otherwise keep their made certificate: one
+    directory per process (the certificate is reused while it names the
+    same hosts), removed when the process exits.  Any thread.
+    """
+    with _certificateLock:
+        if not _certificateDirectories:
+            directory = tempfile.mkdtemp(prefix="pyhandlers-tls-")
+            atexit.register(shutil.rmtree, directory, True)
+            _certificateDirectories.append(directory)
+        return _certificateDirectories[0]
 
 
 @dataclass(frozen=True)
@@ -195,7 +215,8 @@ class InProcessServer:
     :param websockets: path to WebSocket handler functions (see
         :meth:`add_websocket`); implies ``ws``.
     :param certificates: where the made TLS certificate is kept (reused
-        while it names the same hosts); a fresh directory by default.
+        while it names the same hosts); by default one directory for the
+        process (:func:`certificateDirectory`).
 
     :raises ServerStartError: for a config that cannot be read.
     """
@@ -329,7 +350,7 @@ class InProcessServer:
 
         directory = self._certificates
         if directory is None:
-            directory = tempfile.mkdtemp(prefix="pyhandlers-tls-")
+            directory = certificateDirectory()
         names = set(self.config["domains_set"]) | {self.config["server_host"]}
         try:
             certificate = makeServerCertificate(os.fspath(directory), names)
