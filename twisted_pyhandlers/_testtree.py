@@ -38,11 +38,10 @@ from zope.interface import implementer
 
 from twisted_pyhandlers._childserver import RecordedRequest, recordedHeaders
 from twisted_pyhandlers._expectations import Expectations, RequestLog
-from twisted_pyhandlers._handler import notFound, queryOf
 from twisted_pyhandlers._interfaces import IStreamingResource, IStreamRun
 from twisted_pyhandlers._pipes import withQueryPipe
 from twisted_pyhandlers._request import hostError
-from twisted_pyhandlers._run import HandlerFunction, HandlerRun
+from twisted_pyhandlers._run import HandlerFunction, HandlerRun, notFound, queryOf
 from twisted_pyhandlers.resource import HandlerDirectory
 
 __all__ = ["TestTree", "emptyRoot"]
