@@ -68,3 +68,43 @@ def test_stopClosesThePortsAndEndsTheThread() -> None:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
     assert [thread for thread in threading.enumerate() if thread not in before and thread.is_alive()] == []
+
+
+def clientFrame(opcode: int, payload: bytes) -> bytes:
+    """One masked, final WebSocket client frame (a payload under 126 bytes)."""
+    mask = b"\x01\x02\x03\x04"
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_webSocketFunctionsOverHTTP2() -> None:
+    """
+    A WebSocket handler function given to a server with ``h2=True`` and no
+    handler directory answers an extended CONNECT (RFC 8441) on the h2 port:
+    200, then the frames it sends in the stream's DATA.
+    """
+    from h2client import FrameClient, statusOf
+    from hpack import Encoder
+    from hyperframe.frame import DataFrame, HeadersFrame
+
+    def shout(request: object) -> None:
+        message = request.ws_stream.receive_message()  # type: ignore[attr-defined]
+        request.ws_stream.send_message(message.upper(), binary=False)  # type: ignore[attr-defined]
+
+    with serve(websockets={"/shout": shout}, h2=True) as server:
+        port = server.ports["h2"]
+        client = FrameClient(port)
+        headers = [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"), (":path", "/shout"),
+                   (":authority", f"localhost:{port}"), ("sec-websocket-version", "13")]
+        client.sock.sendall(HeadersFrame(1, data=Encoder().encode(headers), flags=["END_HEADERS"]).serialize())
+        answer = client.frame()
+        while not (isinstance(answer, HeadersFrame) and answer.stream_id == 1):
+            answer = client.frame()
+        assert statusOf(client.headersOf(answer)) == 200
+        client.sock.sendall(DataFrame(1, data=clientFrame(1, b"hi")).serialize())
+        received = b""
+        while received != b"\x81\x02HI":
+            got = client.frame()
+            if isinstance(got, DataFrame) and got.stream_id == 1:
+                received += got.data
+        client.close()
+        assert server.handler_errors == []

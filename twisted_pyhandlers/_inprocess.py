@@ -322,6 +322,10 @@ class InProcessServer:
             directory, self._initialHandlers, self.expectations, self.requests, cooperator, serveRoot=self.servesRoot
         )
         maker = self._maker = SiteMaker(tree, wsHandlers=self._wsHandlers, context=directory.context)
+        if "ws" in self.schemes:
+            # Loaded before the h2 site is made, which then serves them
+            # over RFC 8441 too, handler directory or not.
+            maker.webSocketDispatcher()
         certificate = None
         if TLS_SCHEMES.intersection(self.schemes):
             certificate = self._certificate()
@@ -437,7 +441,8 @@ class InProcessServer:
         Serve a WebSocket at ``path`` (``"/echo"``) with ``handler``: a
         ``web_socket_transfer_data(request)`` function, or a pair
         ``(web_socket_do_extra_handshake, web_socket_transfer_data)``, as
-        pywebsocket calls them; on ``ws`` and ``wss``.
+        pywebsocket calls them; on ``ws``, ``wss`` and (RFC 8441) the h2
+        port.
 
         :raises ValueError: if the server serves no WebSocket scheme.
         """
