@@ -7,6 +7,7 @@ the wire side is in ``test_pytest_plugin.py``.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Sequence, Tuple
 
 import pytest
@@ -137,3 +138,19 @@ def test_respondTakesEveryReturnForm() -> None:
     assert Expectation(RequestMatch()).respond("x", status=404).answer(None, None) == (404, [], "x")  # type: ignore[misc]
     answer = Expectation(RequestMatch()).respond(json={"a": 1}, status=201).answer(None, None)  # type: ignore[misc]
     assert answer == (201, [("Content-Type", "application/json")], '{"a": 1}')
+
+
+def test_waitForReturnsOnceTheRequestsCameOrFailsListingThem() -> None:
+    """
+    ``wait_for`` returns the matching requests as soon as enough were
+    appended from another thread, and fails after its timeout saying how
+    many came, with the listing.
+    """
+    log = RequestLog()
+    later = threading.Timer(0.05, lambda: [log.append(recorded(path=p)) for p in ("/x", "/y", "/x")])
+    later.start()
+    assert [r.path for r in log.wait_for("/x", times=2, timeout=10)] == ["/x", "/x"]
+    later.join()
+    with pytest.raises(AssertionError) as failure:
+        log.wait_for("/z", timeout=0.01)
+    assert str(failure.value).startswith("waited 0.01 s for 1 request /z, received no request\nrequests received:\n")

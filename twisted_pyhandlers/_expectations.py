@@ -204,13 +204,14 @@ class RequestLog:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._requests: List[RecordedRequest] = []
 
     def append(self, request: RecordedRequest) -> None:
-        """Record ``request``.  Reactor thread."""
+        """Record ``request``, waking :meth:`wait_for`.  Reactor thread."""
         with self._lock:
             self._requests.append(request)
+            self._lock.notify_all()
 
     def clear(self) -> None:
         """Forget every request (a shared server between tests).  Test thread."""
@@ -259,6 +260,29 @@ class RequestLog:
             raise AssertionError(
                 f"expected {_times(times)} {match}, received {_times(len(found))}\n" + self.listing(match)
             )
+
+    def wait_for(
+        self, path: Optional[PathSpec] = None, *, times: int = 1, timeout: float = 10.0, **criteria: Any
+    ) -> List[RecordedRequest]:
+        """
+        Block until at least ``times`` requests match (clients running in
+        other threads), and return them; fail after ``timeout`` seconds,
+        listing every request received.  Synchronous tests only: in a
+        pytest-twisted test it would block the reactor the clients need
+        (await them instead).  Test thread.
+        """
+        __tracebackhide__ = True
+        match = RequestMatch(path, **criteria)
+        with self._lock:
+            found = self._lock.wait_for(
+                lambda: len([r for r in self._requests if match.matches(r)]) >= times or None, timeout
+            )
+        if not found:
+            raise AssertionError(
+                f"waited {timeout:g} s for {_times(times)} {match}, received {_times(self.count(match.path, **criteria))}\n"
+                + self.listing(match)
+            )
+        return self.matching(path, **criteria)
 
     def listing(self, match: Optional[RequestMatch] = None) -> str:
         """Every request received, one a line, with why it did not match ``match``."""
