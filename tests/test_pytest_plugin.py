@@ -331,7 +331,7 @@ def test_handlerFunctionsWrittenInTheTest(pytester: pytest.Pytester) -> None:
     path as sent or percent-decoded) with wptserve's signature and every
     return form: text, bytes, ``(headers, body)``, ``(status, headers,
     body)``, ``((code, reason), headers, body)``, an iterable, the raw
-    writer, ``async def``; a closure sees and changes the test's own
+    writer, ``async def`` (awaiting a timed call on ``server.reactor``); a closure sees and changes the test's own
     objects; the stash is shared with the test; the query's pipes apply; a
     function added while the server runs answers the next request and a
     removed one no longer does; a root serves its files beside them, and
@@ -343,6 +343,7 @@ def test_handlerFunctionsWrittenInTheTest(pytester: pytest.Pytester) -> None:
     result = runUserTests(pytester, """
         import uuid
         import httpx, pytest_twisted, treq
+        from twisted.internet.task import deferLater
 
         def test_forms(pyhandlers):
             seen = []
@@ -388,6 +389,11 @@ def test_handlerFunctionsWrittenInTheTest(pytester: pytest.Pytester) -> None:
             assert get("/later").text == "added"
             server.remove_handler("/later")
             assert get("/later").status_code == 404
+            async def timed(request, response):
+                await deferLater(server.reactor, 0.01, lambda: None)
+                return "timed on the server's reactor"
+            server.add_handler("/timed", timed)
+            assert get("/timed").text == "timed on the server's reactor"
 
         def test_stash_and_no_root(pyhandlers):
             key = str(uuid.uuid4())
