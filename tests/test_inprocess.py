@@ -108,3 +108,20 @@ def test_webSocketFunctionsOverHTTP2() -> None:
                 received += got.data
         client.close()
         assert server.handler_errors == []
+
+
+def test_badHostIsAClientErrorNotAHandlerError() -> None:
+    """
+    A Host header that cannot make a URL is answered 400 on a function's
+    path and on a path nothing serves (no root), as the tree answers it
+    for files; it is no handler error.
+    """
+    with serve(handlers={"/f": lambda request, response: "f"}) as server:
+        for host in (b"[::1", b"localhost"):
+            for path in (b"/f", b"/other"):
+                with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+                    connection.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host))
+                    status = connection.recv(65536).split(b"\r\n")[0]
+                expected = b"400" if host == b"[::1" else (b"200" if path == b"/f" else b"404")
+                assert status.split(b" ")[1] == expected, (host, path, status)
+        assert server.handler_errors == []

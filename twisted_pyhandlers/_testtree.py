@@ -219,15 +219,14 @@ class TestTree(Resource):
         main = self.expectations.take(record)
         if main is None:
             main = self.handlerFor(request.path)
-        if main is None and not self._serveRoot:
-            HandlerRun(self.context, request, notFound, "/").answerHere()
-            return NOT_DONE_YET
-        if main is None:
+        if main is None and self._serveRoot:
+            # The tree checks the target and the Host header itself.
             return self._leafFor(request).render(request)
         host = request.requestHeaders.getRawHeaders(b"host")
         problem = hostError(host[0]) if host else None
-        if problem is not None:
-            HandlerRun(self.context, request, _badHost(problem), "/").answerHere()
+        if problem is not None or main is None:
+            answer = _badHost(problem) if problem is not None else notFound
+            HandlerRun(self.context, request, answer, "/").answerHere()
             return NOT_DONE_YET
         HandlerRun(
             self.context, request, main, "/", withQueryPipe("", queryOf(request)), name=handlerName(main)
