@@ -328,3 +328,16 @@ def test_rapidResetScenarioFloodsAndMeasures(tmp_path: Path) -> None:
         measured.p99 or 0.0 for measured in result.ordinary.values()
     )
     assert "rapid-reset: ordinary client, http" in run.measurementTable(report)
+
+
+def test_testStartBenchMeasuresRealAnswers() -> None:
+    """
+    ``bench/teststart.py`` starts, asks and stops real in-process servers:
+    two runs give a figure per phase and run (it stops with an error on a
+    wrong answer).
+    """
+    from bench.teststart import measure
+
+    phases = measure(2)
+    assert sorted(phases) == ["first answer", "start", "stop"]
+    assert all(len(values) == 2 and all(value > 0 for value in values) for values in phases.values())

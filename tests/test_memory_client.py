@@ -96,3 +96,44 @@ def test_eachClientHasItsOwnStash(handlerRoot: HandlerRoot) -> None:
     for _ in range(2):
         client = memoryClient(handlerRoot.path)
         assert client.result(client.get("http://example.test/put.py")).code == 200
+
+
+def test_handlerFunctionsInMemory(handlerRoot: HandlerRoot) -> None:
+    """
+    The in-memory client serves handler functions written in the test, with
+    no root (anything else a 404, ``/`` included) or beside a root's files: a closure sees
+    the test's objects, the writer and the stash work, the query's pipes
+    apply.
+    """
+    handlerRoot.write("file.py", """
+        def main(request, response):
+            return "from a file"
+    """)
+    calls = []
+
+    def closure(request: object, response: object) -> str:
+        calls.append(request)
+        return "closure"
+
+    def writer(request: object, response: object) -> None:
+        response.writer.write_status(203)  # type: ignore[attr-defined]
+        response.writer.end_headers()  # type: ignore[attr-defined]
+        response.writer.write(b"written")  # type: ignore[attr-defined]
+
+    def stash(request: object, response: object) -> object:
+        store = request.server.stash  # type: ignore[attr-defined]
+        store.put("0ef4b3a2-1b3e-4c52-9a4e-2b1c0b4d7a11", "kept")
+        return store.take("0ef4b3a2-1b3e-4c52-9a4e-2b1c0b4d7a11")
+
+    alone = memoryClient(handlers={"/c": closure})
+    assert alone.result(alone.result(alone.get("http://example.test/c")).text()) == "closure"
+    assert len(calls) == 1
+    assert alone.result(alone.get("http://example.test/file.py")).code == 404
+    assert alone.result(alone.get("http://example.test/")).code == 404
+
+    client = memoryClient(handlerRoot.path, handlers={"/w": writer, "/s": stash, "/c": closure})
+    written = client.result(client.get("http://example.test/w"))
+    assert (written.code, client.result(written.content())) == (203, b"written")
+    assert client.result(client.content(client.result(client.get("http://example.test/s")))) == b"kept"
+    assert client.result(client.get("http://example.test/c?pipe=status(299)")).code == 299
+    assert client.result(client.content(client.result(client.get("http://example.test/file.py")))) == b"from a file"

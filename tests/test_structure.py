@@ -314,10 +314,12 @@ PUBLIC_EXPORTS = {
         "withBacklog",
     ],
     "twisted_pyhandlers.testing": [
+        "InProcessServer",
         "MemoryClient",
         "NotAnsweredInMemory",
         "SynchronousThreadPool",
         "memoryClient",
+        "serve",
     ],
 }
 

@@ -139,10 +139,12 @@ class IStreamingResource(Interface):
     thread.
     """
 
-    def startStream(request: Any, streamID: int, frame: Any) -> IStreamRun:
+    def startStream(request: Any, streamID: int, frame: Any) -> Optional[IStreamRun]:
         """
         Start the run of ``request`` (its body not yet received), with
-        ``frame`` (the ``RequestReceived`` event) as its first step.
+        ``frame`` (the ``RequestReceived`` event) as its first step; or
+        None, when the resource answers only once the body is complete (it
+        is then rendered as usual).
         """
 
 

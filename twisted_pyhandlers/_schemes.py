@@ -28,6 +28,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, verboseLogFormatter
+from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._h2limits import ClientLimits
 from twisted_pyhandlers._h2protocol import HandlerH2Connection
 from twisted_pyhandlers.compat.wptserve.stash import store_env_config, storeAddress
@@ -165,6 +166,10 @@ class SiteMaker:
         ``websockets/handlers``.
     :param onRequest: called with each HTTP/1.1 request before it is
         routed (instead of an access log line); None for nothing.
+    :param context: the handler tree's context the WebSocket schemes share
+        (stash, config, thread pool); by default the resource's own, when
+        it is a :class:`~twisted_pyhandlers.HandlerDirectory` (the test
+        server's root resource wraps one and names its context).
     :param limits: ``headerTimeout``, ``maxBody`` and ``timeout`` (the idle
         timeout) for every :class:`~twisted_pyhandlers.site.HandlerSite`.
     """
@@ -178,9 +183,11 @@ class SiteMaker:
         verbose: bool = False,
         wsHandlers: Optional[str] = None,
         onRequest: Optional[Callable[[Any], None]] = None,
+        context: Optional[HandlerContext] = None,
         **limits: Any,
     ) -> None:
         self._resource = resource
+        self._context = context
         self._onRequest = onRequest
         self._logPath = logPath
         self._formatter = verboseLogFormatter if verbose else combinedLogFormatter
@@ -225,6 +232,24 @@ class SiteMaker:
         context, dispatcher = self._webSocketHandlers()
         return WebSocketFactory(context, dispatcher, secure)
 
+    def _treeContext(self) -> Optional[HandlerContext]:
+        """The context given, else the root's when it is a HandlerDirectory, else None."""
+        if self._context is not None:
+            return self._context
+        if isinstance(self._resource, HandlerDirectory):
+            return self._resource.context
+        return None
+
+    def webSocketDispatcher(self) -> Any:
+        """
+        The loaded WebSocket handlers (a
+        :class:`~twisted_pyhandlers._wshandlers.HandlerDispatcher`), shared
+        by ``ws``, ``wss`` and the h2 port; loaded on first use.
+
+        :raises UnservedScheme: if the root is not a HandlerDirectory.
+        """
+        return self._webSocketHandlers()[1]
+
     def _webSocketHandlers(self) -> Any:
         """
         The tree's context and the loaded ``*_wsh.py`` handlers, shared by
@@ -234,9 +259,9 @@ class SiteMaker:
         """
         from twisted_pyhandlers._wshandlers import HandlerDispatcher
 
-        if not isinstance(self._resource, HandlerDirectory):
+        context = self._treeContext()
+        if context is None:
             raise UnservedScheme("ws/wss: WebSocket handlers need a HandlerDirectory as the root resource")
-        context = self._resource.context
         if self._dispatcher is None:
             directory = self.webSocketDirectory(context.root.path)
             # Handler files read WPT_STASH_CONFIG as they load (wptserve's
@@ -269,7 +294,7 @@ class SiteMaker:
         # WebSockets over HTTP/2 (extended CONNECT) run the ws handlers,
         # when the tree is a HandlerDirectory and the handler directory
         # exists (an h2-only server without one warns about nothing).
-        context = self._resource.context if isinstance(self._resource, HandlerDirectory) else None
+        context = self._treeContext()
         if context is not None and (self._dispatcher is not None or os.path.isdir(self.webSocketDirectory(context.root.path))):
             site.webSockets = self._webSocketHandlers()
         return site

@@ -36,7 +36,7 @@ import sys
 import threading
 import traceback
 from types import ModuleType
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import pywebsocket3
 from pywebsocket3 import dispatch
@@ -161,6 +161,24 @@ class HandlerDispatcher(dispatch.Dispatcher):
             if resource is not None:
                 self._handler_suite_map[resource] = suite
 
+    def addHandler(
+        self,
+        resource: str,
+        transferData: Callable[[Any], None],
+        extraHandshake: Optional[Callable[[Any], None]] = None,
+    ) -> None:
+        """
+        Serve ``resource`` (``/echo``) with functions instead of a file:
+        ``transferData`` as its ``web_socket_transfer_data``,
+        ``extraHandshake`` (default: accept) as its
+        ``web_socket_do_extra_handshake``.  The test server's hook for
+        WebSocket handlers written in a test.  Any thread (a handshake
+        looks the resource up once).
+        """
+        self._handler_suite_map[resource] = dispatch._HandlerSuite(
+            extraHandshake or _acceptHandshake, transferData, dispatch._default_passive_closing_handshake_handler
+        )
+
     def resources(self) -> Sequence[str]:
         """The resource paths served (``/echo``...), sorted."""
         return sorted(self._handler_suite_map)
@@ -170,6 +188,10 @@ class HandlerDispatcher(dispatch.Dispatcher):
         resource = request.ws_resource.split("?", 1)[0].split("#", 1)[0]
         request.server = ServerView(Stash(self._stashStore, resource), self._config)
         super().do_extra_handshake(request)
+
+
+def _acceptHandshake(request: Any) -> None:
+    """The extra handshake of a handler given as a function alone: accept."""
 
 
 def _sourceHandlerFile(source: str, path: str) -> Any:

@@ -38,7 +38,7 @@ the timing of their writes.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from treq.testing import StubTreq
 from twisted.internet.defer import Deferred
@@ -47,7 +47,9 @@ from twisted.python.failure import Failure
 from twisted.web.resource import IResource, Resource, getChildForRequest
 from twisted.web.server import Request as TwistedRequest
 
-__all__ = ["MemoryClient", "NotAnsweredInMemory", "SynchronousThreadPool", "memoryClient"]
+from twisted_pyhandlers._inprocess import InProcessServer, serve
+
+__all__ = ["InProcessServer", "MemoryClient", "NotAnsweredInMemory", "SynchronousThreadPool", "memoryClient", "serve"]
 
 class SynchronousThreadPool:
     """
@@ -239,21 +241,26 @@ def _hasResult(pending: Deferred[Any]) -> bool:
 
 
 def memoryClient(
-    root: Union[str, "os.PathLike[str]"],
+    root: Union[str, "os.PathLike[str]", None] = None,
     *,
+    handlers: Optional[Mapping[str, Callable[[Any, Any], Any]]] = None,
     stash: Any = None,
     config: Any = None,
     reactor: Any = None,
 ) -> MemoryClient:
     """
     An in-memory client over a :class:`~twisted_pyhandlers.HandlerDirectory`
-    on ``root`` with handlers run inline (see the module docstring).
+    on ``root`` (optional) and the handler functions ``handlers`` (path to
+    ``main(request, response)``, as the ``pyhandlers`` fixture takes them),
+    with handlers run inline (see the module docstring).
 
     :param stash: a :class:`~twisted_pyhandlers.stash.StashStore` or stash
         URL (default: a fresh in-memory store, so tests do not share one).
     :param config: a :class:`~twisted_pyhandlers.config.ServerConfig`.
     :param reactor: the reactor for timed calls; the global one by default.
     """
+    from twisted_pyhandlers._expectations import Expectations, RequestLog
+    from twisted_pyhandlers._testtree import TestTree, emptyRoot
     from twisted_pyhandlers.resource import HandlerDirectory
     from twisted_pyhandlers.stash import MemoryStashStore
 
@@ -261,11 +268,12 @@ def memoryClient(
         from twisted.internet import reactor as globalReactor
 
         reactor = globalReactor
-    tree = HandlerDirectory(
-        root,
+    directory = HandlerDirectory(
+        root if root is not None else emptyRoot(),
         reactor=reactor,
         threadpool=SynchronousThreadPool(),
         stash=stash if stash is not None else MemoryStashStore(),
         config=config,
     )
+    tree = TestTree(directory, handlers or {}, Expectations(), RequestLog(), serveRoot=root is not None)
     return MemoryClient(_InlineRequests(tree), reactor=reactor)
