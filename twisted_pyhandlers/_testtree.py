@@ -246,7 +246,15 @@ class TestTree(Resource):
         """
         if not self._serveRoot or self.handlerFor(request.path) is not None or self.expectations.mayAnswer():
             return None
-        leaf = self._leafFor(request)
-        if IStreamingResource.providedBy(leaf):
-            return leaf.startStream(request, streamID, frame)  # type: ignore[no-any-return]
-        return None
+        # The stream keeps this tree as the resource it looked up, and its
+        # complete request renders here without a second walk from the
+        # site: so the walk to the file is undone once the file's run has
+        # started, and render walks it again from this tree.
+        prepath, postpath = list(request.prepath or ()), list(request.postpath or ())
+        try:
+            leaf = self._leafFor(request)
+            if IStreamingResource.providedBy(leaf):
+                return leaf.startStream(request, streamID, frame)  # type: ignore[no-any-return]
+            return None
+        finally:
+            request.prepath, request.postpath = prepath, postpath
