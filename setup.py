@@ -45,6 +45,11 @@ setup(
         # files are written against), as wptserve does; only the transport
         # under it is ours (Twisted).
         "pywebsocket3>=4.0.2",
+        # aioquic: QUIC, HTTP/3 and WebTransport for the webtransport-h3
+        # port (the library wpt's own WebTransport server is built on),
+        # driven sans-IO from the reactor.  1.2 is the first with RFC 9297
+        # HTTP datagrams and WebTransport as current Chromium speaks it.
+        "aioquic>=1.2,<2",
     ],
     # The pytest plugin (fixtures pyhandlers and pyhandlers_stubtreq) is
     # found by pytest through this entry point: no conftest.py needed.

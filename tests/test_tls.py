@@ -388,6 +388,6 @@ def test_allPortsNothingToServe(tmp_path: Path) -> None:
     """--all-ports with a config that declares no port this server serves is a usage error, not an idle server."""
     from twisted_pyhandlers.tap import OptionError, Options
 
-    (tmp_path / "config.json").write_text(json.dumps({"ports": {"webtransport-h3": ["auto"]}}))
+    (tmp_path / "config.json").write_text(json.dumps({"ports": {"gopher": ["auto"]}}))
     with pytest.raises(OptionError, match="^twistd pyhandlers: --all-ports: the config declares no port"):
         Options().parseOptions(["--root", str(tmp_path), "--config", str(tmp_path / "config.json"), "--all-ports"])

@@ -292,6 +292,11 @@ class Options(usage.Options):
             self["listen"] = [DEFAULT_LISTEN]
         if self.workerCount > 1 and self.workerFds is None:
             for listener in self.topology.listeners:
+                if listener.datagram:
+                    raise usage.UsageError(
+                        f"--workers: the {listener.scheme} port ({listener.description}) keeps its QUIC "
+                        "connections in one process; serve it with --workers 1"
+                    )
                 if listener.tls == "own":
                     raise usage.UsageError(
                         f"--workers: {listener.description} makes its own TLS context, which a worker "
@@ -331,6 +336,15 @@ def _configFor(options: Options) -> ServerConfig:
 def _checkEndpoint(listener: Listener) -> None:
     """Parse ``listener``'s endpoint string, so that a bad one is a usage error now."""
     from twisted.internet import reactor
+
+    if listener.datagram:
+        from twisted_pyhandlers._h3port import parseUDP
+
+        try:
+            parseUDP(listener.description)
+        except ValueError as e:
+            raise TopologyError(f"--listen {listener.scheme}={e}") from e
+        return
 
     try:
         endpoints.serverFromString(reactor, withBacklog(listener.description))
@@ -540,6 +554,15 @@ def _factoryFor(listener: Listener, sites: SiteMaker, certificate: Optional[Serv
     return TLSMemoryBIOFactory(certificate.contextFactory(), False, site)
 
 
+def _datagramListener(reactor: object, listener: Listener, resource: HandlerDirectory, certificate: ServerCertificate) -> tuple:
+    """The UDP endpoint and QUIC protocol of a ``webtransport-h3`` listener, over the tree of ``resource``."""
+    # Imported here: aioquic is loaded only when a QUIC port is served.
+    from twisted_pyhandlers._h3port import UDPServerEndpoint, webTransportProtocol
+
+    protocol = webTransportProtocol(reactor, resource.context, certificate)  # type: ignore[arg-type]
+    return UDPServerEndpoint(reactor, listener.description), protocol  # type: ignore[arg-type]
+
+
 def exitZeroOnSigterm(reactor: IReactorCore) -> None:
     """
     Make a stop asked by SIGTERM (a service manager's, a test runner's)
@@ -596,6 +619,13 @@ def makeService(options: Options) -> IService:
         watchSupervisor(reactor)
     for index, listener in enumerate(options.topology.listeners):
         endpoint: IStreamServerEndpoint
+        if listener.datagram:
+            assert certificate is not None
+            endpoint, factory = _datagramListener(reactor, listener, resource, certificate)
+            child = ListeningService(reactor, endpoint, factory, listener.scheme, config, listener.description)  # type: ignore[arg-type]
+            child.setServiceParent(service)
+            listening.append(child)
+            continue
         if workerFds is not None:
             endpoint = AdoptedPortEndpoint(reactor, workerFds[index])
         else:
