@@ -280,3 +280,48 @@ def test_stopStream(wt: WebTransportServer) -> None:
         assert stops == [(stream, 7)]
 
     wt.run(scenario)
+
+
+def test_allPortsServesTheConfigsPortAndTemplatesNameIt(tmp_path: Path) -> None:
+    """
+    ``--all-ports`` listens on the config's ``webtransport-h3`` port (UDP,
+    "auto" here), and ``{{ports[webtransport-h3][0]}}`` in a ``.sub.``
+    file (as wpt's webtransport-test-helpers.sub.js has it) is the port
+    really listened on, where a session echoes.
+    """
+    root = tmp_path / "root"
+    shutil.copytree(HERE / "wt_root", root)
+    (root / "helpers.sub.js").write_text("const PORT = {{ports[webtransport-h3][0]}};\n")
+    (tmp_path / "config.json").write_text(json.dumps({"ports": {"http": ["auto"], "webtransport-h3": ["auto"]}}))
+    server = Server(tmp_path, "--root", str(root), "--tls-dir", "tls", "--config", str(tmp_path / "config.json"), "--all-ports")
+    server.start(origins=2)
+    try:
+        wt = WebTransportServer(server, root)
+        with urllib.request.urlopen(f"http://127.0.0.1:{wt.httpPort}/helpers.sub.js", timeout=10) as answer:
+            assert answer.read() == f"const PORT = {wt.port};\n".encode()
+
+        async def scenario(client: WebTransportClientProtocol) -> None:
+            sessionId, headers = await client.openSession(wt.authority, "/webtransport/handlers/echo.py")
+            assert status(headers) == b"200"
+            assert await echoedDatagram(client, sessionId, b"config") == b"config"
+
+        wt.run(scenario)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--listen", "webtransport-h3=udp:port"], "udp: needs a port number"),
+        (["--listen", "webtransport-h3=udp:0:backlog=5"], "udp: takes only interface="),
+        (["--listen", "webtransport-h3=tcp:0"], "webtransport-h3 listens on UDP"),
+        (["--listen", "webtransport-h3=udp:0", "--workers", "2"], "keeps its QUIC connections in one process"),
+    ],
+)
+def test_badWebTransportListeners(tmp_path: Path, arguments: list, message: str) -> None:
+    """A webtransport-h3 listener that cannot be served is one line naming it, before anything listens."""
+    from twisted_pyhandlers.tap import OptionError, Options
+
+    with pytest.raises(OptionError, match=message):
+        Options().parseOptions(["--root", str(tmp_path), *arguments])
