@@ -325,3 +325,31 @@ def test_badWebTransportListeners(tmp_path: Path, arguments: list, message: str)
 
     with pytest.raises(OptionError, match=message):
         Options().parseOptions(["--root", str(tmp_path), *arguments])
+
+
+def test_brokenHandlerFilesAnswer500AndLinksOutOfTheRootAre404(wt: WebTransportServer, tmp_path: Path) -> None:
+    """
+    A handler file that does not compile, and one whose
+    ``connect_received`` raises, answer the CONNECT 500 with the traceback
+    in the log; a symlink out of the root and a directory are 404 (the file
+    behind the link is never run).
+    """
+    (wt.root / "webtransport" / "handlers" / "syntax-error.py").write_text("def session_established(session)\n    pass\n")
+    outside = tmp_path / "outside.py"
+    outside.write_text("raise SystemExit('an outside file ran')\n")
+    link = wt.root / "webtransport" / "handlers" / "link-out.py"
+    if not link.is_symlink():
+        link.symlink_to(outside)
+
+    async def scenario(client: WebTransportClientProtocol) -> None:
+        for path in ("/webtransport/handlers/syntax-error.py", "/webtransport/handlers/raise-on-connect.py?x=1"):
+            _, headers = await client.openSession(wt.authority, path)
+            assert status(headers) == b"500", path
+        for path in ("/webtransport/handlers/link-out.py", "/webtransport/handlers", "/webtransport/handlers/"):
+            _, headers = await client.openSession(wt.authority, path)
+            assert status(headers) == b"404", path
+
+    wt.run(scenario)
+    log = wt.server.text()
+    assert "SyntaxError" in log and "RuntimeError: refusing /webtransport/handlers/raise-on-connect.py?x=1" in log
+    assert "an outside file ran" not in log
