@@ -24,7 +24,7 @@ setup(
         # [tls]: pyOpenSSL and service_identity, which Twisted's TLS
         # listeners (https ports, ssl: endpoints) need.  [http2]: h2 and
         # priority, for Twisted's own HTTP/2, which the h2 port serves
-        # (twisted_pyhandlers._h2connection builds on it).
+        # (twisted_pyhandlers._h2protocol builds on it).
         "twisted[tls,http2]>=23.10",
         # cryptography: makes the CA and the server certificate for the
         # https ports (and reads the user's own); the well-kept library

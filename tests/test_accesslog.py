@@ -20,7 +20,7 @@ import pytest
 from serving import TwistdProcess
 from twisted.python import usage
 
-from twisted_pyhandlers._http1 import HeadScanner
+from twisted_pyhandlers._h11writer import HeadScanner
 from twisted_pyhandlers.tap import Options
 
 #: One access log line: host, time, request line, status, size, referrer, agent, and
@@ -300,7 +300,7 @@ def test_writerFindsTheHeadHoweverItIsWritten(steps: List[tuple]) -> None:
     frames the head itself (then it is not searched), the handler writes
     it raw, or both in turn: they are what a scan of all the bytes finds.
     """
-    from twisted_pyhandlers._http1 import ResponseWriter
+    from twisted_pyhandlers._h11writer import ResponseWriter
 
     pipe = _Pipe()
     response = _Response()

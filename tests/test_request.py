@@ -37,10 +37,10 @@ from twisted.web.server import Request as TwistedRequest
 from zope.interface import alsoProvides
 
 from twisted_pyhandlers import HandlerDirectory, HandlerSite
-from twisted_pyhandlers._connection import ReactorMailbox
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import HTTPException
 from twisted_pyhandlers._multidict import MultiDict
+from twisted_pyhandlers._output import ReactorMailbox
 from twisted_pyhandlers._request import Request, UploadedFile, hostError
 from twisted_pyhandlers._script import CodeCache
 from twisted_pyhandlers.config import ServerConfig

@@ -323,3 +323,42 @@ def test_exports(name: str) -> None:
     assert sorted(getattr(module, "__all__", [])) == sorted(PUBLIC_EXPORTS[name])
     for exported in module.__all__ if hasattr(module, "__all__") else []:
         assert hasattr(module, exported), f"{name}.{exported}"
+
+
+def _differByOneLetter(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one letter added, removed or changed."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    for index in range(len(b)):
+        if len(a) == len(b):
+            if a[:index] + a[index + 1 :] == b[:index] + b[index + 1 :]:
+                return True
+        elif a == b[:index] + b[index + 1 :]:
+            return True
+    return False
+
+
+def test_differByOneLetter() -> None:
+    """The name check itself sees one letter added, removed or changed, and nothing more."""
+    assert _differByOneLetter("site", "sites")
+    assert _differByOneLetter("_http1", "_http2")
+    assert _differByOneLetter("_pipes", "_pipe")
+    assert not _differByOneLetter("_h11writer", "_h2writer")
+    assert not _differByOneLetter("_output", "_output")
+
+
+def test_noTwoModulesDifferByOneLetter() -> None:
+    """
+    No two modules of one package have names that differ by one letter
+    (``site`` beside ``sites``): a newcomer names each at first sight.
+    """
+    close = []
+    modules = sorted(_allModules())
+    for first in modules:
+        for second in modules:
+            if first < second and first.rsplit(".", 1)[0] == second.rsplit(".", 1)[0]:
+                if _differByOneLetter(first.rsplit(".", 1)[-1], second.rsplit(".", 1)[-1]):
+                    close.append((first, second))
+    assert close == []

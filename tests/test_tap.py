@@ -19,7 +19,7 @@ import pytest_twisted
 from rawhttp import exchange
 
 from twisted_pyhandlers import HandlerSite
-from twisted_pyhandlers._sites import HTTP11Site
+from twisted_pyhandlers._schemes import HTTP11Site
 from twisted_pyhandlers.tap import (
     DEFAULT_LISTEN,
     ListeningService,

@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from twisted_pyhandlers import HandlerDirectory
-from twisted_pyhandlers._sites import SiteMaker
+from twisted_pyhandlers._schemes import SiteMaker
 from twisted_pyhandlers.stash import MemoryStashStore, Stash, StashError
 
 T = TypeVar("T")

@@ -3,7 +3,7 @@ The access log: one Combined Log Format line per request, written once.
 
 Twisted's ``Site`` writes a request's line from ``Request.finish``, so a
 request whose client went away before it finished never got one, and a
-response written by our own byte pipe (not by ``Request.write``) had its
+response written by our own response output (not by ``Request.write``) had its
 status line and headers counted as body bytes.  Here:
 
 - :func:`combinedLogFormatter` formats the line as Apache's ``combined``
@@ -12,9 +12,9 @@ status line and headers counted as body bytes.  Here:
   :func:`verboseLogFormatter` adds the handler's run time;
 - Twisted's ``Request.finish`` writes the line of a request that finished;
   :func:`logUnfinished` writes the line of one whose client went away:
-  :class:`~twisted_pyhandlers._connection.ConnectionPipe` calls it when a
+  :class:`~twisted_pyhandlers._output.ResponseOutput` calls it when a
   handler run ends (whenever the client left), and
-  :class:`~twisted_pyhandlers.site.HandlerRequest` when its connection is
+  :class:`~twisted_pyhandlers._h11protocol.HandlerRequest` when its connection is
   lost before it finished and no handler run answers it (a plain static
   file).  :meth:`HandlerSite.log <twisted_pyhandlers.site.HandlerSite.log>`
   writes at most one line per request (:func:`markLogged`).

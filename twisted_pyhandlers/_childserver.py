@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urljoin
 
 from twisted_pyhandlers.stash import Stash, StashLock, StashStore
@@ -190,6 +190,7 @@ class ChildServer:
             "--listen", "tcp:0:interface=127.0.0.1",
             "--requests", os.fspath(self.requestsPath),
             "--threads", "32",
+            "--keep-malloc-defaults",
         ]
         config = self._configArgument
         if isinstance(config, Mapping):
@@ -201,7 +202,8 @@ class ChildServer:
         if self.host is not None:
             command += ["--host", self.host]
         if self.tls:
-            command += ["--tls", "--tls-dir", os.fspath(self.workdir / "tls")]
+            command[command.index("--listen") + 1] = "https=tcp:0:interface=127.0.0.1"
+            command += ["--tls-dir", os.fspath(self.workdir / "tls")]
         return command
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
@@ -310,7 +312,7 @@ def recordedHeaders(request: Any) -> List[Tuple[str, str]]:
     """
     The headers of a request as ``(name, value)`` str pairs: one per field
     line, in the order and name case the client sent them, as
-    :class:`~twisted_pyhandlers.site.HandlerChannel` recorded them; for a
+    :class:`~twisted_pyhandlers._h11protocol.HandlerChannel` recorded them; for a
     request that did not come through that channel, Twisted's parsed
     headers (canonical names, grouped by name).  Reactor thread.
     """
@@ -322,30 +324,59 @@ def recordedHeaders(request: Any) -> List[Tuple[str, str]]:
     return [(name.decode("iso-8859-1"), value.decode("iso-8859-1")) for name, value in pairs]
 
 
+def recordTo(records: IO[str]) -> Callable[[Any], None]:
+    """
+    What records each request in ``records``, one JSON line per request
+    (method, path, query, headers as :func:`recordedHeaders` gives them,
+    base64 body), flushed at once.  The line is written on the reactor
+    thread before the request is routed.
+    """
+
+    def record(request: Any) -> None:
+        content = request.content
+        body = b""
+        if content is not None:
+            content.seek(0)
+            body = content.read()
+            content.seek(0)
+        path, _, query = request.uri.partition(b"?")
+        line = {
+            "method": request.method.decode("iso-8859-1"),
+            "path": path.decode("iso-8859-1"),
+            "query": query.decode("iso-8859-1"),
+            "headers": recordedHeaders(request),
+            "body": base64.b64encode(body).decode("ascii"),
+        }
+        records.write(json.dumps(line) + "\n")
+        records.flush()
+
+    return record
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """
-    The child: serve ``--root`` on every ``--listen`` endpoint, print one
-    JSON line ``{"port": ..., "ports": [...], "config": {...}}`` once all
-    listen, stop at end of standard input.  A bad option or an endpoint that
-    cannot listen is one line on standard error and exit status 1.
+    The child: serve ``--root`` as ``twistd pyhandlers`` would (the server
+    is assembled by :func:`~twisted_pyhandlers._assembly.assembleServer`
+    from the same options), print one JSON line ``{"port": ..., "ports":
+    [...], "config": {...}}`` once every listener listens (with ``"ca"`` and
+    ``"spkiPin"`` when a listener is TLS), stop at end of standard input.
+    A bad option or an endpoint that cannot listen is one line on standard
+    error and exit status 1.
     """
-    from twisted.internet import defer, endpoints, reactor, stdio
+    from twisted.internet import reactor, stdio
+    from twisted.internet.defer import gatherResults
     from twisted.internet.protocol import Protocol
     from twisted.logger import globalLogBeginner, textFileLogObserver
     from twisted.python import usage
 
-    from twisted_pyhandlers import HandlerDirectory
-    from twisted_pyhandlers._threads import HandlerThreadPool
-    from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
-    from twisted_pyhandlers.site import HandlerSite
+    from twisted_pyhandlers._assembly import assembleServer
+    from twisted_pyhandlers._listening import portNumber
+    from twisted_pyhandlers.tap import OptionError
     from twisted_pyhandlers.tap import Options as TapOptions
 
     class Options(TapOptions):
         optParameters = TapOptions.optParameters + [
             ["requests", None, None, "Append one JSON line per request received to this file."],
-        ]
-        optFlags = TapOptions.optFlags + [
-            ["tls", None, "Serve HTTPS with a certificate made in --tls-dir."],
         ]
 
         def postOptions(self) -> None:
@@ -359,102 +390,47 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except usage.UsageError as e:
         sys.stderr.write(f"twisted_pyhandlers test server: {e}\n")
         sys.exit(1)
+    except OptionError as e:
+        sys.stderr.write(f"twisted_pyhandlers test server: {e.message}\n")
+        sys.exit(1)
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
 
-    root = os.path.realpath(options["root"])
-    config = ServerConfig.fromOptions(configFile=options["config"], host=options["host"], docRoot=root)
-    pool = HandlerThreadPool(options["threads"])
-    resource = HandlerDirectory(
-        root, reactor=reactor, threadpool=pool, stash=options["stash"], config=config  # type: ignore[arg-type]
-    )
     records = open(options["requests"], "a", encoding="utf-8") if options["requests"] else None
-
-    class RecordingSite(HandlerSite):
-        def getResourceFor(self, request: Any) -> Any:
-            """Record ``request``, then route it as Site does.  Reactor thread."""
-            if records is not None:
-                content = request.content
-                body = b""
-                if content is not None:
-                    content.seek(0)
-                    body = content.read()
-                    content.seek(0)
-                path, _, query = request.uri.partition(b"?")
-                line = {
-                    "method": request.method.decode("iso-8859-1"),
-                    "path": path.decode("iso-8859-1"),
-                    "query": query.decode("iso-8859-1"),
-                    "headers": recordedHeaders(request),
-                    "body": base64.b64encode(body).decode("ascii"),
-                }
-                records.write(json.dumps(line) + "\n")
-                records.flush()
-            return super().getResourceFor(request)
-
-        def log(self, request: Any) -> None:
-            """No access log: the requests file says what arrived."""
-
-        def acceptableProtocols(self) -> List[bytes]:
-            """HTTP/1.1 only by ALPN, as the plugin's https ports."""
-            return [b"http/1.1"]
-
-    site = RecordingSite(resource)
-    site.noisy = False
-    factory: Any = site
-    tlsInfo: dict = {}
-    if options["tls"]:
-        from twisted.protocols.tls import TLSMemoryBIOFactory
-
-        from twisted_pyhandlers._certificates import CertificateError, defaultTLSDirectory, makeServerCertificate
-
-        names = set(config["domains_set"]) | {config["server_host"]}
-        try:
-            certificate = makeServerCertificate(options["tls-dir"] or defaultTLSDirectory(), names)
-        except CertificateError as e:
-            sys.stderr.write(f"twisted_pyhandlers test server: {e}\n")
-            sys.exit(1)
-        factory = TLSMemoryBIOFactory(certificate.contextFactory(), False, site)
-        tlsInfo = {"ca": os.fspath(certificate.caPath) if certificate.caPath else None, "spkiPin": certificate.pin}
+    server = assembleServer(options, reactor, onRequest=None if records is None else recordTo(records))
 
     class StopAtEndOfInput(Protocol):
         def connectionLost(self, reason: Any = None) -> None:
             if reactor.running:  # type: ignore[attr-defined]
                 reactor.stop()  # type: ignore[attr-defined]
 
-    failed = []
-
-    async def listen() -> None:
-        ports = []
-        try:
-            for description in options["listen"]:
-                endpoint = endpoints.serverFromString(reactor, description)
-                port = await endpoint.listen(factory)
-                number = port.getHost().port
-                config.addListeningPort("https" if options["tls"] else schemeForEndpoint(description), number)
-                ports.append(number)
-        except Exception as e:
-            sys.stderr.write(f"twisted_pyhandlers test server: cannot listen: {e}\n")
-            failed.append(e)
-            reactor.stop()  # type: ignore[attr-defined]
-            return
-        ready = {"port": ports[0], "ports": ports, "config": config.as_dict(), **tlsInfo}
-        sys.stdout.write(json.dumps(ready) + "\n")
+    def ready(ports: List[Any]) -> None:
+        numbers = [portNumber(port) for port in ports]
+        line: Dict[str, Any] = {"port": numbers[0], "ports": numbers, "config": server.config.as_dict()}
+        certificate = server.certificate
+        if certificate is not None:
+            line["ca"] = os.fspath(certificate.caPath) if certificate.caPath else None
+            line["spkiPin"] = certificate.pin
+        sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
         # From now on nobody reads the pipe: what handlers print goes to the
         # log, so a chatty handler cannot fill the pipe and block.
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
     def started() -> None:
-        pool.start()
         stdio.StandardIO(StopAtEndOfInput(), stdout=os.open(os.devnull, os.O_WRONLY))  # type: ignore[call-arg]
-        defer.ensureDeferred(listen())
 
+    try:
+        server.service.privilegedStartService()
+    except SystemExit:
+        sys.exit(1)
+    gatherResults([listener.listening for listener in server.listeners]).addCallback(ready)
+    server.service.startService()
+    reactor.addSystemEventTrigger("before", "shutdown", server.service.stopService)  # type: ignore[attr-defined]
     reactor.callWhenRunning(started)  # type: ignore[attr-defined]
-    reactor.addSystemEventTrigger("during", "shutdown", pool.stop)  # type: ignore[attr-defined]
     reactor.run()  # type: ignore[attr-defined]
     if records is not None:
         records.close()
-    sys.exit(1 if failed else 0)
+    sys.exit(0 if all(listener.port is not None for listener in server.listeners) else 1)
 
 
 if __name__ == "__main__":

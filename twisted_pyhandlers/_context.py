@@ -17,7 +17,7 @@ from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorT
 from twisted.python.filepath import FilePath
 
 if TYPE_CHECKING:
-    from twisted_pyhandlers._connection import ReactorMailbox
+    from twisted_pyhandlers._output import ReactorMailbox
     from twisted_pyhandlers._script import CodeCache
     from twisted_pyhandlers._threads import CallRunner
     from twisted_pyhandlers.config import ServerConfig

@@ -5,7 +5,7 @@ chunks while it is written, never whole.
 It is file-like, so :meth:`Response.iter_content` streams it 32 KiB at a time
 and pipes that need the whole body (``sub``, ``slice``, ``gzip``,
 ``trickle``) can still read it.  Because it knows how many bytes it will
-give, the writer (:func:`twisted_pyhandlers._http1.knownLength`) sends a
+give, the writer (:func:`twisted_pyhandlers._h11writer.knownLength`) sends a
 Content-Length for a file no pipe changed.
 """
 

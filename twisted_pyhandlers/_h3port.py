@@ -106,7 +106,7 @@ class _QuicListeningPort:
 class UDPServerEndpoint:
     """
     Listens on a UDP port with a ``DatagramProtocol``: a stream endpoint's
-    ``listen``, for :class:`~twisted_pyhandlers.tap.ListeningService`.
+    ``listen``, for :class:`~twisted_pyhandlers._listening.ListeningService`.
     """
 
     def __init__(self, reactor: IReactorUDP, description: str) -> None:

@@ -120,7 +120,7 @@ class PythonFileResource(Resource):
         An HTTP/2 stream's headers arrived (its body may not have): start
         the run now, with the file's ``handle_headers(frame, request,
         response)`` as its first step, as wptserve's HTTP/2 server does.
-        Called by :class:`~twisted_pyhandlers._h2connection.HandlerH2Stream`.
+        Called by :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`.
         Reactor thread.
         """
         streamRun = _StreamRun(self._makeRun(request))

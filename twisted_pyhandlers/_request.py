@@ -581,7 +581,7 @@ def _boundAddress(twistedRequest: TwistedRequest) -> object:
     """
     The local address the request's connection is bound to: the one
     Twisted's request took when it was made (a
-    :class:`~twisted_pyhandlers.site.HandlerChannel` asks the socket once
+    :class:`~twisted_pyhandlers._h11protocol.HandlerChannel` asks the socket once
     per connection, not per request).  Reactor thread.
     """
     return twistedRequest.getHost()

@@ -30,10 +30,10 @@ from typing import (
 
 from twisted.logger import Logger
 
-from twisted_pyhandlers._connection import ConnectionPipe
 from twisted_pyhandlers._encoding import headerBytes, isomorphic_decode
 from twisted_pyhandlers._errors import HTTPException, ReturnValueError, errorBody, formatServerError
-from twisted_pyhandlers._http1 import BATCH_BODY_LIMIT, ResponseWriter
+from twisted_pyhandlers._h11writer import BATCH_BODY_LIMIT, ResponseWriter
+from twisted_pyhandlers._output import ResponseOutput
 
 if TYPE_CHECKING:
     from twisted_pyhandlers._request import Request
@@ -179,8 +179,8 @@ class Response:
     :ivar add_required_headers: False: no Server, Date or Content-Length.
     :ivar send_body_for_head_request: True: send the body for HEAD too.
     :ivar close_connection: True: close the connection after this response.
-    :ivar writer: the :class:`~twisted_pyhandlers._http1.ResponseWriter`, or
-        on an HTTP/2 stream the :class:`~twisted_pyhandlers._http2.H2ResponseWriter`
+    :ivar writer: the :class:`~twisted_pyhandlers._h11writer.ResponseWriter`, or
+        on an HTTP/2 stream the :class:`~twisted_pyhandlers._h2writer.H2ResponseWriter`
         (``writerClass``, chosen by :func:`twisted_pyhandlers._run.writerClassFor`).
     :ivar logger: the standard library's root logger, as wptserve's
         ``response.logger`` (records go where :mod:`logging` sends them).
@@ -190,7 +190,7 @@ class Response:
     logger: logging.Logger = logging.getLogger()
 
     def __init__(
-        self, request: Request, pipe: ConnectionPipe, writerClass: type = ResponseWriter
+        self, request: Request, output: ResponseOutput, writerClass: type = ResponseWriter
     ) -> None:
         self.request = request
         self.encoding = "utf8"
@@ -200,7 +200,7 @@ class Response:
         self._status: Tuple[int, Optional[Union[str, bytes]]] = (200, None)
         self.headers: Any = ResponseHeaders()
         self.content: Any = []
-        self.writer: Any = writerClass(pipe, self)
+        self.writer: Any = writerClass(output, self)
 
     @property
     def status(self) -> Tuple[int, Optional[Union[str, bytes]]]:

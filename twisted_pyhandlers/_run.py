@@ -3,7 +3,7 @@ One request's run of a handler, from start to finish.
 
 This is the one object per request, on the model of
 :class:`twisted.web.wsgi._WSGIResponse`: :class:`HandlerRun` holds that
-request's state (the handler-facing request and response, the byte pipe to
+request's state (the handler-facing request and response, the response output to
 the connection, the pipes to apply) and takes it through every step:
 
 1. made on the reactor thread by a leaf's ``render``, which then calls
@@ -52,11 +52,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request as TwistedRequest
 
-from twisted_pyhandlers._connection import Action, ConnectionPipe
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import errorCause, isHTTPException
-from twisted_pyhandlers._http1 import ResponseWriter
-from twisted_pyhandlers._http2 import H2ResponseWriter
+from twisted_pyhandlers._h2writer import H2ResponseWriter
+from twisted_pyhandlers._h11writer import ResponseWriter
+from twisted_pyhandlers._output import Action, ResponseOutput
 from twisted_pyhandlers._pipes import Pipeline
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response, applyReturnValue
@@ -191,11 +191,11 @@ class HandlerRun:
         self._pipes = pipes
         self._release = release
         self._name = name
-        self._pipe = ConnectionPipe(context.reactor, context.mailbox, twistedRequest)
+        self._output = ResponseOutput(context.reactor, context.mailbox, twistedRequest)
         # When the run started, in the reactor's clock, for the access log.
         self._started = context.reactor.seconds()
         self.request = Request(twistedRequest, context, urlBase)
-        self.response = Response(self.request, self._pipe, writerClassFor(twistedRequest))
+        self.response = Response(self.request, self._output, writerClassFor(twistedRequest))
         self._steps: Optional[SerialCalls] = None
         # The state, and the thread running the handler right now (None
         # while it waits for one, or awaits on the reactor), change under
@@ -228,13 +228,13 @@ class HandlerRun:
         """
         Start the handler timeout, if the context has one: on the timer of
         the request's connection when it keeps one for its requests, one
-        after another (an HTTP/1.1 :class:`~twisted_pyhandlers.site.HandlerChannel`),
+        after another (an HTTP/1.1 :class:`~twisted_pyhandlers._h11protocol.HandlerChannel`),
         else a timer of the run's own.  Reactor thread.
         """
         timeout = self._context.handlerTimeout
         if not timeout or self._timer is not None or self._sharedTimer is not None:
             return
-        channel = self._pipe.twistedRequest.channel
+        channel = self._output.twistedRequest.channel
         if hasattr(channel, "runTimer"):
             timer = channel.runTimer
             if timer is None:
@@ -243,7 +243,7 @@ class HandlerRun:
             self._sharedTimer = timer
         else:
             self._timer = self._context.reactor.callLater(timeout, self._timedOut)
-        self._pipe.onFinish = self._cancelTimer
+        self._output.onFinish = self._cancelTimer
 
     def answerHere(self) -> None:
         """
@@ -336,7 +336,7 @@ class HandlerRun:
         generator, a file or a trickle pipe may block).  Reactor thread.
         """
         result: Deferred[Any] = ensureDeferred(value) if inspect.iscoroutine(value) else value
-        self._pipe.cancelOnDisconnect(result)
+        self._output.cancelOnDisconnect(result)
         if self.state is RunState.TIMED_OUT:
             result.cancel()
         else:
@@ -436,7 +436,7 @@ class HandlerRun:
         written, the body was framed by a Content-Length, and nobody asked
         for the connection to close.  The access log gets the status line's
         code as written (by the server or by the handler, raw bytes
-        included) and the run's time.  Any thread (the pipe hands the end to
+        included) and the run's time.  Any thread (the output hands the end to
         the reactor after every byte written before it).
 
         The handler file's namespace is let go first: once the end is handed
@@ -462,7 +462,7 @@ class HandlerRun:
             )
             code = writer.status_code
             runTime = self._context.reactor.seconds() - self._started
-            self._pipe.finish(response.status[0] if code is None else code, persistent, runTime)
+            self._output.finish(response.status[0] if code is None else code, persistent, runTime)
 
     def _releaseOnce(self) -> None:
         """Let go of the handler file's namespace, once.  Any thread."""
@@ -496,7 +496,7 @@ class HandlerRun:
             self.state = RunState.TIMED_OUT
             thread = self._thread
         seconds = self._context.handlerTimeout or 0
-        started = self._pipe.takeOver()
+        started = self._output.takeOver()
         stack = threadStack(thread)
         pool = self._context.threadpool
         waiting = False
@@ -521,7 +521,7 @@ class HandlerRun:
             answer = h2TimeoutAnswer(self.response.writer, None if started else timeoutBody(self.name, seconds))
         else:
             answer = b"" if started else timeoutResponse(self.name, seconds)
-        self._pipe.answerInstead(answer, 504, self._context.reactor.seconds() - self._started)
+        self._output.answerInstead(answer, 504, self._context.reactor.seconds() - self._started)
         awaiting, self._awaiting = self._awaiting, None
         if awaiting is not None:
             awaiting.cancel()

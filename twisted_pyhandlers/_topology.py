@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import chain, product
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from twisted_pyhandlers._sites import PROTOCOL_FOR_SCHEME, PROTOCOL_NAMES, servesScheme
+from twisted_pyhandlers._schemes import PROTOCOL_FOR_SCHEME, PROTOCOL_NAMES, servesScheme
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 
 #: Schemes served over TLS.

@@ -10,7 +10,7 @@ request line and header parsing, its handshake
 (``handshake.do_handshake``, RFC 6455), its dispatch to the ``*_wsh.py``
 handler (:class:`~twisted_pyhandlers._wshandlers.HandlerDispatcher`), its
 ``stream.Stream`` and its error answers.  Only the socket under it is
-replaced, by :mod:`twisted_pyhandlers._wsconnection`: reads block on what
+replaced, by :mod:`twisted_pyhandlers._wsio`: reads block on what
 the reactor received, writes go through the reactor, and both apply
 back-pressure.
 
@@ -32,8 +32,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_pyhandlers._context import HandlerContext
-from twisted_pyhandlers._wsconnection import ConnectionInput, ConnectionOutput
 from twisted_pyhandlers._wshandlers import HandlerDispatcher
+from twisted_pyhandlers._wsio import WebSocketInput, WebSocketOutput
 
 #: pywebsocket's limit on the lines of a handshake it keeps.
 _MAX_MEMORIZED_LINES = 1024
@@ -72,7 +72,7 @@ class _SocketFiles:
     (``setup`` below takes the files directly), only its identity.
     """
 
-    def __init__(self, input: ConnectionInput, output: ConnectionOutput) -> None:
+    def __init__(self, input: WebSocketInput, output: WebSocketOutput) -> None:
         self.input = input
         self.output = output
 
@@ -80,7 +80,7 @@ class _SocketFiles:
 class _OutputFile:
     """The handler's ``wfile``: unbuffered, as socketserver's.  Handler thread."""
 
-    def __init__(self, output: ConnectionOutput) -> None:
+    def __init__(self, output: WebSocketOutput) -> None:
         self._output = output
 
     def write(self, data: Any) -> int:
@@ -145,14 +145,14 @@ class WebSocketProtocol(Protocol):
 
     def __init__(self, factory: "WebSocketFactory") -> None:
         self.factory = factory
-        self.input: Optional[ConnectionInput] = None
-        self.output: Optional[ConnectionOutput] = None
+        self.input: Optional[WebSocketInput] = None
+        self.output: Optional[WebSocketOutput] = None
 
     def connectionMade(self) -> None:
         """Start pywebsocket's handling in a handler thread.  Reactor thread."""
         context = self.factory.context
-        self.input = ConnectionInput(context.reactor, self.transport)
-        self.output = ConnectionOutput(context.reactor, context.mailbox, self.transport)  # type: ignore[arg-type]
+        self.input = WebSocketInput(context.reactor, self.transport)
+        self.output = WebSocketOutput(context.reactor, context.mailbox, self.transport)  # type: ignore[arg-type]
         peer = self.transport.getPeer()  # type: ignore[union-attr]
         client: Tuple[str, int] = (getattr(peer, "host", ""), getattr(peer, "port", 0))
         server = _Server(self.factory.options, self.transport.getHost())  # type: ignore[union-attr]

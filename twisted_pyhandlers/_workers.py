@@ -46,6 +46,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twisted_pyhandlers._listening import listenAtStartUp
+
 #: Seconds a stopping worker is given after SIGTERM before SIGKILL.
 STOP_GRACE = 10.0
 
@@ -252,13 +254,13 @@ class WorkerSupervisor(Service):
         self._listened = True
         refuse = Factory.forProtocol(_Refuse)
         for description in self.descriptions:
-            failures: List[Failure] = []
             before = len(self.ports)
             endpoint = endpoints.serverFromString(self.reactor, description)
-            endpoint.listen(refuse).addCallbacks(self.ports.append, failures.append)
-            if failures or len(self.ports) == before:
-                reason = failures[0].getErrorMessage() if failures else "it did not listen at once"
-                self._log.error("Cannot listen on {description}: {reason}", description=description, reason=reason)
+            listenAtStartUp(endpoint, refuse, description).addCallback(self.ports.append)
+            if len(self.ports) == before:
+                self._log.error(
+                    "Cannot listen on {description}: {reason}", description=description, reason="it did not listen at once"
+                )
                 raise SystemExit(1)
             port = self.ports[-1]
             # The workers accept; this process never does.

@@ -3,8 +3,8 @@ What the writer of every wire format shares: the response it reads, the
 headers the server adds (``Server``, ``Date`` and, for a body known in full,
 ``Content-Length``), and the state the run reads back once ``main`` returns.
 
-:mod:`twisted_pyhandlers._http1` frames it as HTTP/1.1 bytes,
-:mod:`twisted_pyhandlers._http2` as HTTP/2 frames; the rule for which headers
+:mod:`twisted_pyhandlers._h11writer` frames it as HTTP/1.1 bytes,
+:mod:`twisted_pyhandlers._h2writer` as HTTP/2 frames; the rule for which headers
 the server adds is written once, here.
 """
 
@@ -16,8 +16,8 @@ from typing import Any, List, Optional, Protocol, Set, Tuple, Union
 
 from twisted.web.http import datetimeToString
 
-from twisted_pyhandlers._connection import ConnectionPipe
 from twisted_pyhandlers._filebody import FileBody
+from twisted_pyhandlers._output import ResponseOutput
 
 #: The ``Server`` header's value on every answer.
 SERVER_VERSION = b"twisted_pyhandlers"
@@ -96,8 +96,8 @@ class WriterBase:
     thread (the reactor thread for ``async`` handlers).
     """
 
-    def __init__(self, pipe: ConnectionPipe, response: WrittenResponse) -> None:
-        self._pipe = pipe
+    def __init__(self, output: ResponseOutput, response: WrittenResponse) -> None:
+        self._output = output
         # A weak reference: the response holds its writer, and a strong
         # reference back would make every response a reference cycle, left
         # for the cyclic garbage collector (with its request and all they
@@ -123,7 +123,7 @@ class WriterBase:
 
     def flush(self) -> bool:
         """Return once everything written so far has been handed to the connection."""
-        return self._pipe.flush()
+        return self._output.flush()
 
     def encode(self, data: Writable) -> bytes:
         """Convert text to bytes with ``response.encoding``."""

@@ -11,7 +11,7 @@ opening handshake is RFC 8441's: a ``200`` HEADERS frame instead of a
 stream in Twisted's ``H2Connection`` (flow control, priorities and the
 send loop stay Twisted's); the connection advertises
 ``SETTINGS_ENABLE_CONNECT_PROTOCOL`` (see
-:mod:`twisted_pyhandlers._h2connection`).
+:mod:`twisted_pyhandlers._h2protocol`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_pyhandlers._context import HandlerContext
-from twisted_pyhandlers._wsconnection import ConnectionInput, ConnectionOutput
 from twisted_pyhandlers._wshandlers import HandlerDispatcher
+from twisted_pyhandlers._wsio import WebSocketInput, WebSocketOutput
 
 
 def isExtendedConnect(headers: Sequence[Tuple[Any, Any]]) -> bool:
@@ -85,7 +85,7 @@ class _Handshaker(HandshakerBase):  # type: ignore[misc]
 class _Connection:
     """pywebsocket's ``request.connection`` over the stream's DATA.  Handler thread."""
 
-    def __init__(self, input: ConnectionInput, output: ConnectionOutput, remote: Tuple[str, int], local: Tuple[str, int]) -> None:
+    def __init__(self, input: WebSocketInput, output: WebSocketOutput, remote: Tuple[str, int], local: Tuple[str, int]) -> None:
         self._input = input
         self._output = output
         self.remote_addr = remote
@@ -116,7 +116,7 @@ class _Request:
 
 class _StreamTransport:
     """
-    What :class:`ConnectionInput` and :class:`ConnectionOutput` drive: one
+    What :class:`WebSocketInput` and :class:`WebSocketOutput` drive: one
     HTTP/2 stream of the connection.  Reactor thread.
     """
 
@@ -175,8 +175,8 @@ class WebSocketH2Stream:
         # keeping a stream aside; this one has none to wait for.
         self._request = SimpleNamespace(finished=True)
         transport = _StreamTransport(self)
-        self.input = ConnectionInput(context.reactor, transport)
-        self.output = ConnectionOutput(context.reactor, context.mailbox, transport)  # type: ignore[arg-type]
+        self.input = WebSocketInput(context.reactor, transport)
+        self.output = WebSocketOutput(context.reactor, context.mailbox, transport)  # type: ignore[arg-type]
         self._headers = {_bytes(n).decode("latin-1").lower(): _bytes(v).decode("latin-1") for n, v in headers}
         peer = getattr(connection.transport, "getPeer", lambda: None)()
         host = getattr(connection.transport, "getHost", lambda: None)()

@@ -19,10 +19,10 @@ from twisted.python.filepath import FilePath
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
-from twisted_pyhandlers._connection import ReactorMailbox
 from twisted_pyhandlers._context import HandlerContext, HandlerReactor
 from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
 from twisted_pyhandlers._listing import listing
+from twisted_pyhandlers._output import ReactorMailbox
 from twisted_pyhandlers._request import hostError
 from twisted_pyhandlers._script import CodeCache, installWptserveCompat, makeImportable
 from twisted_pyhandlers._stashurl import stashStoreFromURL
@@ -68,6 +68,20 @@ def isSafeSegment(segment: bytes) -> bool:
     return True
 
 
+class _Remembered:
+    """
+    What a :class:`_Directory` remembers of one name in it: the name's
+    path, and the resource built for it as a subdirectory or a handler
+    file (None until one is built; replaced when the name changes kind).
+    """
+
+    __slots__ = ("path", "resource")
+
+    def __init__(self, path: FilePath[str]) -> None:
+        self.path = path
+        self.resource: Optional[IResource] = None
+
+
 class _Directory(Resource):
     """
     One directory of the tree.  Reactor thread throughout: it only looks
@@ -89,8 +103,7 @@ class _Directory(Resource):
         self.context = context
         self.path = path
         self.segments = tuple(segments)
-        # name -> (its path, its resource as a subdirectory or handler, if built).
-        self._remembered: Dict[bytes, list[Any]] = {}
+        self._remembered: Dict[bytes, _Remembered] = {}
 
     def getChild(self, path: bytes, request: TwistedRequest) -> IResource:
         """
@@ -112,25 +125,25 @@ class _Directory(Resource):
                 return ServerAnswer(context, notFound, segments)
             if len(self._remembered) >= MAX_REMEMBERED:
                 self._remembered.clear()
-            remembered = self._remembered[path] = [self.path.child(path.decode("utf-8")), None]
-        child: FilePath[str] = remembered[0]
+            remembered = self._remembered[path] = _Remembered(self.path.child(path.decode("utf-8")))
+        child = remembered.path
         try:
             status = _statInside(child, context.root)
         except OSError:
             return ServerAnswer(context, notFound, segments)
         mode = status.st_mode
         if stat.S_ISDIR(mode):
-            resource = remembered[1]
+            resource = remembered.resource
             if not isinstance(resource, _Directory):
-                resource = remembered[1] = _Directory(context, child, segments)
+                resource = remembered.resource = _Directory(context, child, segments)
             return resource
         if not stat.S_ISREG(mode) or request.postpath:
             # Not a regular file, or a path below a file.
             return ServerAnswer(context, notFound, segments)
         if path.endswith(b".py"):
-            resource = remembered[1]
+            resource = remembered.resource
             if not isinstance(resource, PythonFileResource):
-                resource = remembered[1] = PythonFileResource(context, child.path, segments)
+                resource = remembered.resource = PythonFileResource(context, child.path, segments)
             resource.noteStatus(status)
             return resource
         # A fresh path: FilePath caches what it stats, and the static

@@ -2,45 +2,22 @@
 The :class:`twisted.web.server.Site` to serve handlers with.
 
 :class:`HandlerSite` is a ``Site`` with what handlers need from the HTTP/1.x
-layer beneath them:
+layer beneath them (the protocol itself, :class:`HandlerChannel` and
+:class:`HandlerRequest`, lives in :mod:`twisted_pyhandlers._h11protocol`):
 
-- request header names *as the client sent them*: Twisted canonicalises
-  every name (``x-test`` arrives as ``X-Test``), but wptserve's
-  ``request.raw_headers`` keeps each field line's name in its own case and
-  order, and real tests check it.  :class:`HandlerChannel` records each
-  field line as it is parsed, on the request it belongs to, before its
-  name is canonicalised; ``request.raw_headers`` reads that record.
+- request header names *as the client sent them*, which
+  ``request.raw_headers`` reads;
 - ``parsePOSTFormSubmission=False`` by default: handlers parse their own
   bodies (lazily, as on wptserve), so ``twisted.web`` must not parse, or
-  refuse, a multipart body first.
-- limits a hostile or broken client cannot get around, each answered with
-  a status line before the connection closes (Twisted answers 400, or
-  closes with no answer at all): a header block not complete within
-  ``headerTimeout`` seconds, however slowly its bytes trickle in, is
-  answered 408 (Twisted's idle timer is reset by every byte); a request or
-  header line over :data:`MAX_LINE` bytes is answered 414 or 431, as
-  wptserve does, and so are more than :data:`MAX_HEADERS` header lines or a
-  header block over :data:`MAX_HEADER_BLOCK` bytes; a body over
-  ``maxBody`` bytes is answered 413 as soon as its Content-Length, or the
-  decoded total of its chunks, passes the limit, without receiving the
-  rest.  See ``docs/threat-model.rst``.
+  refuse, a multipart body first;
+- limits a hostile or broken client cannot get around (``headerTimeout``,
+  ``maxBody`` and the line and header limits :data:`MAX_LINE`,
+  :data:`MAX_HEADERS`, :data:`MAX_HEADER_BLOCK`), each answered with a
+  status line before the connection closes.  See ``docs/threat-model.rst``.
 
 A plain ``Site`` still serves a :class:`~twisted_pyhandlers.HandlerDirectory`;
 it only loses the names as sent (``raw_headers`` then carries Twisted's
 canonical names, grouped by name).
-
-:class:`HandlerRequest` is the request class of the site.  It is where
-request-level behaviour of our own goes (recording the header lines, the
-access log line of a request whose client went away, and the default
-headers of a response Twisted writes).
-
-Twisted's ``Request.process`` sets ``Server`` and ``Date`` on every request
-before it is routed, although a handler's response is written by our own
-writer, which never reads them: two header sets and a date format for
-nothing, on every request.  :class:`HandlerRequest` sets them only when
-Twisted itself writes the response (a plain static file, a Twisted error
-page), at its first ``write``, first in the header block as before, so those
-responses carry the same headers in the same order.
 
 The access log of a ``HandlerSite`` has one line per request, in Apache's
 Combined Log Format (see :mod:`twisted_pyhandlers._accesslog`): requests
@@ -52,21 +29,23 @@ from __future__ import annotations
 
 import tempfile
 from io import BytesIO
-from typing import IO, Any, List, Optional, Tuple
+from typing import IO, Any, Optional
 
-from twisted.internet.interfaces import IDelayedCall
-from twisted.internet.protocol import connectionDone
-from twisted.logger import Logger
-from twisted.python import failure
-from twisted.python.failure import Failure
-from twisted.web import resource as twistedResource
-from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol, unquote
-from twisted.web.http_headers import Headers
-from twisted.web.server import Request, Site, version
+from twisted.web.server import Site
 
-from twisted_pyhandlers._accesslog import combinedLogFormatter, isAnsweredByRun, logUnfinished, markLogged
-from twisted_pyhandlers._timers import RepeatingTimer
-from twisted_pyhandlers._writer import httpDate
+from twisted_pyhandlers._accesslog import combinedLogFormatter, markLogged
+from twisted_pyhandlers._h11protocol import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    MAX_HEADER_BLOCK,
+    MAX_HEADERS,
+    MAX_LINE,
+    HandlerChannel,
+    HandlerRequest,
+    ReceivedHeaders,
+    handlerChannelProtocol,
+)
 
 __all__ = [
     "DEFAULT_HEADER_TIMEOUT",
@@ -80,412 +59,6 @@ __all__ = [
     "HandlerSite",
     "ReceivedHeaders",
 ]
-
-#: Seconds a client has to send a request's whole header block, from its
-#: first byte: a browser sends it in one packet, so a header block still
-#: incomplete after this long is a stalled or hostile client (slowloris).
-DEFAULT_HEADER_TIMEOUT = 30.0
-
-#: Seconds an idle connection (no request in progress) is kept: Twisted's
-#: own default.
-DEFAULT_IDLE_TIMEOUT = 60.0
-
-#: The largest request body taken, in bytes: 1 GiB, far above what a test
-#: uploads (Twisted spools bodies over 100 KB to a temporary file, so this
-#: bounds disk, not memory).
-DEFAULT_MAX_BODY = 1024 * 1024 * 1024
-
-#: The longest request line or header line, its line end excluded:
-#: wptserve's (Python's ``http.server``) 64 KiB.  Twisted's is 16 KiB.
-MAX_LINE = 64 * 1024
-
-#: The most header lines a request may have: wptserve raises
-#: ``http.client``'s limit to 512 lines, the blank line that ends the block
-#: included, so 511 header lines; Twisted's is 500.
-MAX_HEADERS = 512
-
-#: The largest header block, request line included: as much as wptserve
-#: could take (the request line and 512 lines of 64 KiB, ~32 MiB), which has
-#: no limit of its own.  Twisted's is 16 KiB.
-MAX_HEADER_BLOCK = (MAX_HEADERS + 1) * (MAX_LINE + 2)
-
-#: How long a refused connection keeps reading (and dropping) what the
-#: client still sends after its answer, so that the client reads the answer
-#: instead of a reset (a close with unread input resets the connection).
-LINGER = 2.0
-
-_REASONS = {
-    408: b"Request Timeout",
-    413: b"Content Too Large",
-    414: b"URI Too Long",
-    431: b"Request Header Fields Too Large",
-}
-
-#: ``(name, value)`` per header field line, in arrival order, the name as
-#: the client wrote it and the value stripped of surrounding blanks (as
-#: Twisted strips it).
-ReceivedHeaders = List[Tuple[bytes, bytes]]
-
-
-class HandlerRequest(Request):
-    """
-    The Twisted request of a :class:`HandlerSite`.
-
-    :ivar receivedHeaders: every header field line of the request, as
-        recorded by :class:`HandlerChannel`; None until the first one
-        arrives (and for a request that did not come through that channel,
-        e.g. over HTTP/2).
-
-    Runs on the reactor thread.
-    """
-
-    receivedHeaders: Optional[ReceivedHeaders] = None
-    #: Seconds the handler run took, for ``--verbose`` access logs; None
-    #: when no handler ran.
-    handlerRunTime: Optional[float] = None
-
-    def process(self) -> None:
-        """
-        Route the request and render what it names, as Twisted's
-        ``Request.process`` does, without setting the ``Server`` and
-        ``Date`` headers first (see :meth:`write`).
-        """
-        self.site = self.channel.site  # type: ignore[attr-defined]
-        self.prepath = []
-        self.postpath = [unquote(segment) for segment in self.path[1:].split(b"/")]
-        if self.path == b"*":
-            self._handleStar()
-            return
-        try:
-            resrc = self.site.getResourceFor(self)
-            if twistedResource._IEncodingResource.providedBy(resrc):
-                encoder = resrc.getEncoder(self)
-                if encoder is not None:
-                    self._encoder = encoder
-            self.render(resrc)
-        except BaseException:
-            self.processingFailed(failure.Failure())
-
-    def write(self, data: bytes) -> None:
-        """
-        Twisted writes this response itself: before its first bytes, put
-        the ``Server`` (Twisted's, unless one was set) and ``Date`` headers
-        first in the header block, where Twisted's ``process`` would have
-        set them.
-        """
-        if not self.startedWriting:
-            headers = self.responseHeaders
-            server = headers.getRawHeaders(b"server") or [version]
-            date = headers.getRawHeaders(b"date") or [httpDate()]
-            ordered = Headers()
-            ordered.setRawHeaders(b"Server", server)
-            ordered.setRawHeaders(b"Date", date)
-            for name, values in headers.getAllRawHeaders():
-                if name.lower() not in (b"server", b"date"):
-                    ordered.setRawHeaders(name, values)
-            self.responseHeaders = ordered
-        super().write(data)
-
-    #: The byte pipe of the handler run answering this request, told when
-    #: the connection is lost (see :meth:`watchPipe`).
-    _pipe: Any = None
-
-    def watchPipe(self, pipe: Any) -> None:
-        """
-        Tell ``pipe`` (a :class:`~twisted_pyhandlers._connection.ConnectionPipe`)
-        when this request's connection is lost, instead of it waiting on
-        :meth:`notifyFinish` (a Deferred per request).  Reactor thread.
-        """
-        self._pipe = pipe
-
-    def connectionLost(self, reason: Any) -> None:
-        """
-        The connection went away: if the request had not finished and no
-        handler run answers it (a plain static file mid-transfer), write
-        its access log line now, with the status and the body bytes sent
-        so far; a handler run writes its own line when it ends.
-        """
-        super().connectionLost(reason)
-        if self._pipe is not None:
-            self._pipe.connectionLost()
-        if not isAnsweredByRun(self):
-            logUnfinished(self)
-
-    #: Bytes of the body received so far (after chunked decoding).
-    _bodyReceived = 0
-
-    def handleContentChunk(self, data: bytes) -> None:
-        """
-        Take a piece of the body, unless it takes the body past the channel's
-        ``maxBody``: then the channel answers 413 and closes, and the body is
-        not stored further.
-        """
-        self._bodyReceived += len(data)
-        channel = self.channel
-        limit = getattr(channel, "maxBody", None)
-        if limit is not None and self._bodyReceived > limit and isinstance(channel, HandlerChannel):
-            channel.refuse(413, b"request body over %d bytes" % limit)
-            return
-        super().handleContentChunk(data)
-
-
-class HandlerChannel(HTTPChannel):
-    """
-    An :class:`~twisted.web.http.HTTPChannel` that records each request
-    header field line, name as sent, on the request being received (as
-    ``receivedHeaders``), in addition to what Twisted does with it; and
-    enforces the limits of the module docstring, answering each with a
-    status line.
-
-    :param headerTimeout: seconds from a request's first byte to the end of
-        its header block, else 408; None for no deadline.
-    :param maxBody: the largest body taken, in bytes, else 413; None for no
-        limit.
-
-    Runs on the reactor thread.
-    """
-
-    MAX_LENGTH = MAX_LINE
-    maxHeaders = MAX_HEADERS
-    totalHeadersSize = MAX_HEADER_BLOCK
-
-    _log = Logger()
-
-    def __init__(
-        self, headerTimeout: Optional[float] = DEFAULT_HEADER_TIMEOUT, maxBody: Optional[int] = DEFAULT_MAX_BODY
-    ) -> None:
-        super().__init__()
-        self.headerTimeout = headerTimeout
-        self.maxBody = maxBody
-        self._headerDeadline: Optional[IDelayedCall] = None
-        #: Lines of the header block being received (the request line first).
-        self._headLines = 0
-        #: True once a request was refused: everything after is dropped.
-        self._refused = False
-        #: The idle timer: one per connection, aimed again, not remade (see
-        #: :meth:`setTimeout`).
-        self._idleCall: Optional[IDelayedCall] = None
-        self._host: Any = None
-        self._secure: Optional[bool] = None
-        #: The handler timeout of the requests of this connection, one at a
-        #: time (see :mod:`twisted_pyhandlers._timers`), made by the first
-        #: handler run that needs it.
-        self.runTimer: Optional[RepeatingTimer] = None
-
-    # -- receiving ---------------------------------------------------------
-
-    def dataReceived(self, data: bytes) -> None:
-        """
-        Bytes from the client; dropped once a request was refused.  If they
-        leave a request's head incomplete, its header deadline starts (the
-        first byte of the head came in these bytes or, for a head already
-        under way, its deadline is running).  A head that arrives whole, as
-        a browser sends it, never needs a timer.
-        """
-        if self._refused:
-            return
-        super().dataReceived(data)
-        if (
-            self._headerDeadline is None
-            and self.headerTimeout
-            and not self._refused
-            and self.line_mode
-            and not self._handlingRequest
-            and (self._headLines or self._buffer)
-        ):
-            self._headerDeadline = self.callLater(self.headerTimeout, self._headerTimedOut)
-
-    def getHost(self) -> Any:
-        """
-        The connection's local address: asked once (Twisted asks the socket,
-        a ``getsockname`` call, for every request), then remembered.
-        """
-        if self._host is None:
-            self._host = self.transport.getHost()  # type: ignore[union-attr]
-        return self._host
-
-    def isSecure(self) -> bool:
-        """
-        Whether the connection is TLS: asked once (Twisted adapts the
-        transport to ``ISSLTransport`` for every request), then remembered.
-        """
-        if self._secure is None:
-            self._secure = bool(super().isSecure())
-        return self._secure
-
-    # -- the idle timeout --------------------------------------------------
-
-    def setTimeout(self, period: Optional[float]) -> Optional[float]:
-        """
-        Twisted's ``TimeoutMixin.setTimeout``, with one timer per
-        connection: ``HTTPChannel`` turns the idle timeout off when a
-        request is complete and on again when it is answered, and the mixin
-        cancels its ``DelayedCall`` and makes a new one each time, twice per
-        request.  Here turning it off leaves the timer armed (if it fires
-        while off, nothing happens) and turning it on re-aims it, which
-        costs an addition.  Reactor thread.
-
-        :return: the previous period.
-        """
-        previous = self.timeOut
-        self.timeOut = period  # type: ignore[assignment]  # Twisted types it int, takes any number
-        if period is not None:
-            call = self._idleCall
-            if call is not None and call.active():
-                call.reset(period)
-            else:
-                self._idleCall = self.callLater(period, self._idleTimedOut)
-        return previous
-
-    def resetTimeout(self) -> None:
-        """Bytes arrived: the idle timer starts again (when it is on)."""
-        call = self._idleCall
-        if call is not None and self.timeOut is not None:
-            call.reset(self.timeOut)
-
-    def _idleTimedOut(self) -> None:
-        """The idle timer fired: time the connection out if the timeout is on."""
-        self._idleCall = None
-        if self.timeOut is not None:
-            self.timeoutConnection()
-
-    def _cancelIdleTimer(self) -> None:
-        call, self._idleCall = self._idleCall, None
-        if call is not None and call.active():
-            call.cancel()
-
-    def lineReceived(self, line: bytes) -> None:
-        """
-        One line of a request's head: refuse a head over
-        :data:`MAX_HEADER_BLOCK` with 431 (Twisted answers 400), then let
-        Twisted take it.
-        """
-        if self._refused:
-            return
-        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
-            self.refuse(431, b"header block over %d bytes" % self.totalHeadersSize)
-            return
-        if self._headLines or line:
-            self._headLines += 1
-        super().lineReceived(line)
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        """
-        A line over :data:`MAX_LINE` bytes: 414 for the request line, 431
-        for a header line, as wptserve (LineReceiver closes without a word).
-        """
-        if self._headLines == 0:
-            self.refuse(414, b"request line over %d bytes" % self.MAX_LENGTH)
-        else:
-            self.refuse(431, b"header line over %d bytes" % self.MAX_LENGTH)
-
-    def headerReceived(self, line: bytes) -> bool:
-        """
-        Refuse a header line past :data:`MAX_HEADERS` (431), and a
-        Content-Length over ``maxBody`` (413, before any of the body is
-        read); let Twisted take the field line (it may refuse it and answer
-        400), then record it on the current request if Twisted accepted it.
-
-        :param line: one header field line without its line end; folded
-            continuation lines are already joined to it.
-        :return: whether the field was valid.
-        """
-        if self._refused:
-            return False
-        if self._receivedHeaderCount >= self.maxHeaders:
-            self.refuse(431, b"more than %d header lines" % self.maxHeaders)
-            return False
-        accepted: bool = super().headerReceived(line)
-        if accepted and self.maxBody is not None and self.length is not None and self.length > self.maxBody:
-            self.refuse(413, b"request body over %d bytes" % self.maxBody)
-            return False
-        if accepted:
-            request = self.requests[-1]
-            name, _, value = line.partition(b":")
-            received = getattr(request, "receivedHeaders", None)
-            if received is None:
-                received = request.receivedHeaders = []
-            received.append((name, value.strip(b" \t")))
-        return accepted
-
-    def allHeadersReceived(self) -> None:
-        """The head is complete: its deadline is met."""
-        self._cancelHeaderDeadline()
-        self._headLines = 0
-        super().allHeadersReceived()
-
-    def allContentReceived(self) -> None:
-        """The request is complete, unless it was refused on the way."""
-        if self._refused:
-            return
-        super().allContentReceived()
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        """The connection is gone: so are its header deadline and idle timer."""
-        self._cancelHeaderDeadline()
-        super().connectionLost(reason)
-        self._cancelIdleTimer()
-        if self.runTimer is not None:
-            self.runTimer.close()
-
-    # -- refusing ------------------------------------------------------------
-
-    def _headerTimedOut(self) -> None:
-        """The header block was not complete in time."""
-        self._headerDeadline = None
-        self._log.info(
-            "No complete request head from {peer} within {seconds} s: 408",
-            peer=str(self.transport.getPeer()),  # type: ignore[union-attr]
-            seconds=self.headerTimeout,
-        )
-        self.refuse(408, b"request head not complete within %g s" % (self.headerTimeout or 0))
-
-    def _cancelHeaderDeadline(self) -> None:
-        if self._headerDeadline is not None:
-            if self._headerDeadline.active():
-                self._headerDeadline.cancel()
-            self._headerDeadline = None
-
-    def refuse(self, code: int, why: bytes) -> None:
-        """
-        Answer ``code`` with a short plain-text body saying ``why``, then
-        close: stop reading the request, let the answer go out, and drop
-        what the client still sends for :data:`LINGER` seconds so that it
-        reads the answer rather than a reset.  Once per connection.
-        """
-        if self._refused:
-            return
-        self._refused = True
-        self._cancelHeaderDeadline()
-        self.setTimeout(None)
-        self.persistent = False
-        body = why + b"\n"
-        transport: Any = self.transport
-        transport.write(
-            b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-            % (code, _REASONS.get(code, b"Bad Request"), len(body), body)
-        )
-        loseWrite = getattr(transport, "loseWriteConnection", None)
-        if loseWrite is None:
-            transport.loseConnection()
-            return
-        loseWrite()
-        self.callLater(LINGER, transport.loseConnection)
-
-
-def _handlerChannelProtocol(factory: Any) -> _GenericHTTPChannelProtocol:
-    """
-    The protocol a :class:`HandlerSite` builds for a connection: Twisted's
-    own wrapper (the one a plain ``Site`` uses, which switches to HTTP/2
-    when TLS negotiates it) around a :class:`HandlerChannel`.
-    """
-    return _GenericHTTPChannelProtocol(
-        HandlerChannel(
-            headerTimeout=getattr(factory, "headerTimeout", DEFAULT_HEADER_TIMEOUT),
-            maxBody=getattr(factory, "maxBody", DEFAULT_MAX_BODY),
-        )
-    )
 
 
 class HandlerSite(Site):
@@ -510,7 +83,7 @@ class HandlerSite(Site):
     ``logFormatter`` is given, with one line per request.
     """
 
-    protocol = _handlerChannelProtocol  # type: ignore[assignment]
+    protocol = handlerChannelProtocol  # type: ignore[assignment]
     requestFactory = HandlerRequest
 
     def __init__(

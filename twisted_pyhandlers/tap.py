@@ -13,30 +13,18 @@ when the system chose the port.  TLS listeners present a made certificate
 from __future__ import annotations
 
 import os
-import re
-import signal
 import sys
-from typing import Callable, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
-from twisted.application.service import IService, MultiService, Service
-from twisted.internet import endpoints, threads
-from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorCore, IStreamServerEndpoint
-from twisted.logger import Logger
-from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.application.service import IService
+from twisted.internet import endpoints
 from twisted.python import usage
-from twisted.python.failure import Failure
 
-from twisted_pyhandlers._certificates import (
-    CertificateError,
-    ServerCertificate,
-    defaultTLSDirectory,
-    loadServerCertificate,
-    makeServerCertificate,
-)
-from twisted_pyhandlers._sites import QuietSite, SiteMaker
+from twisted_pyhandlers._assembly import assembleServer, supervisorService
+from twisted_pyhandlers._certificates import ServerCertificate, loadServerCertificate
+from twisted_pyhandlers._listening import DEFAULT_BACKLOG, ListeningService, withBacklog
+from twisted_pyhandlers._schemes import QuietSite
 from twisted_pyhandlers._stashurl import stashStoreFromURL
-from twisted_pyhandlers._threads import HandlerThreadPool, tiedToReactor
 from twisted_pyhandlers._topology import (
     WPT_DEFAULT_CONFIG,
     Listener,
@@ -45,16 +33,9 @@ from twisted_pyhandlers._topology import (
     parseBind,
     planTopology,
 )
-from twisted_pyhandlers._workers import (
-    AdoptedPortEndpoint,
-    WorkerSupervisor,
-    parseWorkers,
-    watchSupervisor,
-    workerArguments,
-)
-from twisted_pyhandlers.allocator import keepFreedMemory
+from twisted_pyhandlers._workers import parseWorkers
 from twisted_pyhandlers.config import ServerConfig
-from twisted_pyhandlers.resource import DEFAULT_HANDLER_TIMEOUT, DEFAULT_THREADS, HandlerDirectory
+from twisted_pyhandlers.resource import DEFAULT_HANDLER_TIMEOUT, DEFAULT_THREADS
 from twisted_pyhandlers.site import DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY
 
 __all__ = [
@@ -71,34 +52,6 @@ __all__ = [
 #: Loopback only: handlers are arbitrary code, so the server never binds a
 #: public interface unless the user names one.
 DEFAULT_LISTEN = "tcp:8000:interface=127.0.0.1"
-
-#: The listen queue of a stream endpoint that names none.  Twisted's
-#: default, 50, is less than a test run opening a few hundred connections at
-#: once: the kernel drops the rest of the connection attempts, and each one
-#: dropped waits a second for the client to retry (the benchmark's 200
-#: connections lost ~10% of their rate to it).  wptserve asks for 2000;
-#: the kernel caps either at ``net.core.somaxconn``.
-DEFAULT_BACKLOG = 1024
-
-#: Endpoint types whose description takes a ``backlog`` parameter.
-_BACKLOG_ENDPOINTS = frozenset({"tcp", "tcp6", "ssl", "unix"})
-
-#: The ``:`` between endpoint description fields (``\:`` is an escaped colon).
-_FIELD_SEPARATOR = re.compile(r"(?<!\\):")
-
-
-def withBacklog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
-    """
-    ``description`` with ``backlog=`` added when it is a TCP, TLS or UNIX
-    endpoint that does not name its own; any other description unchanged.
-    """
-    fields = _FIELD_SEPARATOR.split(description)
-    if fields[0].lower() not in _BACKLOG_ENDPOINTS:
-        return description
-    if any(field.startswith("backlog=") for field in fields[1:]):
-        return description
-    return f"{description}:backlog={backlog}"
-
 
 class OptionError(SystemExit):
     """
@@ -357,311 +310,15 @@ def _checkEndpoint(listener: Listener) -> None:
         raise TopologyError(f"--listen {listener.description}: {reason}") from e
 
 
-class ListeningService(Service):
-    """
-    Listens on one endpoint while running, and records the port it got in
-    the server config under the endpoint's scheme.
-
-    It listens in ``privilegedStartService`` (as Twisted's own
-    ``StreamServerEndpointService``), before the reactor runs: a port that
-    cannot be had (in use, not allowed) ends start-up with one plain line
-    and a non-zero exit, instead of a server missing one of its ports.
-    """
-
-    _log = Logger()
-
-    def __init__(
-        self,
-        reactor: IReactorCore,
-        endpoint: IStreamServerEndpoint,
-        factory: IProtocolFactory,
-        scheme: str,
-        config: ServerConfig,
-        description: Optional[str] = None,
-    ) -> None:
-        self.reactor = reactor
-        self.endpoint = endpoint
-        self.factory = factory
-        self.scheme = scheme
-        self.config = config
-        self.description = description
-        self.port: Optional[IListeningPort] = None
-        #: Fires with the listening port once it listens.
-        self.listening: Deferred[IListeningPort] = Deferred()
-        self._started = False
-
-    def privilegedStartService(self) -> None:
-        super().privilegedStartService()
-        self._listen()
-
-    def startService(self) -> None:
-        super().startService()
-        self._listen()
-
-    def _listen(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        failures: List[Failure] = []
-        listening = self.endpoint.listen(self.factory)
-        listening.addCallbacks(self._listening, failures.append)
-        if failures:
-            message = f"Cannot listen on {self.description or self.endpoint} ({self.scheme}): {failures[0].getErrorMessage()}"
-            self._log.error("{message}", message=message)
-            # Logged above; exit status 1 without printing it a second time.
-            raise SystemExit(1)
-        listening.addErrback(self._failed)
-
-    def _listening(self, port: IListeningPort) -> IListeningPort:
-        self.port = port
-        address = port.getHost()
-        number = getattr(address, "port", None)
-        if isinstance(number, int):
-            self.config.addListeningPort(self.scheme, number)
-        self._log.info("twisted_pyhandlers listening on {address} ({scheme})", address=address, scheme=self.scheme)
-        self.listening.callback(port)
-        return port
-
-    def _failed(self, failure: Failure) -> None:
-        self._log.error(
-            "Cannot listen on {endpoint} ({scheme}): {reason}",
-            endpoint=self.description or self.endpoint,
-            scheme=self.scheme,
-            reason=failure.getErrorMessage(),
-        )
-        self.reactor.stop()
-
-    def stopService(self) -> Optional[Deferred[None]]:
-        super().stopService()
-        if self.port is not None:
-            return self.port.stopListening()  # type: ignore[return-value]
-        return None
-
-
-class StartupReport(Service):
-    """
-    Logs, once every listener listens, the origins served, the host names
-    they answer for, what was not served, and the TLS certificate (the CA
-    file to trust and the ``spki pin:`` line for Chromium).
-    """
-
-    _log = Logger()
-
-    def __init__(
-        self,
-        listeners: List[ListeningService],
-        topology: Topology,
-        config: ServerConfig,
-        certificate: Optional[ServerCertificate],
-    ) -> None:
-        self.listeners = listeners
-        self.topology = topology
-        self.config = config
-        self.certificate = certificate
-
-    def startService(self) -> None:
-        super().startService()
-        for line in self.topology.notServed:
-            self._log.warn("{line}", line=line)
-        if self.certificate is not None:
-            if self.certificate.caPath is not None:
-                self._log.info("TLS: made certificate {path}, signed by the CA {ca}", path=str(self.certificate.certPath), ca=str(self.certificate.caPath))
-            else:
-                self._log.info("TLS: certificate {path}", path=str(self.certificate.certPath))
-            self._log.info("spki pin: {pin}", pin=self.certificate.pin)
-        DeferredList([service.listening for service in self.listeners], consumeErrors=True).addCallback(
-            lambda _: self._reportOrigins()
-        )
-
-    def _reportOrigins(self) -> None:
-        host = self.config["browser_host"]
-        for service, listener in zip(self.listeners, self.topology.listeners, strict=True):
-            if service.port is None:
-                continue
-            number = getattr(service.port.getHost(), "port", None)
-            if isinstance(number, int):
-                origin = f"{listener.urlScheme}://{host}:{number}"
-            else:
-                origin = f"{listener.urlScheme}:// on {service.port.getHost()}"
-            self._log.info("serving {origin} ({scheme})", origin=origin, scheme=listener.scheme)
-        names = sorted(self.config["domains_set"] - {host})
-        if names:
-            self._log.info("each origin also answers for: {names}", names=" ".join(names))
-
-
-class StashCheck(Service):
-    """
-    Checks, once the reactor runs, that a stash that lives elsewhere (Redis)
-    can be reached, and logs a warning naming its URL (password redacted)
-    when it cannot.  The server serves either way: handlers using the stash
-    get a 500 naming it until it answers, then work again.
-
-    :param store: the stash store; checked only if it has a ``ping()``.
-    :param runInThread: runs a blocking call off the reactor thread,
-        returning a Deferred (``deferToThread``).
-    """
-
-    _log = Logger()
-
-    def __init__(self, store: object, runInThread: Callable[[Callable[[], None]], "Deferred[None]"]) -> None:
-        self.store = store
-        self.runInThread = runInThread
-        #: Fires once the check is done (with None, whatever it found).
-        self.checked: Deferred[None] = Deferred()
-
-    def startService(self) -> None:
-        """Start the check in a thread.  Reactor thread."""
-        super().startService()
-        ping = getattr(self.store, "ping", None)
-        if ping is None:
-            self.checked.callback(None)
-            return
-
-        def unreachable(failure: Failure) -> None:
-            self._log.warn(
-                "{message} (at start-up; handlers that use the stash answer 500 until it answers)",
-                message=failure.getErrorMessage().rstrip("."),
-            )
-
-        self.runInThread(ping).addErrback(unreachable).addBoth(lambda _: self.checked.callback(None))
-
-
-def _serverCertificate(options: Options) -> Optional[ServerCertificate]:
-    """The certificate the TLS listeners present: the user's, made ones when needed, or none."""
-    if options.userCertificate is not None:
-        return options.userCertificate
-    if not options.topology.needsServerCertificate:
-        return None
-    config = options.topology.config
-    names = set(config["domains_set"]) | {config["server_host"]}
-    address = options.topology.bindAddress
-    if address is not None and address not in ("0.0.0.0", "::"):
-        names.add(address)
-    directory = options["tls-dir"] or defaultTLSDirectory()
-    try:
-        return makeServerCertificate(directory, names)
-    except CertificateError as e:
-        raise SystemExit(str(e)) from e
-
-
-def _factoryFor(listener: Listener, sites: SiteMaker, certificate: Optional[ServerCertificate]) -> IProtocolFactory:
-    """
-    What ``listener`` serves: the scheme's ``Site``, inside TLS with the
-    server's certificate (its own TLS context) when it asks for it.
-    """
-    site = sites.siteForScheme(listener.scheme)
-    if listener.tls != "server":
-        return site
-    assert certificate is not None
-    return TLSMemoryBIOFactory(certificate.contextFactory(), False, site)
-
-
-def _datagramListener(reactor: object, listener: Listener, resource: HandlerDirectory, certificate: ServerCertificate) -> tuple:
-    """The UDP endpoint and QUIC protocol of a ``webtransport-h3`` listener, over the tree of ``resource``."""
-    # Imported here: aioquic is loaded only when a QUIC port is served.
-    from twisted_pyhandlers._h3port import UDPServerEndpoint, webTransportProtocol
-
-    protocol = webTransportProtocol(reactor, resource.context, certificate)  # type: ignore[arg-type]
-    return UDPServerEndpoint(reactor, listener.description), protocol  # type: ignore[arg-type]
-
-
-def exitZeroOnSigterm(reactor: IReactorCore) -> None:
-    """
-    Make a stop asked by SIGTERM (a service manager's, a test runner's)
-    end the process with status 0, as a server that stopped cleanly: twistd
-    would otherwise re-raise the signal on itself once the reactor stopped
-    and die by it.  Other signals (SIGINT) keep Twisted's behaviour.
-    Reactor thread.
-    """
-
-    def clear() -> None:
-        # The reactor records the signal that stopped it here, and twistd
-        # reads it after the reactor returns.
-        if getattr(reactor, "_exitSignal", None) == signal.SIGTERM:
-            reactor._exitSignal = None  # type: ignore[attr-defined]
-
-    reactor.addSystemEventTrigger("after", "shutdown", clear)
-
-
 def makeService(options: Options) -> IService:
-    """Build the service tree for ``twistd pyhandlers``."""
+    """
+    Build the service tree for ``twistd pyhandlers``: the server the
+    options describe (:func:`~twisted_pyhandlers._assembly.assembleServer`),
+    or, for ``--workers N``, the supervisor of N workers that each assemble
+    one.
+    """
     from twisted.internet import reactor
 
     if options.workerCount > 1 and options.workerFds is None:
-        return _supervisorService(options, reactor)
-    if not options["keep-malloc-defaults"]:
-        keepFreedMemory()
-    root = os.path.realpath(options["root"])
-    config = options.topology.config
-    certificate = _serverCertificate(options)
-    pool = tiedToReactor(HandlerThreadPool(options["threads"]), reactor)  # type: ignore[arg-type]
-    exitZeroOnSigterm(reactor)  # type: ignore[arg-type]
-    store = stashStoreFromURL(options["stash"])
-    resource = HandlerDirectory(
-        root,
-        reactor=reactor,  # type: ignore[arg-type]
-        threadpool=pool,
-        stash=store,
-        config=config,
-        handlerTimeout=options["handler-timeout"],
-    )
-    sites = SiteMaker(
-        resource,
-        options["access-log"],
-        verbose=options["verbose"],
-        wsHandlers=options["ws-handlers"],
-        headerTimeout=options["header-timeout"] or None,
-        timeout=options["idle-timeout"] or None,
-        maxBody=options["max-body"] or None,
-    )
-    service = MultiService()
-    listening: List[ListeningService] = []
-    workerFds = options.workerFds
-    if workerFds is not None:
-        watchSupervisor(reactor)
-    for index, listener in enumerate(options.topology.listeners):
-        endpoint: IStreamServerEndpoint
-        if listener.datagram:
-            assert certificate is not None
-            endpoint, factory = _datagramListener(reactor, listener, resource, certificate)
-            child = ListeningService(reactor, endpoint, factory, listener.scheme, config, listener.description)  # type: ignore[arg-type]
-            child.setServiceParent(service)
-            listening.append(child)
-            continue
-        if workerFds is not None:
-            endpoint = AdoptedPortEndpoint(reactor, workerFds[index])
-        else:
-            endpoint = endpoints.serverFromString(reactor, withBacklog(listener.description))
-        child = ListeningService(
-            reactor,  # type: ignore[arg-type]
-            endpoint,
-            _factoryFor(listener, sites, certificate),
-            listener.scheme,
-            config,
-            listener.description,
-        )
-        child.setServiceParent(service)
-        listening.append(child)
-    StartupReport(listening, options.topology, config, certificate).setServiceParent(service)
-    StashCheck(store, threads.deferToThread).setServiceParent(service)
-    return service
-
-
-def _supervisorService(options: Options, reactor: object) -> IService:
-    """
-    ``--workers N`` (N > 1): this process supervises N workers (see
-    :mod:`twisted_pyhandlers._workers`).  A made certificate is made here,
-    once, for the workers to reuse.
-    """
-    _serverCertificate(options)
-    if str(options["workers"]).strip().lower() == "auto":
-        Logger().info(
-            "--workers auto: {count} workers (the CPUs this process may run on)", count=options.workerCount
-        )
-    return WorkerSupervisor(
-        reactor,  # type: ignore[arg-type]
-        [withBacklog(listener.description) for listener in options.topology.listeners],
-        workerArguments(options.argv),
-        options.workerCount,
-        options["stash"],
-    )
+        return supervisorService(options, reactor)
+    return assembleServer(options, reactor).service

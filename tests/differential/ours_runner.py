@@ -40,8 +40,8 @@ from twisted.python.failure import Failure
 
 from twisted_pyhandlers import HandlerDirectory
 from twisted_pyhandlers._certificates import makeServerCertificate
+from twisted_pyhandlers._schemes import SiteMaker
 from twisted_pyhandlers._script import _WptserveCompatFinder
-from twisted_pyhandlers._sites import SiteMaker
 from twisted_pyhandlers.config import ServerConfig
 
 

@@ -4,7 +4,7 @@ writer, and multipart bodies.
 """
 
 from twisted_pyhandlers._encoding import isomorphic_decode, isomorphic_encode
-from twisted_pyhandlers._http1 import ResponseWriter
+from twisted_pyhandlers._h11writer import ResponseWriter
 from twisted_pyhandlers._response import MultipartContent, MultipartPart, Response, ResponseHeaders
 from twisted_pyhandlers._response import _missing as missing
 from twisted_pyhandlers.compat.wptserve.constants import h2_headers, response_codes

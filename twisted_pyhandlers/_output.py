@@ -1,13 +1,13 @@
 """
-The thread-safe byte pipe to one connection: the bytes of one response on
+The thread-safe output of one response to its connection: the bytes of one response on
 their way from a handler thread to the connection's transport.
 
 This is the layer below every wire format: it knows nothing of HTTP
-framing (that is :mod:`twisted_pyhandlers._http1`'s), only bytes, their
+framing (that is :mod:`twisted_pyhandlers._h11writer`'s), only bytes, their
 order, back-pressure and the end of a response.
 
 Handlers run in a thread pool, but a transport may only be touched from the
-reactor thread.  :class:`ConnectionPipe` is the one place where the two
+reactor thread.  :class:`ResponseOutput` is the one place where the two
 meet: a handler thread hands it bytes, it forwards them to the transport with
 ``callFromThread`` (in order, as they are written, without waiting for the
 reactor), and it applies back-pressure by registering itself as a streaming
@@ -43,7 +43,7 @@ HIGH_WATER = 256 * 1024
 LARGE_SEND_LIMIT = 4 * 1024 * 1024
 
 
-#: Bytes handed to the transport before the pipe registers as its producer
+#: Bytes handed to the transport before the output registers as its producer
 #: (Twisted's transports buffer this much before they would pause one).  A
 #: small response is finished long before: it never pays for registering
 #: and unregistering a producer it could not need.
@@ -88,10 +88,10 @@ class ReactorMailbox:
     def __init__(self, reactor: IReactorThreads) -> None:
         self._reactor = reactor
         self._lock = threading.Lock()
-        self._items: List[Tuple["ConnectionPipe", Item]] = []
+        self._items: List[Tuple["ResponseOutput", Item]] = []
         self._scheduled = False
 
-    def post(self, output: "ConnectionPipe", item: Item) -> None:
+    def post(self, output: "ResponseOutput", item: Item) -> None:
         """Queue ``item`` for ``output``; wake the reactor unless already asked.  Any thread."""
         with self._lock:
             self._items.append((output, item))
@@ -110,9 +110,9 @@ class ReactorMailbox:
 
 
 @implementer(IPushProducer)
-class ConnectionPipe:
+class ResponseOutput:
     """
-    A thread-safe, back-pressured byte pipe to one request's transport.
+    A thread-safe, back-pressured output to one request's transport.
 
     Created on the reactor thread when a handler request starts; written to
     from the handler's worker thread (or from the reactor thread, for
@@ -138,7 +138,7 @@ class ConnectionPipe:
         """
         Runs in the reactor thread.
 
-        :param mailbox: the mailbox of ``reactor`` that every pipe of the
+        :param mailbox: the mailbox of ``reactor`` that every output of the
             handler tree shares (see :class:`ReactorMailbox`).
         """
         self._reactor = reactor
@@ -165,9 +165,9 @@ class ConnectionPipe:
         self.onFinish: Optional[Callable[[], None]] = None
         self._producing = False
         answeredByRun(request)
-        watch = getattr(request, "watchPipe", None)
+        watch = getattr(request, "watchOutput", None)
         if watch is not None:
-            # A HandlerRequest tells the pipe itself when its connection is
+            # A HandlerRequest tells the output itself when its connection is
             # lost: no Deferred per request.
             watch(self)
         else:
@@ -275,7 +275,7 @@ class ConnectionPipe:
 
     @property
     def twistedRequest(self) -> TwistedRequest:
-        """The Twisted request this pipe writes to (read it on the reactor thread)."""
+        """The Twisted request this output writes to (read it on the reactor thread)."""
         return self._request
 
     def cancelOnDisconnect(self, work: Deferred[Any]) -> None:
@@ -315,7 +315,7 @@ class ConnectionPipe:
 
     def takeOver(self) -> bool:
         """
-        Take the pipe from its writer, which is given up on (a handler that
+        Take the output from its writer, which is given up on (a handler that
         ran out of time): from now on what it writes is dropped and its
         :meth:`finish` does nothing; only :meth:`answerInstead` may still
         answer.  Reactor thread.
@@ -413,8 +413,8 @@ class ConnectionPipe:
             onFinish, self.onFinish = self.onFinish, None
             onFinish()
         request = self._request
-        if getattr(request, "_pipe", None) is self:
-            request.watchPipe(None)  # type: ignore[attr-defined]  # no cycle left behind
+        if getattr(request, "_output", None) is self:
+            request.watchOutput(None)  # type: ignore[attr-defined]  # no cycle left behind
         request.code = code
         bodyStart = self.bodyStart
         request.sentLength = 0 if bodyStart is None else max(0, self.bytesWritten - bodyStart)

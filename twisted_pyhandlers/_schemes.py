@@ -11,7 +11,7 @@ their ``-private``/``-public`` twins) HTTP/1.1 only, ``h2`` HTTP/2 only.
 :class:`SiteMaker` is the one place that decides which ``Site`` a scheme
 gets: :class:`HTTP11Site` (ALPN ``http/1.1`` only) for the HTTP/1.1
 schemes, :class:`H2Site` (ALPN ``h2`` only, every connection Twisted's
-HTTP/2 as extended in :mod:`twisted_pyhandlers._h2connection`) for ``h2``.
+HTTP/2 as extended in :mod:`twisted_pyhandlers._h2protocol`) for ``h2``.
 The ``ws`` and ``wss`` schemes get a
 :class:`~twisted_pyhandlers._websocket.WebSocketFactory` (pywebsocket's
 handling of ``*_wsh.py`` handlers), not a ``Site``.
@@ -20,7 +20,7 @@ handling of ``*_wsh.py`` handlers), not a ``Site``.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from twisted.internet.interfaces import IProtocolFactory
 from twisted.logger import Logger
@@ -28,7 +28,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from twisted_pyhandlers._accesslog import combinedLogFormatter, verboseLogFormatter
-from twisted_pyhandlers._h2connection import HandlerH2Connection
+from twisted_pyhandlers._h2protocol import HandlerH2Connection
 from twisted_pyhandlers.compat.wptserve.stash import store_env_config, storeAddress
 from twisted_pyhandlers.site import HandlerSite
 
@@ -81,6 +81,23 @@ class QuietSite(HTTP11Site):
         """No access log."""
 
 
+class RecordingSite(QuietSite):
+    """
+    A :class:`QuietSite` that hands each request to ``onRequest`` before
+    routing it: the test fixture's child process records what arrived
+    (its requests file is its log).  Reactor thread.
+    """
+
+    def __init__(self, resource: IResource, onRequest: Callable[[Any], None], **kwargs: Any) -> None:
+        super().__init__(resource, **kwargs)
+        self.onRequest = onRequest
+
+    def getResourceFor(self, request: Any) -> Any:
+        """Hand ``request`` to ``onRequest``, then route it as ``Site`` does."""
+        self.onRequest(request)
+        return super().getResourceFor(request)
+
+
 def _h2Protocol(factory: Any) -> HandlerH2Connection:
     """
     The protocol of an :class:`H2Site` connection: HTTP/2 from the first
@@ -95,7 +112,7 @@ class H2Site(HandlerSite):
     A :class:`~twisted_pyhandlers.site.HandlerSite` that speaks HTTP/2
     only, as wptserve's h2 port: ALPN offers ``h2`` and nothing else, and
     every connection is a
-    :class:`~twisted_pyhandlers._h2connection.HandlerH2Connection`.
+    :class:`~twisted_pyhandlers._h2protocol.HandlerH2Connection`.
     """
 
     protocol = _h2Protocol  # type: ignore[assignment]
@@ -136,6 +153,8 @@ class SiteMaker:
     :param wsHandlers: the WebSocket handler directory, relative to the
         document root (or absolute); by default wpt's
         ``websockets/handlers``.
+    :param onRequest: called with each HTTP/1.1 request before it is
+        routed (instead of an access log line); None for nothing.
     :param limits: ``headerTimeout``, ``maxBody`` and ``timeout`` (the idle
         timeout) for every :class:`~twisted_pyhandlers.site.HandlerSite`.
     """
@@ -148,9 +167,11 @@ class SiteMaker:
         logPath: Optional[str] = None,
         verbose: bool = False,
         wsHandlers: Optional[str] = None,
+        onRequest: Optional[Callable[[Any], None]] = None,
         **limits: Any,
     ) -> None:
         self._resource = resource
+        self._onRequest = onRequest
         self._logPath = logPath
         self._formatter = verboseLogFormatter if verbose else combinedLogFormatter
         self._limits = limits
@@ -251,6 +272,8 @@ class SiteMaker:
         # does); twisted.web must not parse (or reject) multipart bodies
         # first.
         limits = self._limits
+        if self._onRequest is not None:
+            return RecordingSite(self._resource, self._onRequest, parsePOSTFormSubmission=False, **limits)
         if self._logPath is None:
             return QuietSite(self._resource, parsePOSTFormSubmission=False, **limits)
         logPath = None if self._logPath == "-" else self._logPath

@@ -1,20 +1,20 @@
 """
 The two byte streams of one WebSocket connection, as a handler thread sees
-them: :class:`ConnectionInput` (what the client sent, read blocking) and
-:class:`ConnectionOutput` (what the server sends, written from any thread).
+them: :class:`WebSocketInput` (what the client sent, read blocking) and
+:class:`WebSocketOutput` (what the server sends, written from any thread).
 
 pywebsocket's code (handshake, ``msgutil``, ``stream.Stream``) and the
 ``*_wsh.py`` handlers run in a handler thread and expect a blocking socket;
 the socket here is a Twisted transport that only the reactor thread may
 touch.  These two classes are where the two meet, the way
-:class:`~twisted_pyhandlers._connection.ConnectionPipe` is for HTTP:
+:class:`~twisted_pyhandlers._output.ResponseOutput` is for HTTP:
 
 - bytes the reactor receives (``dataReceived``) are appended to the input,
   and a handler thread waiting in ``read`` or ``readline`` wakes up; when
   more than :data:`HIGH_WATER` bytes wait unread and the handler is not
   waiting for more, the transport is paused until the handler catches up;
 - bytes a handler writes are handed to the reactor in order through the
-  tree's :class:`~twisted_pyhandlers._connection.ReactorMailbox`, exactly
+  tree's :class:`~twisted_pyhandlers._output.ReactorMailbox`, exactly
   as written (no framing is added here: a handler that writes a broken
   frame on purpose gets that frame on the wire); a writer waits while the
   transport's buffer is full or too much is queued.
@@ -30,7 +30,7 @@ from typing import Any, Optional, Union
 from twisted.internet.interfaces import IPushProducer, IReactorThreads, ITransport
 from zope.interface import implementer
 
-from twisted_pyhandlers._connection import HIGH_WATER, ReactorMailbox
+from twisted_pyhandlers._output import HIGH_WATER, ReactorMailbox
 
 #: Unread input below which a paused transport is resumed.
 LOW_WATER = HIGH_WATER // 4
@@ -39,7 +39,7 @@ LOW_WATER = HIGH_WATER // 4
 _CLOSE = (0, False)
 
 
-class ConnectionInput:
+class WebSocketInput:
     """
     What the client sent and the handler has not read yet.
 
@@ -144,7 +144,7 @@ class ConnectionInput:
 
 
 @implementer(IPushProducer)
-class ConnectionOutput:
+class WebSocketOutput:
     """
     The bytes the server sends, written from the handler thread (or any
     other) and handed to the transport by the reactor, in order.

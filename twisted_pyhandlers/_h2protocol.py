@@ -135,7 +135,7 @@ class HandlerH2Stream(H2Stream):
 class HandlerH2Connection(H2Connection):
     """
     Twisted's HTTP/2 connection with :class:`HandlerH2Stream` streams, the
-    frame calls of the HTTP/2 writer (:mod:`twisted_pyhandlers._http2`), and
+    frame calls of the HTTP/2 writer (:mod:`twisted_pyhandlers._h2writer`), and
     the tolerance described in the module docstring.  Reactor thread.
     """
 

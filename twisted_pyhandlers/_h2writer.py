@@ -9,9 +9,9 @@ calls of the HTTP/1.1 writer (``write_status``, ``write_header``,
 DATA frames, so that every ordinary handler works unchanged over HTTP/2.
 
 The handler's thread never touches HTTP/2 state: each call becomes an
-:class:`~twisted_pyhandlers._connection.Action` that the connection pipe
+:class:`~twisted_pyhandlers._output.Action` that the response output
 runs on the reactor thread, in order, where
-:class:`~twisted_pyhandlers._h2connection.HandlerH2Connection` turns it into
+:class:`~twisted_pyhandlers._h2protocol.HandlerH2Connection` turns it into
 frames.  The calls that answer something (``write_push``'s stream id,
 ``get_max_payload_size``) wait for the reactor.
 
@@ -29,8 +29,8 @@ import h2.exceptions
 from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame
 from twisted.logger import Logger
 
-from twisted_pyhandlers._connection import Action, ConnectionPipe
 from twisted_pyhandlers._encoding import isomorphic_decode
+from twisted_pyhandlers._output import Action, ResponseOutput
 from twisted_pyhandlers._writer import Writable, WriterBase, WrittenResponse, requiredHeaders
 
 Header = Tuple[Any, Any]
@@ -60,10 +60,10 @@ class H2ResponseWriter(WriterBase):
     file_chunk_size = 32 * 1024
     default_status = 200
 
-    def __init__(self, pipe: ConnectionPipe, response: WrittenResponse) -> None:
+    def __init__(self, output: ResponseOutput, response: WrittenResponse) -> None:
         """Reactor thread (the response is made there)."""
-        super().__init__(pipe, response)
-        stream: Any = pipe.twistedRequest.channel
+        super().__init__(output, response)
+        stream: Any = output.twistedRequest.channel
         self._connection: Any = stream._conn
         self.stream_id: int = stream.streamID
         self.logger = getattr(response, "logger", None)
@@ -71,9 +71,9 @@ class H2ResponseWriter(WriterBase):
         self._status: Optional[int] = None
         self._headers: List[Tuple[bytes, bytes]] = []
         self._batch: Optional[List[Action]] = None
-        # The pipe counts only DATA payloads here, so the body starts at 0
+        # The output counts only DATA payloads here, so the body starts at 0
         # (the access log's size is body bytes only, as on HTTP/1.1).
-        pipe.bodyStart = 0
+        output.bodyStart = 0
 
     # -- what the server reads after main returns -----------------------------
 
@@ -110,8 +110,8 @@ class H2ResponseWriter(WriterBase):
         action = Action(run, size)
         if self._batch is not None:
             self._batch.append(action)
-            return not self._pipe.lost
-        return self._pipe.perform(action)
+            return not self._output.lost
+        return self._output.perform(action)
 
     def batch(self) -> "_Batch":
         """Hold the frames written inside the ``with`` block; hand them to the reactor as one."""
@@ -122,7 +122,7 @@ class H2ResponseWriter(WriterBase):
     def write_status(self, code: int, message: Optional[Writable] = None) -> bool:
         """The status (HTTP/2 has no reason phrase: ``message`` is dropped)."""
         self._status = int(code)
-        return not self._pipe.lost
+        return not self._output.lost
 
     def write_header(self, name: Writable, value: Union[Writable, int]) -> bool:
         """One header field for the HEADERS frame (names go lower-case, as HTTP/2 wants)."""
@@ -133,7 +133,7 @@ class H2ResponseWriter(WriterBase):
         valueBytes = b"%d" % (value,) if isinstance(value, int) else self.encode(value)
         if nameBytes not in CONNECTION_HEADERS:
             self._headers.append((nameBytes, valueBytes))
-        return not self._pipe.lost
+        return not self._output.lost
 
     def write_default_headers(self) -> bool:
         """Server, Date and (for a body known in full) Content-Length, if missing."""
@@ -142,7 +142,7 @@ class H2ResponseWriter(WriterBase):
     def _defaultHeaders(self, content: Any) -> bool:
         for lower, _, value in requiredHeaders(self._headers_seen, content, self._response.encoding):
             self.write_header(lower, value)
-        return not self._pipe.lost
+        return not self._output.lost
 
     def end_headers(self) -> bool:
         """Send the HEADERS frame, with the required headers unless the response says not to."""
@@ -274,7 +274,7 @@ class H2ResponseWriter(WriterBase):
         promise = [(self._text(name), self._text(value)) for name, value in promise_headers]
         streamID = self.stream_id
         self.content_written = True
-        pushID: int = self._pipe.callOnReactor(
+        pushID: int = self._output.callOnReactor(
             lambda: self._connection.pushPromise(streamID, promise, push_stream_id)
         )
         hasData = response_data is not None
@@ -334,7 +334,7 @@ class H2ResponseWriter(WriterBase):
     def get_max_payload_size(self, stream_id: Optional[int] = None) -> int:
         """The largest DATA payload the stream takes now (frame size or window, less 9)."""
         streamID = self.stream_id if stream_id is None else stream_id
-        size: int = self._pipe.callOnReactor(lambda: self._connection.maxPayloadSize(streamID))
+        size: int = self._output.callOnReactor(lambda: self._connection.maxPayloadSize(streamID))
         return size
 
     # -- text ------------------------------------------------------------------
@@ -378,4 +378,4 @@ class _Batch:
             for action in actions:
                 action.run()
 
-        writer._pipe.perform(Action(runAll, sum(action.size for action in actions)))
+        writer._output.perform(Action(runAll, sum(action.size for action in actions)))

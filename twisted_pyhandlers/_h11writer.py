@@ -3,7 +3,7 @@ HTTP/1.1 framing of a response: ``response.writer``, direct control of the
 bytes on the wire.
 
 This is wptserve's ``ResponseWriter`` API, method for method, on top of a
-:class:`~twisted_pyhandlers._connection.ConnectionPipe`.  Everything a handler
+:class:`~twisted_pyhandlers._output.ResponseOutput`.  Everything a handler
 writes through it goes to the connection exactly as given and in order; the
 only bytes the server adds are the required headers that ``end_headers``
 adds (Server, Date, Content-Length) unless ``response.add_required_headers``
@@ -21,8 +21,8 @@ import functools
 import re
 from typing import IO, Any, List, Optional, Set, Tuple, Union
 
-from twisted_pyhandlers._connection import ConnectionPipe
 from twisted_pyhandlers._encoding import isomorphic_encode
+from twisted_pyhandlers._output import ResponseOutput
 from twisted_pyhandlers._reasons import REASONS
 from twisted_pyhandlers._writer import Writable, WriterBase, WrittenResponse, requiredHeaders
 
@@ -162,8 +162,8 @@ class ResponseWriter(WriterBase):
     file_chunk_size = 32 * 1024
     default_status = 200
 
-    def __init__(self, pipe: ConnectionPipe, response: WrittenResponse) -> None:
-        super().__init__(pipe, response)
+    def __init__(self, output: ResponseOutput, response: WrittenResponse) -> None:
+        super().__init__(output, response)
         self._status_written = False
         self._pending: Optional[List[bytes]] = None
         self._head = HeadScanner()
@@ -239,7 +239,7 @@ class ResponseWriter(WriterBase):
             head = self._head
             head.noteHeadEnd()
             if head.bodyStart is not None:
-                self._pipe.bodyStart = head.bodyStart
+                self._output.bodyStart = head.bodyStart
         self._headers_complete = True
         return True
 
@@ -294,7 +294,7 @@ class ResponseWriter(WriterBase):
         scanner.skip(head)
         scanner.noteHeadEnd()
         if scanner.bodyStart is not None:
-            self._pipe.bodyStart = scanner.bodyStart
+            self._output.bodyStart = scanner.bodyStart
         self._headers_complete = True
         return self._send(head + body if withBody else head)
 
@@ -324,7 +324,7 @@ class ResponseWriter(WriterBase):
         if not head.done:
             head.feed(encoded)
             if head.bodyStart is not None:
-                self._pipe.bodyStart = head.bodyStart
+                self._output.bodyStart = head.bodyStart
         return self._send(encoded)
 
     def _frame(self, data: bytes) -> bool:
@@ -336,12 +336,12 @@ class ResponseWriter(WriterBase):
         return self._send(data)
 
     def _send(self, encoded: bytes) -> bool:
-        """Hand ``encoded`` to the pipe (or the open batch)."""
+        """Hand ``encoded`` to the output (or the open batch)."""
         self.content_written = True
         if self._pending is not None:
             self._pending.append(encoded)
-            return not self._pipe.lost
-        return self._pipe.write(encoded)
+            return not self._output.lost
+        return self._output.write(encoded)
 
     def write_content_file(self, data: IO[bytes]) -> bool:
         """Copy a file-like object to the connection in chunks, then close it."""
@@ -388,4 +388,4 @@ class _Batch:
             writer = self._writer
             pending, writer._pending = writer._pending, None
             if pending:
-                writer._pipe.write(b"".join(pending))
+                writer._output.write(b"".join(pending))
