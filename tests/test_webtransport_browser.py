@@ -17,6 +17,7 @@ after the WebTransport work, not before.
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from pathlib import Path
@@ -47,13 +48,16 @@ def main(request, response):
 
 #: The page: a bidirectional stream's echo, then a datagram's (sent again
 #: every 100 ms until one comes back: datagrams may be dropped), then a
-#: close with a code and a reason.
+#: close with a code and a reason; then the close a handler makes, and the
+#: close of a session whose handler raised, as the page's ``closed`` sees them.
 PAGE = """\
 <!DOCTYPE html>
 <meta charset="utf-8">
 <title>WebTransport echo</title>
 <p>Stream: <output id="stream">…</output></p>
 <p>Datagram: <output id="datagram">…</output></p>
+<p>Server close: <output id="serverClose">…</output></p>
+<p>Handler error: <output id="handlerError">…</output></p>
 <p>Result: <output id="result">running</output></p>
 <script>
 const query = new URLSearchParams(location.search);
@@ -83,6 +87,16 @@ const held = fetch('/hold.py?token=' + token);
   clearInterval(sending);
   show('datagram', new TextDecoder().decode(value));
   transport.close({closeCode: 7, reason: 'bye'});
+  // A handler's session.close((9, b'done')), and a handler that raises.
+  const base = query.get('url').replace('echo.py', '');
+  const closing = new WebTransport(base + 'server-close.py?code=9&reason=done');
+  const closed = await closing.closed;
+  show('serverClose', JSON.stringify(closed));
+  const failing = new WebTransport(base + 'raise.py');
+  await failing.ready;
+  const doomed = (await failing.createBidirectionalStream()).writable.getWriter();
+  await doomed.write(new TextEncoder().encode('way'));
+  show('handlerError', JSON.stringify(await failing.closed));
   show('result', text === 's' + token ? 'PASS' : 'FAIL: stream');
 })().catch(error => show('result', 'FAIL: ' + error))
   .finally(() => fetch('/hold.py?release&token=' + token).then(() => held));
@@ -94,7 +108,9 @@ def test_chromiumEchoesAStreamAndADatagram(tmp_path: Path) -> None:
     """
     Chromium opens a WebTransport session on the webtransport-h3 port
     (the made certificate accepted by its pin), gets its stream's bytes and
-    a datagram back from the echo handler, and the page says PASS.
+    a datagram back from the echo handler; a handler's close reaches the
+    page's ``closed`` with its code and reason, and so does the close of a
+    session whose handler raised (500, the error); the page says PASS.
     """
     browser = requireChromium()
     root = tmp_path / "root"
@@ -121,4 +137,12 @@ def test_chromiumEchoesAStreamAndADatagram(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert result.returncode == 0, result.stderr[-3000:]
-    assert outputs(result.stdout) == {"stream": "s" + token, "datagram": "d" + token, "result": "PASS"}, result.stdout
+    assert outputs(result.stdout) == {
+        "stream": "s" + token,
+        "datagram": "d" + token,
+        "serverClose": json.dumps({"closeCode": 9, "reason": "done"}, separators=(",", ":")),
+        "handlerError": json.dumps(
+            {"closeCode": 500, "reason": "stream_data_received raised ZeroDivisionError: no way"}, separators=(",", ":")
+        ),
+        "result": "PASS",
+    }, result.stdout
