@@ -353,3 +353,25 @@ def test_brokenHandlerFilesAnswer500AndLinksOutOfTheRootAre404(wt: WebTransportS
     log = wt.server.text()
     assert "SyntaxError" in log and "RuntimeError: refusing /webtransport/handlers/raise-on-connect.py?x=1" in log
     assert "an outside file ran" not in log
+
+
+def test_malformedCapsuleClosesThatConnectionOnly(wt: WebTransportServer) -> None:
+    """
+    A CLOSE_WEBTRANSPORT_SESSION capsule too short to hold its code is a
+    protocol error: that client's connection is closed with
+    H3_GENERAL_PROTOCOL_ERROR, and the next client's session echoes.
+    """
+
+    async def scenario(client: WebTransportClientProtocol) -> None:
+        sessionId, _ = await client.openSession(wt.authority, "/webtransport/handlers/echo.py")
+        client.http.send_data(sessionId, encode_uint_var(0x2843) + encode_uint_var(2) + b"\x00\x01", end_stream=False)
+        client.transmit()
+        await asyncio.wait_for(client.wait_closed(), 20)
+        closing = client._quic._close_event
+        assert closing is not None and closing.error_code == 0x101  # H3_GENERAL_PROTOCOL_ERROR
+        async with webTransportClient(wt.port, wt.caFile) as other:
+            sessionId, headers = await other.openSession(wt.authority, "/webtransport/handlers/echo.py")
+            assert status(headers) == b"200"
+            assert await echoedDatagram(other, sessionId, b"next") == b"next"
+
+    wt.run(scenario)
