@@ -375,3 +375,31 @@ def test_malformedCapsuleClosesThatConnectionOnly(wt: WebTransportServer) -> Non
             assert await echoedDatagram(other, sessionId, b"next") == b"next"
 
     wt.run(scenario)
+
+
+def test_eventsBeforeTheCloseReachABusyHandler(wt: WebTransportServer, tmp_path: Path) -> None:
+    """
+    While the handler is busy with a stream's bytes, the client ends the
+    stream and closes the session: once the handler is free it is still
+    called, in order, for the stream's end and then ``session_closed``.
+    """
+    token, streamKey, flag = str(uuid.uuid4()), str(uuid.uuid4()), tmp_path / "free"
+
+    async def scenario(client: WebTransportClientProtocol) -> None:
+        path = f"/webtransport/handlers/slow-client-close.py?token={token}&stream={streamKey}&flag={flag}"
+        sessionId, headers = await client.openSession(wt.authority, path)
+        assert status(headers) == b"200"
+        stream = client.openStream(sessionId)
+        client.send(stream, b"busy")
+        await client.ping()
+        client.send(stream, b"", end=True)
+        await client.ping()
+        client.closeSession(sessionId, 3, b"later")
+        await client.endOf(sessionId)
+        flag.write_text("")
+
+    wt.run(scenario)
+    assert wt.stashed(token, streamKey) == {
+        "stream": {"source": "FIN"},
+        "session": {"abruptly": False, "close_info": {"code": 3, "reason": "later"}},
+    }

@@ -197,7 +197,7 @@ class WebTransportSession:
 
     def create_bidirectional_stream(self) -> int:
         """Open a bidirectional stream; its ID (what the client sends on it is ``stream_data_received``)."""
-        return self._run.onReactor(self._run.createBidirectionalStream)  # type: ignore[no-any-return]
+        return self._run.onReactor(self._run.wire.createStream, self.session_id, False)  # type: ignore[no-any-return]
 
     def send_stream_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
         """Send ``data`` on ``stream_id``, ending the stream if ``end_stream``."""
@@ -257,12 +257,14 @@ class WebTransportRun:
         self.session = WebTransportSession(self, sessionId, requestHeaders, Stash(context.stashStore, STASH_PATH))
         #: Set on the reactor once the CONNECT is answered 200.
         self.established = False
-        #: Set on the reactor: no more handler calls (closed, or the handler failed).
+        #: Set on the reactor: no more events are queued (the session ended,
+        #: was refused, or its handler failed); those queued before are
+        #: still delivered, in order.
         self.finished = False
+        #: Set on the reactor when the handler raised: nothing more of it is called.
+        self.failed = False
         #: Whether session_closed may still be called (not after a close the server made).
         self._reportClose = True
-        #: The streams of this session (what stream_reset is routed by).
-        self.streams: set[int] = set()
 
     # -- reactor side: events from the connection --------------------------------
 
@@ -272,7 +274,6 @@ class WebTransportRun:
 
     def streamDataReceived(self, streamId: int, data: bytes, ended: bool) -> None:
         """Data (or the end) on one of the session's streams.  Reactor thread."""
-        self.streams.add(streamId)
         self._queue("stream_data_received", self.session, streamId, data, ended)
 
     def datagramReceived(self, data: bytes) -> None:
@@ -312,12 +313,6 @@ class WebTransportRun:
         self._reportClose = False
         self.wire.closeSession(self.session.session_id, closeInfo)
 
-    def createBidirectionalStream(self) -> int:
-        """A new bidirectional stream, whose incoming data is this session's.  Reactor thread."""
-        streamId = self.wire.createStream(self.session.session_id, False)
-        self.streams.add(streamId)
-        return streamId
-
     def _answer(self, headers: Headers, status: bytes) -> None:
         """Send the CONNECT's answer; a 200 establishes the session.  Reactor thread."""
         ok = status == b"200"
@@ -329,11 +324,11 @@ class WebTransportRun:
 
     def _fail(self, where: str, error: BaseException) -> None:
         """The handler raised: close the session with the error, and call it no more.  Reactor thread."""
-        if self.finished and not self._reportClose:
-            return
+        self.failed = True
         if not self.established:
-            self.finished = True
-            self.wire.answer(self.session.session_id, [(b":status", b"500"), *BASE_RESPONSE_HEADERS[:1]], True)
+            if not self.finished:
+                self.finished = True
+                self.wire.answer(self.session.session_id, [(b":status", b"500"), *BASE_RESPONSE_HEADERS[:1]], True)
             return
         self.finished = True
         if self._reportClose:
@@ -370,7 +365,7 @@ class WebTransportRun:
 
     def _callIfLive(self, name: str, *args: Any, **kwargs: Any) -> None:
         """Call the handler's ``name`` if the session is established and its handler has not failed.  Handler thread."""
-        if self.established and (not self.finished or name == "session_closed"):
+        if self.established and not self.failed:
             self._call(name, *args, **kwargs)
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> bool:
