@@ -17,7 +17,7 @@ status line and headers counted as body bytes.  Here:
   :class:`~twisted_pyhandlers._h11protocol.HandlerRequest` when its connection is
   lost before it finished and no handler run answers it (a plain static
   file).  :meth:`HandlerSite.log <twisted_pyhandlers.site.HandlerSite.log>`
-  writes at most one line per request (:func:`markLogged`).
+  writes at most one line per request (``HandlerRequest.accessLogged``).
 
 The figures a line shows are set on the Twisted request by whoever wrote
 the response: ``code``, ``sentLength`` (body bytes only) and, for a handler
@@ -33,10 +33,7 @@ from typing import Any, Optional
 from twisted.internet import address
 from twisted.web.http import _XForwardedForAddress
 
-#: The attribute that says a request's line was written.
-_LOGGED = "_pyhandlersAccessLogged"
-#: The attribute that says a handler run will write the line when it ends.
-_ANSWERED_BY_RUN = "_pyhandlersAnsweredByRun"
+from twisted_pyhandlers._interfaces import IHandlerRequest
 
 
 def _escape(value: Any) -> str:
@@ -90,7 +87,7 @@ def verboseLogFormatter(timestamp: str, request: Any) -> str:
     in milliseconds (``12.345ms``), or ``-`` when no handler ran (a plain
     static file Twisted served).
     """
-    runTime: Optional[float] = getattr(request, "handlerRunTime", None)
+    runTime: Optional[float] = request.handlerRunTime if IHandlerRequest.providedBy(request) else None
     suffix = "-" if runTime is None else f"{runTime * 1000:.3f}ms"
     return f"{combinedLogFormatter(timestamp, request)} {suffix}"
 
@@ -102,31 +99,6 @@ def logUnfinished(request: Any) -> None:
     writes the line of every other request, is not called for it.  Nothing
     for a request that did finish, or that never reached a site.
     """
-    site = getattr(request, "site", None)
-    if request.finished or site is None:
+    if request.finished or request.site is None:
         return
-    site.log(request)
-
-
-def markLogged(request: Any) -> bool:
-    """
-    Note that ``request``'s line is being written now; False if it was
-    written before (the caller then writes nothing).
-    """
-    if getattr(request, _LOGGED, False):
-        return False
-    setattr(request, _LOGGED, True)
-    return True
-
-
-def answeredByRun(request: Any) -> None:
-    """
-    Note that a handler run answers ``request``: its line is written when
-    the run ends (:func:`logUnfinished`), even if the client has gone by then.
-    """
-    setattr(request, _ANSWERED_BY_RUN, True)
-
-
-def isAnsweredByRun(request: Any) -> bool:
-    """Whether a handler run answers ``request`` (see :func:`answeredByRun`)."""
-    return bool(getattr(request, _ANSWERED_BY_RUN, False))
+    request.site.log(request)

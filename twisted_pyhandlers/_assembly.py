@@ -47,7 +47,7 @@ from twisted_pyhandlers._workers import AdoptedPortEndpoint, WorkerSupervisor, w
 from twisted_pyhandlers.allocator import keepFreedMemory
 from twisted_pyhandlers.config import ServerConfig
 from twisted_pyhandlers.resource import HandlerDirectory
-from twisted_pyhandlers.stash import StashStore
+from twisted_pyhandlers.stash import RemoteStore, StashStore
 
 
 class ServerOptions(Protocol):
@@ -235,7 +235,8 @@ class StashCheck(Service):
     when it cannot.  The server serves either way: handlers using the stash
     get a 500 naming it until it answers, then work again.
 
-    :param store: the stash store; checked only if it has a ``ping()``.
+    :param store: the stash store; checked only if it is a
+        :class:`~twisted_pyhandlers.stash.RemoteStore`.
     :param runInThread: runs a blocking call off the reactor thread,
         returning a Deferred (``deferToThread``).
     """
@@ -251,10 +252,10 @@ class StashCheck(Service):
     def startService(self) -> None:
         """Start the check in a thread.  Reactor thread."""
         super().startService()
-        ping = getattr(self.store, "ping", None)
-        if ping is None:
+        if not isinstance(self.store, RemoteStore):
             self.checked.callback(None)
             return
+        ping = self.store.ping
 
         def unreachable(failure: Failure) -> None:
             self._log.warn(
@@ -323,6 +324,8 @@ def exitZeroOnSigterm(reactor: IReactorCore) -> None:
     def clear() -> None:
         # The reactor records the signal that stopped it here, and twistd
         # reads it after the reactor returns.
+        # A private attribute of Twisted's reactors (26.10), which other
+        # reactors need not have.
         if getattr(reactor, "_exitSignal", None) == signal.SIGTERM:
             reactor._exitSignal = None  # type: ignore[attr-defined]
 

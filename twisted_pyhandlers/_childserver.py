@@ -46,6 +46,7 @@ from types import MappingProxyType
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urljoin
 
+from twisted_pyhandlers._interfaces import IHandlerRequest
 from twisted_pyhandlers.stash import Stash, StashLock, StashStore
 
 #: Seconds a child may take to listen before start-up counts as failed.
@@ -316,7 +317,7 @@ def recordedHeaders(request: Any) -> List[Tuple[str, str]]:
     request that did not come through that channel, Twisted's parsed
     headers (canonical names, grouped by name).  Reactor thread.
     """
-    received = getattr(request, "receivedHeaders", None)
+    received = request.receivedHeaders if IHandlerRequest.providedBy(request) else None
     if received is not None:
         pairs = list(received)
     else:

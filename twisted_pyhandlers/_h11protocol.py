@@ -38,7 +38,7 @@ Everything here runs on the reactor thread.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Protocol, Tuple
 
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import connectionDone
@@ -49,8 +49,11 @@ from twisted.web import resource as twistedResource
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol, unquote
 from twisted.web.http_headers import Headers
 from twisted.web.server import Request, version
+from zope.interface import implementer
 
-from twisted_pyhandlers._accesslog import isAnsweredByRun, logUnfinished
+from twisted_pyhandlers._accesslog import logUnfinished
+from twisted_pyhandlers._h11writer import ResponseWriter, wholeResponse
+from twisted_pyhandlers._interfaces import IHandlerChannel, IHandlerRequest
 from twisted_pyhandlers._timers import RepeatingTimer
 from twisted_pyhandlers._writer import httpDate
 
@@ -100,6 +103,7 @@ _REASONS = {
 ReceivedHeaders = List[Tuple[bytes, bytes]]
 
 
+@implementer(IHandlerRequest)
 class HandlerRequest(Request):
     """
     The Twisted request of a :class:`~twisted_pyhandlers.site.HandlerSite`.
@@ -116,6 +120,11 @@ class HandlerRequest(Request):
     #: Seconds the handler run took, for ``--verbose`` access logs; None
     #: when no handler ran.
     handlerRunTime: Optional[float] = None
+    #: True once a handler run answers the request: the run writes its
+    #: access log line when it ends, even if the client has gone by then.
+    answeredByRun = False
+    #: True once the request's access log line was written (one per request).
+    accessLogged = False
 
     def process(self) -> None:
         """
@@ -181,7 +190,7 @@ class HandlerRequest(Request):
         super().connectionLost(reason)
         if self._output is not None:
             self._output.connectionLost()
-        if not isAnsweredByRun(self):
+        if not self.answeredByRun:
             logUnfinished(self)
 
     #: Bytes of the body received so far (after chunked decoding).
@@ -195,13 +204,17 @@ class HandlerRequest(Request):
         """
         self._bodyReceived += len(data)
         channel = self.channel
-        limit = getattr(channel, "maxBody", None)
-        if limit is not None and self._bodyReceived > limit and isinstance(channel, HandlerChannel):
-            channel.refuse(413, b"request body over %d bytes" % limit)
-            return
+        # Only our HTTP/1.1 channel has a body limit (this request class
+        # serves HTTP/2 streams too).
+        if isinstance(channel, HandlerChannel):
+            limit = channel.maxBody
+            if limit is not None and self._bodyReceived > limit:
+                channel.refuse(413, b"request body over %d bytes" % limit)
+                return
         super().handleContentChunk(data)
 
 
+@implementer(IHandlerChannel)
 class HandlerChannel(HTTPChannel):
     """
     An :class:`~twisted.web.http.HTTPChannel` that records each request
@@ -222,6 +235,11 @@ class HandlerChannel(HTTPChannel):
     maxHeaders = MAX_HEADERS
     totalHeadersSize = MAX_HEADER_BLOCK
 
+    #: The writer of a handler's response on this channel: HTTP/1.1 bytes.
+    writerClass = ResponseWriter
+    #: No run starts before its request is complete on HTTP/1.1.
+    streamRun = None
+
     _log = Logger()
 
     def __init__(
@@ -240,10 +258,12 @@ class HandlerChannel(HTTPChannel):
         self._idleCall: Optional[IDelayedCall] = None
         self._host: Any = None
         self._secure: Optional[bool] = None
-        #: The handler timeout of the requests of this connection, one at a
-        #: time (see :mod:`twisted_pyhandlers._timers`), made by the first
-        #: handler run that needs it.
-        self.runTimer: Optional[RepeatingTimer] = None
+        # The handler timeout of the requests of this connection, one at a
+        # time (see handlerTimer).
+        self._runTimer: Optional[RepeatingTimer] = None
+        # The request whose header lines are being recorded, and its record.
+        self._recording: Any = None
+        self._record: ReceivedHeaders = []
 
     # -- receiving ---------------------------------------------------------
 
@@ -374,17 +394,20 @@ class HandlerChannel(HTTPChannel):
             return False
         if accepted:
             request = self.requests[-1]
+            if self._recording is not request:
+                # The request's first header line: its record starts (on
+                # the request, whatever its class).
+                self._recording = request
+                self._record = request.receivedHeaders = []
             name, _, value = line.partition(b":")
-            received = getattr(request, "receivedHeaders", None)
-            if received is None:
-                received = request.receivedHeaders = []
-            received.append((name, value.strip(b" \t")))
+            self._record.append((name, value.strip(b" \t")))
         return accepted
 
     def allHeadersReceived(self) -> None:
-        """The head is complete: its deadline is met."""
+        """The head is complete: its deadline is met, its record ended."""
         self._cancelHeaderDeadline()
         self._headLines = 0
+        self._recording = None
         super().allHeadersReceived()
 
     def allContentReceived(self) -> None:
@@ -398,8 +421,19 @@ class HandlerChannel(HTTPChannel):
         self._cancelHeaderDeadline()
         super().connectionLost(reason)
         self._cancelIdleTimer()
-        if self.runTimer is not None:
-            self.runTimer.close()
+        if self._runTimer is not None:
+            self._runTimer.close()
+
+    def handlerTimer(self, reactor: Any) -> RepeatingTimer:
+        """
+        The timer for the handler timeout of this connection's requests,
+        one at a time (see :mod:`twisted_pyhandlers._timers`), made on first
+        use.  Reactor thread.
+        """
+        timer = self._runTimer
+        if timer is None:
+            timer = self._runTimer = RepeatingTimer(reactor)
+        return timer
 
     # -- refusing ------------------------------------------------------------
 
@@ -434,11 +468,18 @@ class HandlerChannel(HTTPChannel):
         self.persistent = False
         body = why + b"\n"
         transport: Any = self.transport
-        transport.write(
-            b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-            % (code, _REASONS.get(code, b"Bad Request"), len(body), body)
+        answer, _ = wholeResponse(
+            code,
+            _REASONS.get(code, b"Bad Request"),
+            [
+                (b"Content-Type", b"text/plain; charset=utf-8"),
+                (b"Content-Length", b"%d" % len(body)),
+                (b"Connection", b"close"),
+            ],
+            body,
         )
+        transport.write(answer)
+        # Twisted's TCP transports can half-close; a TLS one need not.
         loseWrite = getattr(transport, "loseWriteConnection", None)
         if loseWrite is None:
             transport.loseConnection()
@@ -447,7 +488,14 @@ class HandlerChannel(HTTPChannel):
         self.callLater(LINGER, transport.loseConnection)
 
 
-def handlerChannelProtocol(factory: Any) -> _GenericHTTPChannelProtocol:
+class ChannelLimits(Protocol):
+    """What :func:`handlerChannelProtocol` reads of its factory: a ``HandlerSite``'s limits."""
+
+    headerTimeout: Optional[float]
+    maxBody: Optional[int]
+
+
+def handlerChannelProtocol(factory: ChannelLimits) -> _GenericHTTPChannelProtocol:
     """
     The protocol a :class:`~twisted_pyhandlers.site.HandlerSite` builds for a connection: Twisted's
     own wrapper (the one a plain ``Site`` uses, which switches to HTTP/2
@@ -455,7 +503,7 @@ def handlerChannelProtocol(factory: Any) -> _GenericHTTPChannelProtocol:
     """
     return _GenericHTTPChannelProtocol(
         HandlerChannel(
-            headerTimeout=getattr(factory, "headerTimeout", DEFAULT_HEADER_TIMEOUT),
-            maxBody=getattr(factory, "maxBody", DEFAULT_MAX_BODY),
+            headerTimeout=factory.headerTimeout,
+            maxBody=factory.maxBody,
         )
     )

@@ -13,33 +13,59 @@ The normal response path (``response.write()`` after ``main`` returns) uses
 this same writer, so there is one way bytes reach a client.  To keep a
 small response to one reactor call, the server groups the status line, the
 headers and a body known in full into one :meth:`ResponseWriter.batch`.
+
+This module is the one place that knows HTTP/1.1's bytes: the status line
+(:func:`statusLine`), a whole response built at once (:func:`wholeResponse`:
+the server's own refusals, the 504 for a handler given up on), and where
+a head ends (:class:`HeadScanner`, for bytes a handler writes raw).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import IO, Any, List, Optional, Set, Tuple, Union
+from typing import IO, Any, List, Optional, Sequence, Set, Tuple, Union
 
 from twisted_pyhandlers._encoding import isomorphic_encode
 from twisted_pyhandlers._output import ResponseOutput
 from twisted_pyhandlers._reasons import REASONS
-from twisted_pyhandlers._writer import Writable, WriterBase, WrittenResponse, requiredHeaders
-
-#: Bodies up to this size go out in the same write as their headers; larger
-#: ones are written on their own, so they are not copied to be joined.
-BATCH_BODY_LIMIT = 64 * 1024
+from twisted_pyhandlers._writer import SERVER_VERSION, Writable, WriterBase, WrittenResponse, httpDate, requiredHeaders
 
 
+def _buildStatusLine(code: int, message: Optional[Writable]) -> bytes:
+    # Always HTTP/1.1, whatever the client spoke: a server answers with the
+    # highest version it supports (RFC 9110 6.2), and wptserve does.
+    return b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(REASONS.get(code, "") if message is None else message))
 
-@functools.lru_cache(maxsize=256)
-def _statusLine(code: int, message: Optional[Writable]) -> bytes:
+
+_cachedStatusLine = functools.lru_cache(maxsize=256)(_buildStatusLine)
+
+
+def statusLine(code: int, message: Optional[Writable] = None) -> bytes:
     """
     The status line for ``code`` and ``message`` (wptserve's default reason
-    when None), remembered: a suite answers with a few of them, again and
-    again.  Any thread.
+    when None), line end included: the one place it is built.  Remembered
+    (a suite answers with a few of them, again and again), unless the
+    reason cannot be (unhashable).  Any thread.
     """
-    return b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(REASONS.get(code, "") if message is None else message))
+    try:
+        return _cachedStatusLine(code, message)
+    except TypeError:  # a reason that cannot be remembered: made here
+        return _buildStatusLine(code, message)
+
+
+def wholeResponse(
+    code: int, message: Optional[Writable], headers: Sequence[Tuple[bytes, bytes]], body: bytes
+) -> Tuple[bytes, int]:
+    """
+    A whole HTTP/1.1 response, built at once: the status line, ``headers``
+    as given, the end of the head, ``body``.
+
+    :return: the bytes, and the length of their head (the access log counts
+        the body only).
+    """
+    head = statusLine(code, message) + b"".join(b"%s: %s\r\n" % header for header in headers) + b"\r\n"
+    return head + body, len(head)
 
 
 #: The start of a status line: its code.
@@ -165,7 +191,6 @@ class ResponseWriter(WriterBase):
     def __init__(self, output: ResponseOutput, response: WrittenResponse) -> None:
         super().__init__(output, response)
         self._status_written = False
-        self._pending: Optional[List[bytes]] = None
         self._head = HeadScanner()
 
     # -- what the server reads after main returns -----------------------------
@@ -188,13 +213,10 @@ class ResponseWriter(WriterBase):
 
     def write_status(self, code: int, message: Optional[Writable] = None) -> bool:
         """Write the status line, with wptserve's default reason if none is given."""
-        if message is None:
-            message = REASONS.get(code, "")
+        line = statusLine(code, message)
         self._status_written = True
         self._head.noteStatus(code)
-        # Always HTTP/1.1, whatever the client spoke: a server answers with
-        # the highest version it supports (RFC 9110 6.2), and wptserve does.
-        return self._frame(b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(message)))
+        return self._frame(line)
 
     def write_header(self, name: Writable, value: Union[Writable, int]) -> bool:
         """
@@ -263,11 +285,7 @@ class ResponseWriter(WriterBase):
         response = self._response
         code, message = status
         seen: Set[bytes] = set()
-        try:
-            statusLine = _statusLine(code, message)
-        except TypeError:  # a reason that cannot be remembered (unhashable): made here
-            statusLine = b"HTTP/1.1 %d %s\r\n" % (code, isomorphic_encode(REASONS.get(code, "") if message is None else message))
-        parts = [statusLine]
+        parts = [statusLine(code, message)]
         try:
             for name, value in headers:
                 nameBytes = name if name.__class__ is bytes else encode(name)
@@ -356,36 +374,32 @@ class ResponseWriter(WriterBase):
         finally:
             data.close()
 
-    # -- grouping ------------------------------------------------------------
+    # -- grouping and giving up -------------------------------------------------
 
-    def batch(self) -> "_Batch":
+    def _handOverBatch(self, pending: List[Any]) -> None:
+        """What a batch held goes to the output in one write."""
+        self._output.write(b"".join(pending))
+
+    def answerInstead(self, body: Optional[bytes], code: int, runTime: float) -> None:
         """
-        Hold the writes made inside the ``with`` block and send them as one,
-        at its end.  Nesting is allowed; the outermost block sends.  Used for
-        a status line with its headers (and a small body), which a client
-        cannot tell apart from separate writes, to save reactor hand-overs.
+        The handler was given up on (the output was taken over): answer a
+        whole plain-text response with ``code`` and ``body`` in its place,
+        or, when the handler had written already (``body`` None), nothing
+        (the connection closes).  Reactor thread.
         """
-        return _Batch(self)
-
-
-class _Batch:
-    """The context manager of :meth:`ResponseWriter.batch` (a plain class: this runs per response)."""
-
-    __slots__ = ("_writer", "_outer")
-
-    def __init__(self, writer: ResponseWriter) -> None:
-        self._writer = writer
-        self._outer = False
-
-    def __enter__(self) -> None:
-        writer = self._writer
-        if writer._pending is None:
-            writer._pending = []
-            self._outer = True
-
-    def __exit__(self, *exc: object) -> None:
-        if self._outer:
-            writer = self._writer
-            pending, writer._pending = writer._pending, None
-            if pending:
-                writer._output.write(b"".join(pending))
+        if body is None:
+            self._output.answerInstead(None, 0, code, runTime)
+            return
+        data, headLength = wholeResponse(
+            code,
+            None,
+            [
+                (b"Server", SERVER_VERSION),
+                (b"Date", httpDate()),
+                (b"Content-Type", b"text/plain; charset=utf-8"),
+                (b"Content-Length", b"%d" % len(body)),
+                (b"Connection", b"close"),
+            ],
+            body,
+        )
+        self._output.answerInstead(data, headLength, code, runTime)

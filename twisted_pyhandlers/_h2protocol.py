@@ -3,6 +3,14 @@ The HTTP/2 connection the ``h2`` port serves: Twisted's own
 (:class:`twisted.web._http2.H2Connection` and ``H2Stream``), with what
 wptserve's HTTP/2 handler API needs of it and what Twisted's lacks.
 
+This is the one module that touches Twisted's private HTTP/2 state, as read
+from Twisted 26.10's ``twisted/web/_http2.py``: ``H2Stream._conn`` (offered
+as :attr:`HandlerH2Stream.connection`) and ``_request``; ``H2Connection``'s
+``_requestReceived``, ``_requestDataReceived``, ``_requestEnded``,
+``_requestAborted``, ``_requestDone``, ``_outboundStreamQueues``,
+``_streamCleanupCallbacks``, ``_stillProducing``, ``priority`` and
+``_tryToWriteControlData``.  Check them again when Twisted is upgraded.
+
 Twisted's HTTP/2 hands a request to the resource tree only once its whole
 body has arrived, and owns the end of every stream.  wptserve's HTTP/2
 handlers see more of the wire:
@@ -47,12 +55,16 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web._http2 import H2Connection, H2Stream
+from zope.interface import implementer
 
+from twisted_pyhandlers._h2writer import H2ResponseWriter
+from twisted_pyhandlers._interfaces import IHandlerChannel, IStreamingResource, IStreamRun
 from twisted_pyhandlers._wsh2 import WebSocketH2Stream, isExtendedConnect
 
 HeaderList = List[Tuple[bytes, bytes]]
 
 
+@implementer(IHandlerChannel)
 class HandlerH2Stream(H2Stream):
     """
     One HTTP/2 stream: Twisted's, plus the early look-up of its URL (so a
@@ -68,6 +80,9 @@ class HandlerH2Stream(H2Stream):
 
     _log = Logger()
 
+    #: The writer of a handler's response on this stream: HTTP/2 frames.
+    writerClass = H2ResponseWriter
+
     def __init__(
         self,
         streamID: int,
@@ -81,8 +96,18 @@ class HandlerH2Stream(H2Stream):
         self.event = event
         self.wireEnded = False
         self.endQueued = False
-        self.streamRun: Any = None
+        self.streamRun: Optional[IStreamRun] = None
         self._lookUpEarly()
+
+    @property
+    def connection(self) -> "HandlerH2Connection":
+        """The connection this stream belongs to (Twisted 26.10's private ``H2Stream._conn``)."""
+        connection: HandlerH2Connection = self._conn
+        return connection
+
+    def handlerTimer(self, reactor: Any) -> None:
+        """None: a run on an HTTP/2 stream keeps a timer of its own (streams run side by side)."""
+        return None
 
     def _lookUpEarly(self) -> None:
         """
@@ -100,9 +125,8 @@ class HandlerH2Stream(H2Stream):
         request.postpath = [unquote_to_bytes(segment) for segment in request.path[1:].split(b"/")]
         try:
             resource = self.site.getResourceFor(request)
-            startStream = getattr(resource, "startStream", None)
-            if startStream is not None:
-                self.streamRun = startStream(request, self.event)
+            if IStreamingResource.providedBy(resource):
+                self.streamRun = resource.startStream(request, self.streamID, self.event)
         except Exception:
             self._log.failure("Looking up {path} on arrival of its headers failed", path=self.path)
 
@@ -141,8 +165,13 @@ class HandlerH2Connection(H2Connection):
 
     _log = Logger()
 
-    def __init__(self, reactor: Any = None) -> None:
+    def __init__(self, reactor: Any = None, webSockets: Any = None) -> None:
+        """
+        :param webSockets: ``(context, dispatcher)`` of the ``*_wsh.py``
+            handlers that extended CONNECT streams run, or None for none.
+        """
         super().__init__(reactor)
+        self.webSockets = webSockets
         #: Streams whose wire is done but whose request is not finished.
         self._detached: Dict[int, HandlerH2Stream] = {}
 
@@ -167,7 +196,7 @@ class HandlerH2Connection(H2Connection):
         """Twisted's, with our stream class (which needs the event itself)."""
         # Set on the protocol by the Site's buildProtocol.
         requestFactory: Any = self.requestFactory  # type: ignore[attr-defined]
-        webSockets = getattr(self.site, "webSockets", None)
+        webSockets = self.webSockets
         stream: Any
         if webSockets is not None and isExtendedConnect(event.headers):
             stream = WebSocketH2Stream(event.stream_id, self, event.headers, *webSockets)

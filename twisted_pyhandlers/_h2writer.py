@@ -31,7 +31,7 @@ from twisted.logger import Logger
 
 from twisted_pyhandlers._encoding import isomorphic_decode
 from twisted_pyhandlers._output import Action, ResponseOutput
-from twisted_pyhandlers._writer import Writable, WriterBase, WrittenResponse, requiredHeaders
+from twisted_pyhandlers._writer import SERVER_VERSION, Writable, WriterBase, WrittenResponse, requiredHeaders
 
 Header = Tuple[Any, Any]
 
@@ -63,14 +63,15 @@ class H2ResponseWriter(WriterBase):
     def __init__(self, output: ResponseOutput, response: WrittenResponse) -> None:
         """Reactor thread (the response is made there)."""
         super().__init__(output, response)
+        # An HTTP/2 writer is made only for a request of a HandlerH2Stream
+        # (its writerClass): the stream names its connection.
         stream: Any = output.twistedRequest.channel
-        self._connection: Any = stream._conn
+        self._connection: Any = stream.connection
         self.stream_id: int = stream.streamID
-        self.logger = getattr(response, "logger", None)
+        self.logger = response.logger
         self.stream_ended = False
         self._status: Optional[int] = None
         self._headers: List[Tuple[bytes, bytes]] = []
-        self._batch: Optional[List[Action]] = None
         # The output counts only DATA payloads here, so the body starts at 0
         # (the access log's size is body bytes only, as on HTTP/1.1).
         output.bodyStart = 0
@@ -108,14 +109,53 @@ class H2ResponseWriter(WriterBase):
                 connection.resetStream(streamID)
 
         action = Action(run, size)
-        if self._batch is not None:
-            self._batch.append(action)
+        if self._pending is not None:
+            self._pending.append(action)
             return not self._output.lost
         return self._output.perform(action)
 
-    def batch(self) -> "_Batch":
-        """Hold the frames written inside the ``with`` block; hand them to the reactor as one."""
-        return _Batch(self)
+    def _handOverBatch(self, pending: List[Any]) -> None:
+        """The frames a batch held go to the reactor as one action, in order."""
+        actions: List[Action] = pending
+
+        def runAll() -> None:
+            for action in actions:
+                action.run()
+
+        self._output.perform(Action(runAll, sum(action.size for action in actions)))
+
+    def write_whole(
+        self, status: Tuple[int, Optional[Writable]], headers: Any, content: Writable, withBody: bool
+    ) -> Optional[bool]:
+        """
+        A whole response in one piece: not on HTTP/2, whose HEADERS frame is
+        made by the structured calls (in one batch, which hands the frames
+        over as one).  Returns None, having written nothing.
+        """
+        return None
+
+    def answerInstead(self, body: Optional[bytes], code: int, runTime: float) -> None:
+        """
+        The handler was given up on (the output was taken over): answer
+        ``code`` with ``body`` on the stream, or, when the handler had
+        written already (``body`` None), reset the stream.  Reactor thread.
+        """
+        connection, streamID = self._connection, self.stream_id
+
+        def answer() -> None:
+            if body is None:
+                connection.resetStream(streamID)
+                return
+            headers = [
+                (b":status", b"%d" % code),
+                (b"server", SERVER_VERSION),
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"%d" % len(body)),
+            ]
+            connection.sendHeaders(streamID, headers, False)
+            connection.sendData(streamID, body, True)
+
+        self._output.answerInstead(Action(answer), 0, code, runTime)
 
     # -- the structured calls (as the HTTP/1.1 writer) ----------------------------
 
@@ -236,6 +276,7 @@ class H2ResponseWriter(WriterBase):
         """DATA frames for ``item`` (text, bytes or a file-like object); ``last`` ends the stream."""
         if isinstance(item, (str, bytes)):
             return self._data(self.encode(item), last, stream_id)
+        # A file-like body of the handler's own: wptserve's test, kept.
         stream = item if hasattr(item, "seek") else BytesIO(item.read())
         stream.seek(0)
         return self._data(stream.read(), last, stream_id)
@@ -350,32 +391,3 @@ class H2ResponseWriter(WriterBase):
     @staticmethod
     def _text(value: Any) -> str:
         return isomorphic_decode(value) if isinstance(value, bytes) else str(value)
-
-
-class _Batch:
-    """The context manager of :meth:`H2ResponseWriter.batch`."""
-
-    __slots__ = ("_writer", "_outer")
-
-    def __init__(self, writer: H2ResponseWriter) -> None:
-        self._writer = writer
-        self._outer = False
-
-    def __enter__(self) -> None:
-        if self._writer._batch is None:
-            self._writer._batch = []
-            self._outer = True
-
-    def __exit__(self, *exc: object) -> None:
-        if not self._outer:
-            return
-        writer = self._writer
-        actions, writer._batch = writer._batch or [], None
-        if not actions:
-            return
-
-        def runAll() -> None:
-            for action in actions:
-                action.run()
-
-        writer._output.perform(Action(runAll, sum(action.size for action in actions)))

@@ -17,9 +17,11 @@ from typing import Optional, Sequence
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as TwistedRequest
+from zope.interface import implementer
 
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import NotFound
+from twisted_pyhandlers._interfaces import IHandlerChannel, IStreamingResource, IStreamRun
 from twisted_pyhandlers._pipes import filePipes, withQueryPipe
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response
@@ -52,6 +54,7 @@ def queryOf(request: TwistedRequest) -> str:
     return request.uri.partition(b"?")[2].decode("iso-8859-1")
 
 
+@implementer(IStreamingResource)
 class PythonFileResource(Resource):
     """
     A ``*.py`` handler file: compiled once (see
@@ -94,9 +97,9 @@ class PythonFileResource(Resource):
         run began with its headers (:meth:`startStream`), go on to ``main``
         once the frame steps are done.  Reactor thread.
         """
-        streamRun: object = getattr(request, "streamRun", None)
-        if isinstance(streamRun, _StreamRun):
-            streamRun.run.startAfterSteps()
+        channel = request.channel
+        if IHandlerChannel.providedBy(channel) and channel.streamRun is not None:  # type: ignore[attr-defined]
+            channel.streamRun.start()  # type: ignore[attr-defined]
             return NOT_DONE_YET
         self._makeRun(request).start()
         return NOT_DONE_YET
@@ -115,7 +118,7 @@ class PythonFileResource(Resource):
             name=self.path,
         )
 
-    def startStream(self, request: TwistedRequest, frame: object) -> "_StreamRun":
+    def startStream(self, request: TwistedRequest, streamID: int, frame: object) -> IStreamRun:
         """
         An HTTP/2 stream's headers arrived (its body may not have): start
         the run now, with the file's ``handle_headers(frame, request,
@@ -123,24 +126,27 @@ class PythonFileResource(Resource):
         Called by :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`.
         Reactor thread.
         """
-        streamRun = _StreamRun(self._makeRun(request))
-        request.streamRun = streamRun  # type: ignore[attr-defined]
+        streamRun = StreamRun(self._makeRun(request), streamID)
         streamRun.frameReceived("handle_headers", frame)
         return streamRun
 
 
-class _StreamRun:
+@implementer(IStreamRun)
+class StreamRun:
     """
     One HTTP/2 stream's handler run while its frames arrive: each frame is
     a step of the run (``handle_headers``, then ``handle_data`` per DATA
     frame), in order, in the thread pool.  Reactor thread.
     """
 
-    def __init__(self, run: HandlerRun) -> None:
+    def __init__(self, run: HandlerRun, streamID: int) -> None:
         self.run = run
-        streamID: int = getattr(run.response.writer, "stream_id", 0)
         run.request.h2_stream_id = streamID  # type: ignore[attr-defined]
         run.request.frames = []  # type: ignore[attr-defined]
+
+    def start(self) -> None:
+        """The stream's request is complete: ``main`` runs once the frame steps are done."""
+        self.run.startAfterSteps()
 
     def frameReceived(self, name: str, frame: object) -> None:
         """Queue the step for ``frame``: its handler function is ``name``."""

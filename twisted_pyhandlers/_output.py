@@ -1,18 +1,21 @@
 """
-The thread-safe output of one response to its connection: the bytes of one response on
-their way from a handler thread to the connection's transport.
+The thread-safe output of a connection: bytes (or frame-writing actions)
+on their way from a handler thread to the connection's transport.
 
-This is the layer below every wire format: it knows nothing of HTTP
-framing (that is :mod:`twisted_pyhandlers._h11writer`'s), only bytes, their
-order, back-pressure and the end of a response.
+This is the layer below every wire format: it knows nothing of HTTP or
+WebSocket framing (that is the writers'), only bytes, their order,
+back-pressure and the end of a response.
 
 Handlers run in a thread pool, but a transport may only be touched from the
-reactor thread.  :class:`ResponseOutput` is the one place where the two
-meet: a handler thread hands it bytes, it forwards them to the transport with
-``callFromThread`` (in order, as they are written, without waiting for the
-reactor), and it applies back-pressure by registering itself as a streaming
-producer on the request, so that a handler producing faster than the client
-reads is made to wait instead of filling memory.
+reactor thread.  :class:`QueuedOutput` is the one mechanism where the two
+meet, for every kind of connection: a handler thread hands it bytes, it
+queues them for the reactor through the tree's :class:`ReactorMailbox` (in
+order, as they are written, without waiting for the reactor), and it
+applies back-pressure as a streaming producer of the transport, so that a
+handler producing faster than the client reads is made to wait instead of
+filling memory.  :class:`ResponseOutput` is the output of one HTTP response
+(HTTP/1.1, or one HTTP/2 stream); the WebSocket output
+(:class:`~twisted_pyhandlers._wsio.WebSocketOutput`) is one too.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request as TwistedRequest
 from zope.interface import implementer
 
-from twisted_pyhandlers._accesslog import answeredByRun, logUnfinished
+from twisted_pyhandlers._accesslog import logUnfinished
+from twisted_pyhandlers._interfaces import IHandlerRequest
 
 #: How many bytes may be queued for the reactor but not yet handed to the
 #: transport before a writing thread waits.  Large enough that a normal
@@ -68,9 +72,9 @@ class Action:
         self.size = size
 
 
-#: What a worker thread hands the reactor for one response: bytes to send,
-#: an :class:`Action` to run, or ``(code, persistent, runTime)`` to finish it.
-Item = Union[bytes, Action, Tuple[int, bool, Optional[float]]]
+#: What a worker thread hands the reactor for one output: bytes to send, an
+#: :class:`Action` to run, or what ends it (each output knows its own).
+Item = Union[bytes, Action, Tuple[Any, ...]]
 
 
 class ReactorMailbox:
@@ -88,10 +92,10 @@ class ReactorMailbox:
     def __init__(self, reactor: IReactorThreads) -> None:
         self._reactor = reactor
         self._lock = threading.Lock()
-        self._items: List[Tuple["ResponseOutput", Item]] = []
+        self._items: List[Tuple["QueuedOutput", Item]] = []
         self._scheduled = False
 
-    def post(self, output: "ResponseOutput", item: Item) -> None:
+    def post(self, output: "QueuedOutput", item: Item) -> None:
         """Queue ``item`` for ``output``; wake the reactor unless already asked.  Any thread."""
         with self._lock:
             self._items.append((output, item))
@@ -110,7 +114,84 @@ class ReactorMailbox:
 
 
 @implementer(IPushProducer)
-class ResponseOutput:
+class QueuedOutput:
+    """
+    Back-pressure, once for every kind of connection: items written from
+    any thread are queued for the reactor through a :class:`ReactorMailbox`,
+    and a writer waits while the transport asked its producer to pause or
+    more than :data:`HIGH_WATER` bytes are queued.  The reactor hands each
+    item to :meth:`receive` (the subclass's) and reports it delivered.
+
+    :ivar lost: True once the connection is gone (or the output ended):
+        waiting writers wake up, and writes fail.
+    """
+
+    def __init__(self, mailbox: ReactorMailbox) -> None:
+        self._mailbox = mailbox
+        # One plain lock guards the state below; a Condition on it (costly
+        # to create) is made only when a writer actually has to wait.
+        self._lock = threading.Lock()
+        self._waiters: Optional[threading.Condition] = None
+        self._paused = False
+        self._queued = 0
+        self.lost = False
+
+    # -- IPushProducer: called by the transport, in the reactor thread ------
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: writers wait.  Reactor thread."""
+        with self._lock:
+            self._paused = True
+
+    def resumeProducing(self) -> None:
+        """The transport drained: waiting writers go on.  Reactor thread."""
+        with self._lock:
+            self._paused = False
+            self._wakeWriters()
+
+    def stopProducing(self) -> None:
+        """The connection is going away.  Reactor thread."""
+        self._markLost()
+
+    # -- writers' side, holding the lock -------------------------------------
+
+    def _waitForRoom(self) -> None:
+        """Wait while the transport is paused or too much is queued, unless lost.  Holding the lock."""
+        while (self._paused or self._queued > HIGH_WATER) and not self.lost:
+            if self._waiters is None:
+                self._waiters = threading.Condition(self._lock)
+            self._waiters.wait()
+
+    def _queue(self, item: Item, size: int) -> None:
+        """Queue ``item`` (``size`` bytes) for :meth:`receive` on the reactor.  Holding the lock."""
+        self._queued += size
+        self._mailbox.post(self, item)
+
+    # -- reactor side ----------------------------------------------------------
+
+    def receive(self, item: Item) -> None:
+        """Hand ``item`` to the transport (or end the output).  Reactor thread."""
+        raise NotImplementedError
+
+    def _delivered(self, size: int) -> None:
+        """``size`` queued bytes reached the transport: make room for writers.  Reactor thread."""
+        if size:
+            with self._lock:
+                self._queued -= size
+                self._wakeWriters()
+
+    def _markLost(self) -> None:
+        with self._lock:
+            self.lost = True
+            self._wakeWriters()
+
+    def _wakeWriters(self) -> None:
+        """Wake writers waiting for room, if any.  Holding the lock."""
+        if self._waiters is not None:
+            self._waiters.notify_all()
+
+
+class ResponseOutput(QueuedOutput):
     """
     A thread-safe, back-pressured output to one request's transport.
 
@@ -141,54 +222,31 @@ class ResponseOutput:
         :param mailbox: the mailbox of ``reactor`` that every output of the
             handler tree shares (see :class:`ReactorMailbox`).
         """
+        super().__init__(mailbox)
         self._reactor = reactor
         self._request = request
         # Created in render(), so this is the reactor's thread (also when a
         # test drives the resource in memory without a running reactor).
         self._reactorThread = threading.get_ident()
-        # One plain lock guards the state below; a Condition on it (costly
-        # to create) is made only when a writer actually has to wait.
-        self._lock = threading.Lock()
-        self._waiters: Optional[threading.Condition] = None
-        self._paused = False
-        self._queued = 0
-        self._mailbox = mailbox
         self._finishing = False
         self._takenOver = False
         # Whether anything of the response was handed over (bytes, frames).
         self._handedOver = False
-        self.lost = False
         self.bytesWritten = 0
         self.bodyStart: Optional[int] = None
         #: Called on the reactor thread when the response is finished
         #: through :meth:`finish` (not when the client goes away first).
         self.onFinish: Optional[Callable[[], None]] = None
         self._producing = False
-        answeredByRun(request)
-        watch = getattr(request, "watchOutput", None)
-        if watch is not None:
-            # A HandlerRequest tells the output itself when its connection is
-            # lost: no Deferred per request.
-            watch(self)
+        # A HandlerRequest tells the output itself when its connection is
+        # lost (no Deferred per request), and leaves its access log line to
+        # the run; a plain Twisted request is watched through notifyFinish.
+        self._watched = IHandlerRequest.providedBy(request)
+        if self._watched:
+            request.answeredByRun = True  # type: ignore[attr-defined]
+            request.watchOutput(self)  # type: ignore[attr-defined]
         else:
             request.notifyFinish().addBoth(self._requestGone)
-
-    # -- IPushProducer: called by the transport, in the reactor thread ------
-
-    def pauseProducing(self) -> None:
-        """The transport's buffer is full: writers wait.  Reactor thread."""
-        with self._lock:
-            self._paused = True
-
-    def resumeProducing(self) -> None:
-        """The transport drained: waiting writers go on.  Reactor thread."""
-        with self._lock:
-            self._paused = False
-            self._wakeWriters()
-
-    def stopProducing(self) -> None:
-        """The connection is going away.  Reactor thread."""
-        self._markLost()
 
     def connectionLost(self) -> None:
         """The request's connection was lost (its HandlerRequest says so).  Reactor thread."""
@@ -251,15 +309,11 @@ class ResponseOutput:
                 self._act(item, 0)
             return not self.lost
         with self._lock:
-            while (self._paused or self._queued > HIGH_WATER) and not self.lost:
-                if self._waiters is None:
-                    self._waiters = threading.Condition(self._lock)
-                self._waiters.wait()
+            self._waitForRoom()
             if self.lost or self._takenOver:
                 return False
             self._handedOver = True
-            self._queued += size
-            self._post(item)
+            self._queue(item, size)
         return True
 
     def callOnReactor(self, function: Callable[[], T]) -> T:
@@ -311,7 +365,7 @@ class ResponseOutput:
         else:
             with self._lock:
                 if not self._takenOver:
-                    self._post((code, persistent, runTime))
+                    self._queue((code, persistent, runTime), 0)
 
     def takeOver(self) -> bool:
         """
@@ -329,11 +383,14 @@ class ResponseOutput:
             self._wakeWriters()
         return started
 
-    def answerInstead(self, answer: Union[bytes, Action], code: int, runTime: Optional[float] = None) -> None:
+    def answerInstead(
+        self, answer: Union[bytes, Action, None], headLength: int, code: int, runTime: Optional[float] = None
+    ) -> None:
         """
-        After :meth:`takeOver`: send ``answer`` (a whole HTTP/1.1 response,
-        b"" to send nothing, or an :class:`Action` that answers in another
-        wire format) and end the response with ``code``, closing the
+        After :meth:`takeOver`: send ``answer``, which the writer of the
+        response's wire format made (bytes whose first ``headLength`` are
+        the head, an :class:`Action` that writes frames, or None for
+        nothing), and end the response with ``code``, closing the
         connection.  Reactor thread.
         """
         if isinstance(answer, Action):
@@ -343,7 +400,7 @@ class ResponseOutput:
             transport: Any = self._request.channel.transport  # type: ignore[union-attr]
             transport.write(answer)
             # The access log counts the body only.
-            self.bodyStart = self.bytesWritten + answer.index(b"\r\n\r\n") + 4
+            self.bodyStart = self.bytesWritten + headLength
             self.bytesWritten += len(answer)
         self._finish(code, False, runTime)
 
@@ -351,10 +408,6 @@ class ResponseOutput:
 
     def _onReactorThread(self) -> bool:
         return threading.get_ident() == self._reactorThread
-
-    def _post(self, item: Item) -> None:
-        """Hand ``item`` to the reactor, after what was handed before.  Worker thread."""
-        self._mailbox.post(self, item)
 
     def receive(self, item: Item) -> None:
         """Deliver bytes, or finish, as handed over.  Reactor thread."""
@@ -378,16 +431,15 @@ class ResponseOutput:
         except Exception:
             self._log.failure("Writing to {uri} failed", uri=self._request.uri)
         finally:
-            if queued:
-                with self._lock:
-                    self._queued -= queued
-                    self._wakeWriters()
+            self._delivered(queued)
 
     def _deliver(self, data: bytes, queued: int) -> None:
         """Hand ``data`` to the transport.  Reactor thread."""
         try:
             if not self.lost and not self._takenOver:
                 transport: Any = self._request.channel.transport  # type: ignore[union-attr]
+                # Twisted's own transports (FileDescriptor) have SEND_LIMIT;
+                # a TLS or in-memory one need not.
                 sendLimit = getattr(transport, "SEND_LIMIT", None)
                 if sendLimit is not None and sendLimit < min(len(data), LARGE_SEND_LIMIT):
                     transport.SEND_LIMIT = LARGE_SEND_LIMIT
@@ -395,10 +447,7 @@ class ResponseOutput:
                 self.bytesWritten += len(data)
                 self._produceIfLarge()
         finally:
-            if queued:
-                with self._lock:
-                    self._queued -= queued
-                    self._wakeWriters()
+            self._delivered(queued)
 
     def _finish(self, code: int, persistent: bool, runTime: Optional[float]) -> None:
         """
@@ -413,12 +462,12 @@ class ResponseOutput:
             onFinish, self.onFinish = self.onFinish, None
             onFinish()
         request = self._request
-        if getattr(request, "_output", None) is self:
+        if self._watched:
             request.watchOutput(None)  # type: ignore[attr-defined]  # no cycle left behind
+            request.handlerRunTime = runTime  # type: ignore[attr-defined]
         request.code = code
         bodyStart = self.bodyStart
         request.sentLength = 0 if bodyStart is None else max(0, self.bytesWritten - bodyStart)
-        request.handlerRunTime = runTime  # type: ignore[attr-defined]
         if self.lost or request._disconnected:  # type: ignore[attr-defined]
             # Twisted's finish() would neither end nor log it: log it here.
             logUnfinished(request)
@@ -437,15 +486,6 @@ class ResponseOutput:
         """The request finished or its connection was lost.  Reactor thread."""
         self._markLost()
 
-    def _markLost(self) -> None:
-        with self._lock:
-            self.lost = True
-            self._wakeWriters()
-
-    def _wakeWriters(self) -> None:
-        """Wake writers waiting for room, if any.  Holding the lock."""
-        if self._waiters is not None:
-            self._waiters.notify_all()
 
 
 def _nothing() -> None:

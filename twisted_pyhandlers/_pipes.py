@@ -449,7 +449,7 @@ def wrapPipeline(path: str, request: Any, response: Any) -> Any:
     :raises Exception: whatever a pipe raises; the caller turns it into a 500.
     """
     query = request.request_path.partition("?")[2]
-    pipes = pipeString(path, query, getattr(request, "doc_root", None))
+    pipes = pipeString(path, query, request.doc_root)
     if pipes:
         response = Pipeline(pipes)(request, response)
     return response

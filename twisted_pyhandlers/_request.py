@@ -58,6 +58,7 @@ from multipart import (  # type: ignore[import-untyped]
     parse_options_header,
 )
 
+from twisted_pyhandlers._addresses import clientHostAndPort, hostAndPort
 from twisted_pyhandlers._encoding import isomorphic_decode, isomorphic_encode
 from twisted_pyhandlers._errors import HTTPException
 from twisted_pyhandlers._multidict import MultiDict, missing, normaliseKey
@@ -621,7 +622,8 @@ class Request:
             for name, values in twistedRequest.requestHeaders.getAllRawHeaders()
         ]
         # The field lines as sent, when a HandlerSite's channel recorded
-        # them (Twisted adds to that list no more once render is called).
+        # them (Twisted adds to that list no more once render is called):
+        # on a request of any class, a user's requestFactory's included.
         self._receivedHeaders: Optional[List[Tuple[bytes, bytes]]] = getattr(
             twistedRequest, "receivedHeaders", None
         )
@@ -629,11 +631,7 @@ class Request:
         # The local address object, kept whole: host and port are read
         # from it only if the URL needs them (no Host header).
         self._boundAddress = _boundAddress(twistedRequest)
-        client = twistedRequest.getClientAddress()
-        self.client_address: Tuple[str, int] = (
-            str(getattr(client, "host", getattr(client, "name", "")) or ""),
-            int(getattr(client, "port", 0) or 0),
-        )
+        self.client_address: Tuple[str, int] = clientHostAndPort(twistedRequest.getClientAddress())
         content = twistedRequest.content
         self._content: IO[bytes] = content if content is not None else BytesIO()
         self.url_base: str = urlBase
@@ -714,12 +712,12 @@ class Request:
     @_lazy
     def _boundHost(self) -> str:
         """The host of the local address the connection is bound to ("localhost" if it has none)."""
-        return str(getattr(self._boundAddress, "host", "") or "localhost")
+        return hostAndPort(self._boundAddress)[0] or "localhost"
 
     @_lazy
     def _boundPort(self) -> int:
         """The port of the local address the connection is bound to (the scheme's default if it has none)."""
-        return int(getattr(self._boundAddress, "port", 0) or (443 if self._secure else 80))
+        return hostAndPort(self._boundAddress)[1] or (443 if self._secure else 80)
 
     @_lazy
     def headers(self) -> RequestHeaders:

@@ -24,6 +24,7 @@ from typing import (
     Iterator,
     List,
     Optional,
+    Sized,
     Tuple,
     Union,
 )
@@ -32,8 +33,8 @@ from twisted.logger import Logger
 
 from twisted_pyhandlers._encoding import headerBytes, isomorphic_decode
 from twisted_pyhandlers._errors import HTTPException, ReturnValueError, errorBody, formatServerError
-from twisted_pyhandlers._h11writer import BATCH_BODY_LIMIT, ResponseWriter
 from twisted_pyhandlers._output import ResponseOutput
+from twisted_pyhandlers._writer import BATCH_BODY_LIMIT
 
 if TYPE_CHECKING:
     from twisted_pyhandlers._request import Request
@@ -179,9 +180,12 @@ class Response:
     :ivar add_required_headers: False: no Server, Date or Content-Length.
     :ivar send_body_for_head_request: True: send the body for HEAD too.
     :ivar close_connection: True: close the connection after this response.
-    :ivar writer: the :class:`~twisted_pyhandlers._h11writer.ResponseWriter`, or
-        on an HTTP/2 stream the :class:`~twisted_pyhandlers._h2writer.H2ResponseWriter`
-        (``writerClass``, chosen by :func:`twisted_pyhandlers._run.writerClassFor`).
+    :ivar writer: the writer of the connection's wire format
+        (``writerClass``, chosen by :func:`twisted_pyhandlers._run.writerClassFor`):
+        :class:`~twisted_pyhandlers._h11writer.ResponseWriter`, or on an
+        HTTP/2 stream :class:`~twisted_pyhandlers._h2writer.H2ResponseWriter`;
+        this module asks only what
+        :class:`~twisted_pyhandlers._writer.ResponseWriterType` names.
     :ivar logger: the standard library's root logger, as wptserve's
         ``response.logger`` (records go where :mod:`logging` sends them).
     """
@@ -190,7 +194,7 @@ class Response:
     logger: logging.Logger = logging.getLogger()
 
     def __init__(
-        self, request: Request, output: ResponseOutput, writerClass: type = ResponseWriter
+        self, request: Request, output: ResponseOutput, writerClass: Callable[[ResponseOutput, Any], Any]
     ) -> None:
         self.request = request
         self.encoding = "utf8"
@@ -209,8 +213,8 @@ class Response:
 
     @status.setter
     def status(self, value: Union[int, Tuple[int, Any]]) -> None:
-        if hasattr(value, "__len__"):
-            if len(value) != 2:  # type: ignore[arg-type]
+        if isinstance(value, Sized):
+            if len(value) != 2:
                 raise ValueError("status must be a code or a (code, reason) pair")
             code, message = value  # type: ignore[misc]
             if not isinstance(message, (bytes, str)):
@@ -335,10 +339,10 @@ class Response:
         """
         content = self.content
         if isinstance(content, (bytes, str)) and len(content) <= BATCH_BODY_LIMIT:
-            whole = getattr(self.writer, "write_whole", None)
-            if whole is not None and not self.writer.content_written:
+            writer = self.writer
+            if not writer.content_written:
                 withBody = self.request.method != "HEAD" or self.send_body_for_head_request
-                if whole(self.status, self.headers, content, withBody) is not None:
+                if writer.write_whole(self.status, self.headers, content, withBody) is not None:
                     return
             with self.writer.batch():
                 self.write_status_headers()

@@ -42,7 +42,7 @@ import inspect
 import sys
 import threading
 import traceback
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -54,15 +54,14 @@ from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import errorCause, isHTTPException
-from twisted_pyhandlers._h2writer import H2ResponseWriter
 from twisted_pyhandlers._h11writer import ResponseWriter
-from twisted_pyhandlers._output import Action, ResponseOutput
+from twisted_pyhandlers._interfaces import IHandlerChannel
+from twisted_pyhandlers._output import ResponseOutput
 from twisted_pyhandlers._pipes import Pipeline
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response, applyReturnValue
-from twisted_pyhandlers._threads import PoolExhausted, SerialCalls
+from twisted_pyhandlers._threads import HandlerThreadPool, PoolExhausted, SerialCalls
 from twisted_pyhandlers._timers import RepeatingTimer
-from twisted_pyhandlers._writer import SERVER_VERSION, httpDate
 
 #: What a leaf runs: wptserve's ``main(request, response)`` shape.
 HandlerFunction = Callable[[Request, Response], Any]
@@ -81,14 +80,17 @@ def urlBaseOf(request: TwistedRequest, depth: int) -> str:
     return "/" + "/".join(quote(segment, safe="") for segment in mount) + "/"
 
 
-def writerClassFor(request: TwistedRequest) -> type:
+def writerClassFor(channel: object) -> Any:
     """
-    The wire format a response to ``request`` is written in: HTTP/2 frames
-    on an HTTP/2 stream, HTTP/1.1 bytes otherwise.  The one place that
-    decides it.
+    The writer of the wire format a response on ``channel`` is written in:
+    the one our channel names (HTTP/1.1 bytes on a
+    :class:`~twisted_pyhandlers._h11protocol.HandlerChannel`, HTTP/2 frames
+    on a :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`), or
+    HTTP/1.1 on a plain Twisted channel (a plain ``Site``).  The one place
+    that decides it.
     """
-    if request.clientproto == b"HTTP/2":
-        return H2ResponseWriter
+    if IHandlerChannel.providedBy(channel):
+        return channel.writerClass  # type: ignore[attr-defined]
     return ResponseWriter
 
 
@@ -107,40 +109,6 @@ class RunState(enum.Enum):
 def timeoutBody(name: str, seconds: float) -> bytes:
     """The body of the 504 for a handler given up on after ``seconds``."""
     return f"Handler {name} did not finish within {seconds:g} s (--handler-timeout)\n".encode("utf-8")
-
-
-def timeoutResponse(name: str, seconds: float) -> bytes:
-    """The whole HTTP/1.1 504 response for a handler given up on after ``seconds``."""
-    body = timeoutBody(name, seconds)
-    return (
-        b"HTTP/1.1 504 Gateway Timeout\r\nServer: %s\r\nDate: %s\r\n"
-        b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-        % (SERVER_VERSION, httpDate(), len(body), body)
-    )
-
-
-def h2TimeoutAnswer(writer: Any, body: Optional[bytes]) -> Action:
-    """
-    What answers an HTTP/2 stream whose handler was given up on: a 504 with
-    ``body``, or, when the handler had written already (``body`` None), a
-    reset of the stream.  Run on the reactor thread.
-    """
-    connection, streamID = writer._connection, writer.stream_id
-
-    def answer() -> None:
-        if body is None:
-            connection.resetStream(streamID)
-            return
-        headers = [
-            (b":status", b"504"),
-            (b"server", SERVER_VERSION),
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-length", b"%d" % len(body)),
-        ]
-        connection.sendHeaders(streamID, headers, False)
-        connection.sendData(streamID, body, True)
-
-    return Action(answer)
 
 
 def threadStack(thread: Optional[threading.Thread]) -> str:
@@ -195,7 +163,7 @@ class HandlerRun:
         # When the run started, in the reactor's clock, for the access log.
         self._started = context.reactor.seconds()
         self.request = Request(twistedRequest, context, urlBase)
-        self.response = Response(self.request, self._output, writerClassFor(twistedRequest))
+        self.response = Response(self.request, self._output, writerClassFor(twistedRequest.channel))
         self._steps: Optional[SerialCalls] = None
         # The state, and the thread running the handler right now (None
         # while it waits for one, or awaits on the reactor), change under
@@ -235,10 +203,10 @@ class HandlerRun:
         if not timeout or self._timer is not None or self._sharedTimer is not None:
             return
         channel = self._output.twistedRequest.channel
-        if hasattr(channel, "runTimer"):
-            timer = channel.runTimer
-            if timer is None:
-                timer = channel.runTimer = RepeatingTimer(self._context.reactor)
+        timer: Optional[RepeatingTimer] = None
+        if IHandlerChannel.providedBy(channel):
+            timer = channel.handlerTimer(self._context.reactor)  # type: ignore[attr-defined]
+        if timer is not None:
             timer.start(timeout, self._timedOut)
             self._sharedTimer = timer
         else:
@@ -500,13 +468,12 @@ class HandlerRun:
         stack = threadStack(thread)
         pool = self._context.threadpool
         waiting = False
-        if thread is not None:
-            abandon = getattr(pool, "abandon", None)
-            if abandon is not None:
-                abandon(thread)
-        else:
-            discard = getattr(pool, "discard", None)
-            waiting = discard is not None and discard(self._runHandler)
+        # Only our own pool can replace a stuck thread or drop a queued call.
+        if isinstance(pool, HandlerThreadPool):
+            if thread is not None:
+                pool.abandon(thread)
+            else:
+                waiting = pool.discard(self._runHandler)
         self._log.error(
             "Handler {name} still running after {seconds} s (--handler-timeout): {outcome}; "
             "{where}:\n{stack}",
@@ -516,12 +483,9 @@ class HandlerRun:
             where=f"its thread {thread.name} replaced, its stack" if thread is not None else "its stack",
             stack=stack,
         )
-        answer: Union[bytes, Action]
-        if isinstance(self.response.writer, H2ResponseWriter):
-            answer = h2TimeoutAnswer(self.response.writer, None if started else timeoutBody(self.name, seconds))
-        else:
-            answer = b"" if started else timeoutResponse(self.name, seconds)
-        self._output.answerInstead(answer, 504, self._context.reactor.seconds() - self._started)
+        self.response.writer.answerInstead(
+            None if started else timeoutBody(self.name, seconds), 504, self._context.reactor.seconds() - self._started
+        )
         awaiting, self._awaiting = self._awaiting, None
         if awaiting is not None:
             awaiting.cancel()

@@ -30,6 +30,7 @@ from twisted.web.server import Site
 from twisted_pyhandlers._accesslog import combinedLogFormatter, verboseLogFormatter
 from twisted_pyhandlers._h2protocol import HandlerH2Connection
 from twisted_pyhandlers.compat.wptserve.stash import store_env_config, storeAddress
+from twisted_pyhandlers.resource import HandlerDirectory
 from twisted_pyhandlers.site import HandlerSite
 
 #: The wire protocol (its ALPN name) each scheme speaks, as in wptserve.
@@ -104,7 +105,7 @@ def _h2Protocol(factory: Any) -> HandlerH2Connection:
     byte (TLS negotiated ``h2``; a client that did not gets HTTP/2's
     connection error), on the site's reactor.
     """
-    return HandlerH2Connection(factory.reactor)
+    return HandlerH2Connection(factory.reactor, factory.webSockets)
 
 
 class H2Site(HandlerSite):
@@ -116,6 +117,10 @@ class H2Site(HandlerSite):
     """
 
     protocol = _h2Protocol  # type: ignore[assignment]
+
+    #: ``(context, dispatcher)`` of the WebSocket handlers extended CONNECT
+    #: streams run (see :class:`SiteMaker`), or None for none.
+    webSockets: Any = None
 
     def acceptableProtocols(self) -> List[bytes]:
         """The protocols TLS may negotiate by ALPN: HTTP/2 alone."""
@@ -227,9 +232,9 @@ class SiteMaker:
         """
         from twisted_pyhandlers._wshandlers import HandlerDispatcher
 
-        context = getattr(self._resource, "context", None)
-        if context is None:
+        if not isinstance(self._resource, HandlerDirectory):
             raise UnservedScheme("ws/wss: WebSocket handlers need a HandlerDirectory as the root resource")
+        context = self._resource.context
         if self._dispatcher is None:
             directory = self.webSocketDirectory(context.root.path)
             # Handler files read WPT_STASH_CONFIG as they load (wptserve's
@@ -248,13 +253,13 @@ class SiteMaker:
                 )
         return context, self._dispatcher
 
-    def _h2Site(self) -> Site:
+    def _h2Site(self) -> "H2Site":
         # Of the limits only the idle timeout applies to HTTP/2 connections
         # (the header deadline and the body limit live in HandlerChannel,
         # the HTTP/1.1 parser).
         limits = {name: value for name, value in self._limits.items() if name == "timeout"}
         if self._logPath is None:
-            site: Site = QuietH2Site(self._resource, parsePOSTFormSubmission=False, **limits)
+            site: H2Site = QuietH2Site(self._resource, parsePOSTFormSubmission=False, **limits)
         elif self._logPath == "-":
             site = H2Site(self._resource, parsePOSTFormSubmission=False, **limits)
         else:
@@ -262,9 +267,9 @@ class SiteMaker:
         # WebSockets over HTTP/2 (extended CONNECT) run the ws handlers,
         # when the tree is a HandlerDirectory and the handler directory
         # exists (an h2-only server without one warns about nothing).
-        context = getattr(self._resource, "context", None)
+        context = self._resource.context if isinstance(self._resource, HandlerDirectory) else None
         if context is not None and (self._dispatcher is not None or os.path.isdir(self.webSocketDirectory(context.root.path))):
-            site.webSockets = self._webSocketHandlers()  # type: ignore[attr-defined]
+            site.webSockets = self._webSocketHandlers()
         return site
 
     def _http11Site(self) -> Site:

@@ -31,6 +31,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twisted_pyhandlers._addresses import hostAndPort
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._wshandlers import HandlerDispatcher
 from twisted_pyhandlers._wsio import WebSocketInput, WebSocketOutput
@@ -62,8 +63,7 @@ class _Server:
 
     def __init__(self, options: _Options, host: IAddress) -> None:
         self.websocket_server_options = options
-        self.server_name = getattr(host, "host", "")
-        self.server_port = getattr(host, "port", 0)
+        self.server_name, self.server_port = hostAndPort(host)
 
 
 class _SocketFiles:
@@ -154,7 +154,7 @@ class WebSocketProtocol(Protocol):
         self.input = WebSocketInput(context.reactor, self.transport)
         self.output = WebSocketOutput(context.reactor, context.mailbox, self.transport)  # type: ignore[arg-type]
         peer = self.transport.getPeer()  # type: ignore[union-attr]
-        client: Tuple[str, int] = (getattr(peer, "host", ""), getattr(peer, "port", 0))
+        client: Tuple[str, int] = hostAndPort(peer)
         server = _Server(self.factory.options, self.transport.getHost())  # type: ignore[union-attr]
         context.threadpool.callInThread(self._run, _SocketFiles(self.input, self.output), client, server)
 

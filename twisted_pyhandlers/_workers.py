@@ -178,7 +178,7 @@ class _WorkerProtocol(ProcessProtocol):
     def pid(self) -> Optional[int]:
         """The worker's process id (None once it ended)."""
         transport = self.transport
-        return None if transport is None else getattr(transport, "pid", None)
+        return None if transport is None else transport.pid
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
         lines = (self._partial.get(childFD, b"") + data).split(b"\n")

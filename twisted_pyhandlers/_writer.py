@@ -1,18 +1,21 @@
 """
 What the writer of every wire format shares: the response it reads, the
 headers the server adds (``Server``, ``Date`` and, for a body known in full,
-``Content-Length``), and the state the run reads back once ``main`` returns.
+``Content-Length``), the state the run reads back once ``main`` returns,
+and the grouping of writes into one hand-over (:class:`Batch`).
 
 :mod:`twisted_pyhandlers._h11writer` frames it as HTTP/1.1 bytes,
 :mod:`twisted_pyhandlers._h2writer` as HTTP/2 frames; the rule for which headers
-the server adds is written once, here.
+the server adds is written once, here.  :class:`ResponseWriterType` is what
+the layers above (the run, the response) may ask of either writer: they
+never know which wire format they write.
 """
 
 from __future__ import annotations
 
 import time
 import weakref
-from typing import Any, List, Optional, Protocol, Set, Tuple, Union
+from typing import Any, Iterable, List, Optional, Protocol, Set, Tuple, Union
 
 from twisted.web.http import datetimeToString
 
@@ -21,6 +24,10 @@ from twisted_pyhandlers._output import ResponseOutput
 
 #: The ``Server`` header's value on every answer.
 SERVER_VERSION = b"twisted_pyhandlers"
+
+#: Bodies up to this size go out in the same hand-over as their headers;
+#: larger ones are written on their own, so they are not copied to be joined.
+BATCH_BODY_LIMIT = 64 * 1024
 
 Writable = Union[str, bytes]
 
@@ -51,6 +58,7 @@ class WrittenResponse(Protocol):
     content: Any
     encoding: str
     add_required_headers: bool
+    logger: Any
 
 
 def knownLength(content: Any, encoding: str) -> Optional[int]:
@@ -88,6 +96,46 @@ def requiredHeaders(seen: Set[bytes], content: Any, encoding: str) -> List[Tuple
     return missing
 
 
+class ResponseWriterType(Protocol):
+    """
+    What the run (:mod:`twisted_pyhandlers._run`) and the response
+    (:mod:`twisted_pyhandlers._response`) ask of ``response.writer``,
+    whichever wire format it writes: wptserve's structured calls, the state
+    read back once ``main`` returns, and the answer for a handler given up
+    on.  :class:`~twisted_pyhandlers._h11writer.ResponseWriter` and
+    :class:`~twisted_pyhandlers._h2writer.H2ResponseWriter` provide it.
+    """
+
+    content_written: bool
+
+    @property
+    def status_written(self) -> bool: ...
+
+    @property
+    def status_code(self) -> Optional[int]: ...
+
+    @property
+    def headers_complete(self) -> bool: ...
+
+    def saw_header(self, name: bytes) -> bool: ...
+
+    def batch(self) -> "Batch": ...
+
+    def write_status(self, code: int, message: Optional[Writable] = None) -> bool: ...
+
+    def write_header(self, name: Writable, value: Union[Writable, int]) -> bool: ...
+
+    def end_headers(self) -> bool: ...
+
+    def write_content(self, data: Any) -> bool: ...
+
+    def write_whole(
+        self, status: Tuple[int, Optional[Writable]], headers: Iterable[Tuple[Any, Any]], content: Writable, withBody: bool
+    ) -> Optional[bool]: ...
+
+    def answerInstead(self, body: Optional[bytes], code: int, runTime: float) -> None: ...
+
+
 class WriterBase:
     """
     The part of a response writer that does not depend on the wire format:
@@ -108,6 +156,8 @@ class WriterBase:
         self.request = response.request
         self._headers_seen: Set[bytes] = set()
         self._headers_complete = False
+        # What the open batch holds (see batch()), None when none is open.
+        self._pending: Optional[List[Any]] = None
         #: True once anything was written; the server then leaves the
         #: response object and ``main``'s return value alone.
         self.content_written = False
@@ -125,6 +175,20 @@ class WriterBase:
         """Return once everything written so far has been handed to the connection."""
         return self._output.flush()
 
+    def batch(self) -> "Batch":
+        """
+        Hold the writes made inside the ``with`` block and hand them over as
+        one, at its end.  Nesting is allowed; the outermost block hands
+        over.  Used for a status line with its headers (and a small body),
+        which a client cannot tell apart from separate writes, to save
+        reactor hand-overs.
+        """
+        return Batch(self)
+
+    def _handOverBatch(self, pending: List[Any]) -> None:
+        """Hand what a batch held (what the writer queued in ``_pending``) to the output as one."""
+        raise NotImplementedError
+
     def encode(self, data: Writable) -> bytes:
         """Convert text to bytes with ``response.encoding``."""
         if isinstance(data, bytes):
@@ -132,3 +196,30 @@ class WriterBase:
         if isinstance(data, str):
             return data.encode(self._response.encoding)
         raise ValueError(f"data {data!r} should be text or binary, but is {type(data)}")
+
+
+class Batch:
+    """
+    The context manager of :meth:`WriterBase.batch`, for both wire formats
+    (a plain class: this runs per response).  The writer's own calls queue
+    what they write in ``writer._pending`` while a batch is open.
+    """
+
+    __slots__ = ("_writer", "_outer")
+
+    def __init__(self, writer: WriterBase) -> None:
+        self._writer = writer
+        self._outer = False
+
+    def __enter__(self) -> None:
+        writer = self._writer
+        if writer._pending is None:
+            writer._pending = []
+            self._outer = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._outer:
+            writer = self._writer
+            pending, writer._pending = writer._pending, None
+            if pending:
+                writer._handOverBatch(pending)

@@ -32,6 +32,7 @@ from twisted.internet.threads import blockingCallFromThread
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twisted_pyhandlers._addresses import hostAndPort
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._wshandlers import HandlerDispatcher
 from twisted_pyhandlers._wsio import WebSocketInput, WebSocketOutput
@@ -178,10 +179,8 @@ class WebSocketH2Stream:
         self.input = WebSocketInput(context.reactor, transport)
         self.output = WebSocketOutput(context.reactor, context.mailbox, transport)  # type: ignore[arg-type]
         self._headers = {_bytes(n).decode("latin-1").lower(): _bytes(v).decode("latin-1") for n, v in headers}
-        peer = getattr(connection.transport, "getPeer", lambda: None)()
-        host = getattr(connection.transport, "getHost", lambda: None)()
-        self._remote = (getattr(peer, "host", ""), getattr(peer, "port", 0))
-        self._local = (getattr(host, "host", ""), getattr(host, "port", 0))
+        self._remote = hostAndPort(connection.transport.getPeer())
+        self._local = hostAndPort(connection.transport.getHost())
 
     # -- the connection's calls, reactor thread ---------------------------------
 

@@ -15,7 +15,8 @@ touch.  These two classes are where the two meet, the way
   waiting for more, the transport is paused until the handler catches up;
 - bytes a handler writes are handed to the reactor in order through the
   tree's :class:`~twisted_pyhandlers._output.ReactorMailbox`, exactly
-  as written (no framing is added here: a handler that writes a broken
+  as written, with the back-pressure of every output
+  (:class:`~twisted_pyhandlers._output.QueuedOutput`) (no framing is added here: a handler that writes a broken
   frame on purpose gets that frame on the wire); a writer waits while the
   transport's buffer is full or too much is queued.
 
@@ -27,16 +28,15 @@ from __future__ import annotations
 import threading
 from typing import Any, Optional, Union
 
-from twisted.internet.interfaces import IPushProducer, IReactorThreads, ITransport
-from zope.interface import implementer
+from twisted.internet.interfaces import IConsumer, IReactorThreads, ITransport
 
-from twisted_pyhandlers._output import HIGH_WATER, ReactorMailbox
+from twisted_pyhandlers._output import HIGH_WATER, Item, QueuedOutput, ReactorMailbox
 
 #: Unread input below which a paused transport is resumed.
 LOW_WATER = HIGH_WATER // 4
 
-#: What the output hands the reactor: bytes, or this to close the connection.
-_CLOSE = (0, False)
+#: What the output hands the reactor to close the connection (after bytes).
+_CLOSE = ("close",)
 
 
 class WebSocketInput:
@@ -143,11 +143,11 @@ class WebSocketInput:
         return data
 
 
-@implementer(IPushProducer)
-class WebSocketOutput:
+class WebSocketOutput(QueuedOutput):
     """
     The bytes the server sends, written from the handler thread (or any
-    other) and handed to the transport by the reactor, in order.
+    other) and handed to the transport by the reactor, in order, with the
+    back-pressure of every output (:class:`~twisted_pyhandlers._output.QueuedOutput`).
 
     Registered as the transport's streaming producer, so that a writer waits
     while the client does not read.  Made on the reactor thread.
@@ -156,34 +156,12 @@ class WebSocketOutput:
         raise :class:`BrokenPipeError`, as a socket's would.
     """
 
-    def __init__(self, reactor: IReactorThreads, mailbox: ReactorMailbox, transport: ITransport) -> None:
+    def __init__(self, reactor: IReactorThreads, mailbox: ReactorMailbox, transport: IConsumerTransport) -> None:
+        super().__init__(mailbox)
         self._reactor = reactor
-        self._mailbox = mailbox
         self._transport = transport
-        self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
-        self._paused = False
-        self._queued = 0
         self._closing = False
-        self.lost = False
-        transport.registerProducer(self, True)  # type: ignore[attr-defined]
-
-    # -- IPushProducer: the transport, reactor thread -------------------------
-
-    def pauseProducing(self) -> None:
-        """The transport's buffer is full: writers wait.  Reactor thread."""
-        with self._lock:
-            self._paused = True
-
-    def resumeProducing(self) -> None:
-        """The transport drained: writers go on.  Reactor thread."""
-        with self._lock:
-            self._paused = False
-            self._room.notify_all()
-
-    def stopProducing(self) -> None:
-        """The connection is going away.  Reactor thread."""
-        self.connectionLost()
+        transport.registerProducer(self, True)
 
     # -- handler thread --------------------------------------------------------
 
@@ -200,14 +178,12 @@ class WebSocketOutput:
             raise TypeError(f"a bytes-like object is required, not {type(data).__name__!r}")
         data = bytes(data)
         with self._lock:
-            while (self._paused or self._queued > HIGH_WATER) and not self.lost:
-                self._room.wait()
+            self._waitForRoom()
             if self.lost or self._closing:
                 raise BrokenPipeError("the WebSocket connection is closed")
             if not data:
                 return
-            self._queued += len(data)
-            self._mailbox.post(self, data)  # type: ignore[arg-type]
+            self._queue(data, len(data))
 
     def close(self) -> None:
         """
@@ -218,26 +194,26 @@ class WebSocketOutput:
             if self._closing:
                 return
             self._closing = True
-            self._mailbox.post(self, _CLOSE)  # type: ignore[arg-type]
+            self._queue(_CLOSE, 0)
 
     # -- reactor thread ----------------------------------------------------------
 
-    def receive(self, item: Union[bytes, Any]) -> None:
+    def receive(self, item: Item) -> None:
         """Hand bytes to the transport, or close it, as posted.  Reactor thread."""
         if isinstance(item, bytes):
             try:
                 if not self.lost:
                     self._transport.write(item)
             finally:
-                with self._lock:
-                    self._queued -= len(item)
-                    self._room.notify_all()
+                self._delivered(len(item))
         elif not self.lost:
-            self._transport.unregisterProducer()  # type: ignore[attr-defined]
+            self._transport.unregisterProducer()
             self._transport.loseConnection()
 
     def connectionLost(self) -> None:
         """The connection is gone: waiting and later writers fail.  Reactor thread."""
-        with self._lock:
-            self.lost = True
-            self._room.notify_all()
+        self._markLost()
+
+
+class IConsumerTransport(ITransport, IConsumer):
+    """A transport that takes a producer (every TCP and TLS transport of Twisted)."""

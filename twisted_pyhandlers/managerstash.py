@@ -144,6 +144,8 @@ class ManagerStashStore:
     def _call(self, method: str, *args: Any) -> Any:
         """Call ``method`` of the host's stores.  Blocking; any thread."""
         local = _localHosts.get((self._address, self._authkey))
+        # The same call by name on the host's stores or on their proxy
+        # (multiprocessing's managers dispatch by method name).
         if local is not None:
             return getattr(local, method)(self.name, *args)
         try:

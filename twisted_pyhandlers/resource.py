@@ -19,6 +19,7 @@ from twisted.python.filepath import FilePath
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request as TwistedRequest
 
+from twisted_pyhandlers._addresses import portOf
 from twisted_pyhandlers._context import HandlerContext, HandlerReactor
 from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
 from twisted_pyhandlers._listing import listing
@@ -284,8 +285,8 @@ class HandlerDirectory(_Directory):
 
     def _notePort(self, request: TwistedRequest) -> None:
         scheme = "https" if request.isSecure() else "http"
-        port = getattr(request.getHost(), "port", None)
-        if isinstance(port, int) and not self.context.config["ports"][scheme]:
+        port = portOf(request.getHost())
+        if port is not None and not self.context.config["ports"][scheme]:
             self.context.config.addListeningPort(scheme, port)
         self._portKnown = True
 

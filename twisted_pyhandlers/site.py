@@ -33,7 +33,7 @@ from typing import IO, Any, Optional
 
 from twisted.web.server import Site
 
-from twisted_pyhandlers._accesslog import combinedLogFormatter, markLogged
+from twisted_pyhandlers._accesslog import combinedLogFormatter
 from twisted_pyhandlers._h11protocol import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
@@ -46,6 +46,7 @@ from twisted_pyhandlers._h11protocol import (
     ReceivedHeaders,
     handlerChannelProtocol,
 )
+from twisted_pyhandlers._interfaces import IHandlerRequest
 
 __all__ = [
     "DEFAULT_HEADER_TIMEOUT",
@@ -128,5 +129,8 @@ class HandlerSite(Site):
         Write ``request``'s access log line, unless it was written already:
         one line per request, whichever way it ended.  Reactor thread.
         """
-        if markLogged(request):
-            super().log(request)
+        if IHandlerRequest.providedBy(request):
+            if request.accessLogged:
+                return
+            request.accessLogged = True
+        super().log(request)

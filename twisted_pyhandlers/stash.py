@@ -35,7 +35,7 @@ import queue
 import threading
 import uuid
 from types import TracebackType
-from typing import Any, Dict, Optional, Protocol, Tuple, Type, Union
+from typing import Any, Dict, Optional, Protocol, Tuple, Type, Union, runtime_checkable
 
 from twisted_pyhandlers._encoding import isomorphic_decode, isomorphic_encode
 
@@ -127,6 +127,28 @@ class StashStore(Protocol):
     @property
     def lock(self) -> StashLock:
         """The lock shared by every request using this store."""
+
+
+@runtime_checkable
+class QueueStore(Protocol):
+    """
+    A :class:`StashStore` that can make queues for ``stash.get_queue()``
+    (the in-memory store; a queue cannot be shared between processes).
+    """
+
+    def makeQueue(self) -> "queue.Queue[Any]":
+        """A new queue, usable from every handler thread."""
+
+
+@runtime_checkable
+class RemoteStore(Protocol):
+    """
+    A :class:`StashStore` that lives elsewhere (Redis): the server checks
+    at start-up that it answers.
+    """
+
+    def ping(self) -> None:
+        """Return if the store answers; raise :class:`StashUnavailable`, naming it, if not."""
 
 
 class MemoryStashStore:
@@ -312,18 +334,17 @@ class Stash:
     def get_queue(self) -> "queue.Queue[Any]":
         """
         A new queue that can be put in the stash and used from every handler
-        thread (wptserve's name).  Stores that can make one have a
-        ``makeQueue()`` method: the in-memory store does; a store shared
+        thread (wptserve's name).  Stores that can make one are a
+        :class:`QueueStore`: the in-memory store is; a store shared
         between processes (Redis) does not, as a queue object cannot be
         pickled.
 
         :raises StashError: if the store cannot make queues.
         """
-        makeQueue = getattr(self.store, "makeQueue", None)
-        if makeQueue is None:
+        store = self.store
+        if not isinstance(store, QueueStore):
             raise StashError(
-                f"stash.get_queue() needs the in-memory stash: {type(self.store).__name__} "
+                f"stash.get_queue() needs the in-memory stash: {type(store).__name__} "
                 "cannot share a queue between processes"
             )
-        result: "queue.Queue[Any]" = makeQueue()
-        return result
+        return store.makeQueue()

@@ -149,6 +149,7 @@ class MemoryClient(StubTreq):  # type: ignore[misc]
         self._resource = resource
         self._reactor = reactor
         self.timeout = timeout
+        # StubTreq's request and body methods, by name, each wrapped to settle.
         for name in self._REQUESTS + self._BODIES:
             setattr(self, name, self._settling(getattr(self, name)))
 
