@@ -39,7 +39,7 @@ def test_parseListen(value: str, expected: tuple) -> None:
 
 def test_parseListenUnknownScheme() -> None:
     """An unknown scheme is one line naming it and the known ones."""
-    with pytest.raises(TopologyError, match=r"^--listen gopher=tcp:70: unknown scheme 'gopher' \(known: h2, http,"):
+    with pytest.raises(TopologyError, match=r"^--listen gopher=tcp:70: unknown scheme 'gopher' \(known: h2, h3, http,"):
         parseListen("gopher=tcp:70")
 
 
@@ -148,8 +148,8 @@ def test_listenH2() -> None:
 
 def test_listenWebTransport() -> None:
     """
-    --listen webtransport-h3=udp:PORT:interface=ADDRESS is QUIC on that UDP
-    port with the server's certificate; the config's webtransport-h3 ports
+    --listen webtransport-h3=udp:PORT:interface=ADDRESS (and h3=udp:...)
+    is QUIC on that UDP port with the server's certificate; the config's webtransport-h3 ports
     get a udp: listener on the bind address (IPv6 escaped as tcp6: is).
     """
     assert planTopology(config(), ["webtransport-h3=udp:0:interface=127.0.0.1"]).listeners == [
@@ -158,6 +158,7 @@ def test_listenWebTransport() -> None:
     listener = planTopology(config(ports={"webtransport-h3": ["auto"]}), [], allPorts=True, bind="::1").listeners[0]
     assert listener == Listener("webtransport-h3", "udp:0:interface=\\:\\:1", "server", 0)
     assert listener.datagram and listener.urlScheme == "https"
+    assert planTopology(config(), ["h3=udp:8443"]).listeners == [Listener("h3", "udp:8443", "server")]
 
 
 def test_bind() -> None:

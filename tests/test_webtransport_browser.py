@@ -146,3 +146,50 @@ def test_chromiumEchoesAStreamAndADatagram(tmp_path: Path) -> None:
         ),
         "result": "PASS",
     }, result.stdout
+
+
+#: A page loaded over HTTP/3 that fetches a handler on its own origin.
+H3_PAGE = """\
+<!DOCTYPE html>
+<meta charset="utf-8">
+<p>Answer: <output id="answer">…</output></p>
+<script>
+fetch('/protocol.py?token=' + new URLSearchParams(location.search).get('token'))
+  .then(response => response.text().then(text => {
+    document.getElementById('answer').textContent = response.headers.get('x-protocol') + ' ' + text;
+  }))
+  .catch(error => { document.getElementById('answer').textContent = 'FAIL: ' + error; });
+</script>
+"""
+
+PROTOCOL_HANDLER = """\
+def main(request, response):
+    return [("X-Protocol", request.protocol_version)], request.GET.first(b"token")[::-1]
+"""
+
+
+def test_chromiumLoadsAPageAndAHandlerOverHTTP3(tmp_path: Path) -> None:
+    """
+    With QUIC forced for the origin of an ``h3`` port, Chromium loads a page
+    from it and the page's fetch reaches a handler, over HTTP/3 (the handler
+    sees HTTP/3 and reverses the page's token).
+    """
+    browser = requireChromium()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "page.html").write_text(H3_PAGE)
+    (root / "protocol.py").write_text(PROTOCOL_HANDLER)
+    server = Server(tmp_path, "--root", str(root), "--tls-dir", "tls", "--listen", "h3=udp:0:interface=127.0.0.1")
+    server.start(origins=1)
+    try:
+        port = server.ports("h3")[0]
+        token = uuid.uuid4().hex
+        result = runChromium(
+            browser, f"https://web-platform.test:{port}/page.html?token={token}", tmp_path / "profile",
+            [f"--ignore-certificate-errors-spki-list={server.pin()}", RESOLVER_RULES,
+             f"--origin-to-force-quic-on=web-platform.test:{port}"],
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert outputs(result.stdout) == {"answer": "HTTP/3 " + token[::-1]}, result.stdout

@@ -132,7 +132,7 @@ def assembleServer(
         endpoint: IStreamServerEndpoint
         if listener.datagram:
             assert certificate is not None
-            endpoint, factory = datagramListener(reactor, listener, resource, certificate)
+            endpoint, factory = datagramListener(reactor, listener, resource, sites, certificate)
             child = ListeningService(reactor, endpoint, factory, listener.scheme, config, listener.description)
             child.setServiceParent(service)
             listening.append(child)
@@ -297,18 +297,21 @@ def factoryFor(listener: Listener, sites: SiteMaker, certificate: Optional[Serve
 
 
 def datagramListener(
-    reactor: Any, listener: Listener, resource: HandlerDirectory, certificate: ServerCertificate
+    reactor: Any, listener: Listener, resource: HandlerDirectory, sites: SiteMaker, certificate: ServerCertificate
 ) -> Tuple[IStreamServerEndpoint, IProtocolFactory]:
     """
-    The UDP endpoint and QUIC protocol of a ``webtransport-h3`` listener,
-    over the tree of ``resource`` (its thread pool, stash and code cache);
+    The UDP endpoint and QUIC protocol of a ``webtransport-h3`` or ``h3``
+    listener, over the tree of ``resource`` (its thread pool, stash and
+    code cache); an ``h3`` port answers ordinary requests through the
+    HTTP/1.1 schemes' ``Site`` (its request class and access log).
     :class:`~twisted_pyhandlers._listening.ListeningService` listens with
     them as with a stream endpoint and a factory.
     """
     # Imported here: aioquic is loaded only when a QUIC port is served.
     from twisted_pyhandlers._h3port import UDPServerEndpoint, webTransportProtocol
 
-    protocol = webTransportProtocol(reactor, resource.context, certificate)
+    site = sites.siteForScheme("https") if listener.scheme == "h3" else None
+    protocol = webTransportProtocol(reactor, resource.context, certificate, site)
     return UDPServerEndpoint(reactor, listener.description), protocol  # type: ignore[return-value]
 
 

@@ -73,12 +73,18 @@ def quicConfiguration(certificate: ServerCertificate) -> QuicConfiguration:
     )
 
 
-def webTransportProtocol(reactor: IReactorTime, context: HandlerContext, certificate: ServerCertificate) -> QuicServerPort:
-    """The datagram protocol of a ``webtransport-h3`` port serving the tree of ``context``."""
+def webTransportProtocol(
+    reactor: IReactorTime, context: HandlerContext, certificate: ServerCertificate, site: Any = None
+) -> QuicServerPort:
+    """
+    The datagram protocol of a QUIC port serving the tree of ``context``:
+    WebTransport sessions, and, when ``site`` is given (the ``h3`` port),
+    ordinary requests answered by that ``Site``.
+    """
     handlers = WebTransportHandlers(context)
 
     def application(driver: QuicConnectionDriver) -> HTTP3Connection:
-        return HTTP3Connection(driver, handlers)
+        return HTTP3Connection(reactor, driver, handlers, site)
 
     return QuicServerPort(reactor, quicConfiguration(certificate), application)
 

@@ -2,14 +2,17 @@
 HTTP/3 over one QUIC connection, for WebTransport sessions: aioquic's
 ``H3Connection`` with the settings Chromium's WebTransport asks for, the
 CONNECT requests that open sessions, the capsules of their CONNECT streams,
-and the session's wire (:class:`~twisted_pyhandlers._webtransport.SessionWire`).
+the session's wire (:class:`~twisted_pyhandlers._webtransport.SessionWire`),
+and, on the ``h3`` port, ordinary requests answered by the resource tree
+(:mod:`twisted_pyhandlers._h3request`).
 
 :class:`HTTP3Connection` is a connection's
 :class:`~twisted_pyhandlers._quic.QuicApplication`.  A request is answered as
 wpt's WebTransport server answers it: an extended CONNECT with ``:protocol
 webtransport`` and an ``Origin`` opens a session run by the handler file its
 ``:path`` names (404 when there is none, 400 without ``:path``); any other
-request gets 404, or 403 when it has no ``Origin``.  This is the only module
+request gets 404, or 403 when it has no ``Origin`` (on the ``h3`` port,
+any request but a CONNECT goes to the resource tree).  This is the only module
 that writes HTTP/3 frames and capsules, and the only one that reaches into
 aioquic's private ``H3Connection`` attributes (read from aioquic 1.7.2).
 Everything here runs on the reactor thread.
@@ -17,14 +20,16 @@ Everything here runs on the reactor thread.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from aioquic.buffer import Buffer, BufferReadError, encode_uint_var
 from aioquic.h3.connection import ErrorCode, FrameType, H3Connection
 from aioquic.h3.events import DatagramReceived, DataReceived, H3Event, HeadersReceived, WebTransportStreamDataReceived
 from aioquic.quic.events import ConnectionTerminated, ProtocolNegotiated, QuicEvent, StreamReset
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from twisted_pyhandlers._h3request import H3RequestStream
 from twisted_pyhandlers._quic import QuicConnectionDriver
 from twisted_pyhandlers._webtransport import (
     BASE_RESPONSE_HEADERS,
@@ -126,15 +131,24 @@ class HTTP3Connection:
 
     :param driver: the QUIC connection's driver.
     :param handlers: what the server's WebTransport sessions share.
+    :param site: the ``Site`` whose tree answers ordinary requests (the
+        ``h3`` port), or None to refuse them as wpt's WebTransport server
+        does (the ``webtransport-h3`` port).
     """
 
     _log = Logger()
 
-    def __init__(self, driver: QuicConnectionDriver, handlers: WebTransportHandlers) -> None:
+    def __init__(
+        self, reactor: IReactorTime, driver: QuicConnectionDriver, handlers: WebTransportHandlers, site: Any = None
+    ) -> None:
+        self._reactor = reactor
         self._driver = driver
         self._handlers = handlers
+        self._site = site
         self._http: Optional[WebTransportH3Connection] = None
         self._sessions: Dict[int, _Session] = {}
+        #: The ordinary requests under way, by stream.
+        self._requests: Dict[int, H3RequestStream] = {}
         #: Which session each WebTransport stream belongs to.
         self._streamSessions: Dict[int, int] = {}
 
@@ -153,15 +167,21 @@ class HTTP3Connection:
             for session in self._sessions.values():
                 session.run.closed(None, abruptly=True)
             self._sessions.clear()
+            requests, self._requests = self._requests, {}
+            for request in requests.values():
+                request.connectionLost()
 
     def _h3EventReceived(self, event: H3Event) -> None:
         if isinstance(event, HeadersReceived):
-            if event.stream_id not in self._sessions:
-                self._request(event.stream_id, event.headers)
+            if event.stream_id not in self._sessions and event.stream_id not in self._requests:
+                self._request(event.stream_id, event.headers, event.stream_ended)
         elif isinstance(event, DataReceived):
             session = self._sessions.get(event.stream_id)
             if session is not None:
                 self._sessionStreamData(session, event.data, event.stream_ended)
+            request = self._requests.get(event.stream_id)
+            if request is not None:
+                request.dataReceived(event.data, event.stream_ended)
         elif isinstance(event, WebTransportStreamDataReceived):
             session = self._sessions.get(event.session_id)
             if session is not None:
@@ -172,12 +192,21 @@ class HTTP3Connection:
             if session is not None:
                 session.run.datagramReceived(event.data)
 
-    def _request(self, streamId: int, requestHeaders: Headers) -> None:
-        """A request's headers: open a WebTransport session, or refuse as wpt does."""
+    def _request(self, streamId: int, requestHeaders: Headers, ended: bool) -> None:
+        """
+        A request's headers: open a WebTransport session, hand an ordinary
+        request to the tree (the ``h3`` port), or refuse as wpt does.
+        """
         # One value per name, the last one kept (wpt's dict).
         headers = dict(requestHeaders)
         origin = headers.get(b"origin")
-        if not (headers.get(b":method") == b"CONNECT" and headers.get(b":protocol") == b"webtransport" and origin):
+        method = headers.get(b":method")
+        if self._site is not None and method != b"CONNECT":
+            request = H3RequestStream(self._reactor, self, streamId, self._site, self._driver.peer, self._driver.port.host)
+            self._requests[streamId] = request
+            request.headersReceived(requestHeaders, ended)
+            return
+        if not (method == b"CONNECT" and headers.get(b":protocol") == b"webtransport" and origin):
             self._refuse(streamId, 404 if origin else 403)
             return
         path = headers.get(b":path")
@@ -223,6 +252,10 @@ class HTTP3Connection:
                 self._driver.transmitSoon()
 
     def _streamReset(self, streamId: int, code: int) -> None:
+        request = self._requests.pop(streamId, None)
+        if request is not None:
+            request.connectionLost()
+            return
         session = self._sessions.pop(streamId, None)
         if session is not None:
             # The CONNECT stream itself: the session ends abruptly.
@@ -255,6 +288,16 @@ class HTTP3Connection:
         self._h3().send_headers(sessionId, headers, end_stream=endStream)
         if endStream:
             self._sessions.pop(sessionId, None)
+            self._requests.pop(sessionId, None)
+        self._driver.transmitSoon()
+
+    def sendData(self, streamId: int, data: bytes, endStream: bool) -> None:
+        """A DATA frame (or only the end) on a request stream; its end forgets the request."""
+        if self._driver.terminated:
+            return
+        self._h3().send_data(streamId, data, endStream)
+        if endStream:
+            self._requests.pop(streamId, None)
         self._driver.transmitSoon()
 
     def closeSession(self, sessionId: int, closeInfo: Optional[CloseInfo]) -> None:
@@ -298,6 +341,7 @@ class HTTP3Connection:
 
     def resetStream(self, streamId: int, code: int) -> None:
         """RESET_STREAM."""
+        self._requests.pop(streamId, None)
         if self._driver.terminated:
             return
         self._driver.quic.reset_stream(streamId, code)

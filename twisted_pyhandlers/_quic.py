@@ -68,6 +68,7 @@ class QuicConnectionDriver:
 
     def __init__(self, reactor: IReactorTime, quic: QuicConnection, port: QuicServerPort) -> None:
         self.quic = quic
+        self.port = port
         self._reactor = reactor
         self._port = port
         self._timer: Optional[IDelayedCall] = None
@@ -75,6 +76,8 @@ class QuicConnectionDriver:
         self._soon: Optional[IDelayedCall] = None
         self._terminated = False
         self.application: Optional[QuicApplication] = None
+        #: The client's address, as its last datagram came from.
+        self.peer: Address = ("", 0)
 
     @property
     def terminated(self) -> bool:
@@ -83,6 +86,7 @@ class QuicConnectionDriver:
 
     def datagramReceived(self, data: bytes, address: Address) -> None:
         """A datagram for this connection.  Reactor thread."""
+        self.peer = address
         self.quic.receive_datagram(data, address, now=self._reactor.seconds())
         self._processEvents()
         self.transmit()
@@ -221,6 +225,13 @@ class QuicServerPort(DatagramProtocol):
         """Send one datagram (dropped if the port is closed).  Reactor thread."""
         if self.transport is not None:
             self.transport.write(data, address)
+
+    @property
+    def host(self) -> Address:
+        """The (address, port) the port listens on."""
+        assert self.transport is not None, "not listening"
+        address = self.transport.getHost()
+        return (address.host, address.port)
 
     def route(self, cid: bytes, driver: QuicConnectionDriver) -> None:
         """Datagrams for ``cid`` go to ``driver``.  Reactor thread."""

@@ -45,10 +45,11 @@ PROTOCOL_FOR_SCHEME: Dict[str, str] = {
     "ws": "websocket",
     "wss": "websocket",
     "webtransport-h3": "h3",
+    "h3": "h3",
 }
 
 #: How the protocols are named in messages.
-PROTOCOL_NAMES = {"http/1.1": "HTTP/1.1", "h2": "HTTP/2", "websocket": "WebSocket", "h3": "WebTransport over HTTP/3"}
+PROTOCOL_NAMES = {"http/1.1": "HTTP/1.1", "h2": "HTTP/2", "websocket": "WebSocket", "h3": "HTTP/3"}
 
 #: The protocols this version serves.
 SERVED_PROTOCOLS = frozenset({"http/1.1", "h2", "websocket", "h3"})

@@ -26,10 +26,11 @@ from twisted_pyhandlers._schemes import PROTOCOL_FOR_SCHEME, PROTOCOL_NAMES, ser
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 
 #: Schemes served over TLS.
-TLS_SCHEMES = frozenset({"https", "https-private", "https-public", "h2", "wss", "webtransport-h3"})
+TLS_SCHEMES = frozenset({"https", "https-private", "https-public", "h2", "wss", "webtransport-h3", "h3"})
 
-#: Schemes served over QUIC (UDP), on ``udp:PORT:interface=ADDRESS`` listeners.
-QUIC_SCHEMES = frozenset({"webtransport-h3"})
+#: Schemes served over QUIC (UDP), on ``udp:PORT:interface=ADDRESS`` listeners:
+#: wpt's WebTransport port, and (beyond wpt) an HTTP/3 port serving the tree.
+QUIC_SCHEMES = frozenset({"webtransport-h3", "h3"})
 
 #: The loopback address listeners bind to unless told otherwise.
 LOOPBACK = "127.0.0.1"
