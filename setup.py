@@ -47,9 +47,11 @@ setup(
         "pywebsocket3>=4.0.2",
         # aioquic: QUIC, HTTP/3 and WebTransport for the webtransport-h3
         # port (the library wpt's own WebTransport server is built on),
-        # driven sans-IO from the reactor.  1.2 is the first with RFC 9297
-        # HTTP datagrams and WebTransport as current Chromium speaks it.
-        "aioquic>=1.2,<2",
+        # driven sans-IO from the reactor: its H3Connection speaks
+        # WebTransport with RFC 9297 datagrams, as current Chromium does;
+        # 1.3 is the first whose private stream table _http3 reads (the
+        # context-managed _get_or_create_stream) and supports Python 3.10.
+        "aioquic>=1.3,<2",
     ],
     # The pytest plugin (fixtures pyhandlers and pyhandlers_stubtreq) is
     # found by pytest through this entry point: no conftest.py needed.
