@@ -26,6 +26,12 @@ setup(
         # priority, for Twisted's own HTTP/2, which the h2 port serves
         # (twisted_pyhandlers._h2protocol builds on it).
         "twisted[tls,http2]>=23.10",
+        # h2's own layers, imported directly by the HTTP/2 protocol and
+        # writer (HPACK-encoding raw header frames, serialising raw DATA,
+        # HEADERS and CONTINUATION frames for wptserve's write_raw_*_frame):
+        # declared, not merely arriving with h2.
+        "hpack>=4",
+        "hyperframe>=6",
         # cryptography: makes the CA and the server certificate for the
         # https ports (and reads the user's own); the well-kept library
         # pyOpenSSL is built on, so no new code to trust and no openssl

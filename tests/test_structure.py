@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import sys
 from pathlib import Path
 from typing import Dict, List, Set
 
@@ -482,3 +483,36 @@ def test_getattrCountSeesCalls() -> None:
     """The count itself sees getattr and hasattr calls, and nothing else."""
     source = "getattr(a, 'b', None)\nif hasattr(a, 'c'):\n    setattr(a, 'd', 1)\nx.getattr(1)\n"
     assert _countGetattr(ast.parse(source)) == 2
+
+
+#: Every module outside the standard library the package imports, and the
+#: requirement of setup.py that declares it (an extra of Twisted's, or the
+#: requirement itself).
+DECLARED_IMPORTS = {
+    "twisted": "twisted",
+    "zope": "twisted",  # zope.interface, Twisted's own dependency
+    "OpenSSL": "twisted",  # twisted[tls]
+    "h2": "twisted",  # twisted[http2]
+    "hpack": "hpack",
+    "hyperframe": "hyperframe",
+    "cryptography": "cryptography",
+    "treq": "treq",
+    "redis": "redis",
+    "multipart": "multipart",
+    "pywebsocket3": "pywebsocket3",
+    "aioquic": "aioquic",  # the QUIC ports (webtransport-h3, h3)
+    "pytest": "pytest",  # the pytest plugin, which only pytest loads (the test extra)
+}
+
+
+def test_everyImportIsDeclared() -> None:
+    """
+    Every module the package imports is the standard library, the package,
+    or declared in setup.py (hpack and hyperframe too, not merely arriving
+    with h2).
+    """
+    setupText = (PACKAGE_DIR.parent / "setup.py").read_text(encoding="utf-8")
+    for name, path in _allModules().items():
+        for imported in _externalImports(path) - set(sys.stdlib_module_names) - {PACKAGE}:
+            assert imported in DECLARED_IMPORTS, (name, imported)
+            assert f'"{DECLARED_IMPORTS[imported]}' in setupText, (name, imported)

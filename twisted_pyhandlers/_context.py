@@ -11,17 +11,27 @@ dependencies without any of them importing a global.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from types import CodeType
+from typing import TYPE_CHECKING, Optional, Protocol, Tuple
 
 from twisted.internet.interfaces import IReactorCore, IReactorThreads, IReactorTime
 from twisted.python.filepath import FilePath
 
 if TYPE_CHECKING:
     from twisted_pyhandlers._output import ReactorMailbox
-    from twisted_pyhandlers._script import CodeCache
     from twisted_pyhandlers._threads import CallRunner
     from twisted_pyhandlers.config import ServerConfig
     from twisted_pyhandlers.stash import StashStore
+
+
+class CompiledCode(Protocol):
+    """
+    Compiled handler code, by file: what the context promises of its
+    :class:`~twisted_pyhandlers._script.CodeCache`.  Handler threads.
+    """
+
+    def get(self, path: str, signature: Optional[Tuple[int, int]] = None) -> CodeType:
+        """The compiled code of the file at ``path``, compiled again if it changed."""
 
 
 class HandlerReactor(IReactorCore, IReactorThreads, IReactorTime):
@@ -57,6 +67,6 @@ class HandlerContext:
     threadpool: CallRunner
     stashStore: StashStore
     config: ServerConfig
-    codeCache: CodeCache
+    codeCache: CompiledCode
     mailbox: ReactorMailbox
     handlerTimeout: Optional[float] = None

@@ -1,8 +1,10 @@
 """
-The HTTP/1.1 protocol of a :class:`~twisted_pyhandlers.site.HandlerSite`:
-its channel (:class:`HandlerChannel`, one per connection) and its request
+The HTTP/1.1 protocol: :class:`HandlerSite` (public as
+:class:`twisted_pyhandlers.site.HandlerSite`), its channel
+(:class:`HandlerChannel`, one per connection), its request
 (:class:`HandlerRequest`, one per request, also the request class of an
-HTTP/2 stream).
+HTTP/2 stream) and the timer a connection keeps for its requests
+(:class:`RepeatingTimer`).
 
 What they add to Twisted's ``HTTPChannel`` and ``Request``:
 
@@ -38,9 +40,11 @@ Everything here runs on the reactor thread.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Protocol, Tuple
+import tempfile
+from io import BytesIO
+from typing import IO, Any, Callable, List, Optional, Protocol, Tuple
 
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python import failure
@@ -48,14 +52,13 @@ from twisted.python.failure import Failure
 from twisted.web import resource as twistedResource
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol, unquote
 from twisted.web.http_headers import Headers
-from twisted.web.server import Request, version
+from twisted.web.server import Request, Site, version
 from zope.interface import implementer
 
-from twisted_pyhandlers._accesslog import logUnfinished
+from twisted_pyhandlers._accesslog import combinedLogFormatter, logUnfinished
 from twisted_pyhandlers._h11writer import ResponseWriter, wholeResponse
 from twisted_pyhandlers._interfaces import IHandlerChannel, IHandlerRequest
-from twisted_pyhandlers._timers import RepeatingTimer
-from twisted_pyhandlers._writer import httpDate
+from twisted_pyhandlers._response import httpDate
 
 #: Seconds a client has to send a request's whole header block, from its
 #: first byte: a browser sends it in one packet, so a header block still
@@ -103,10 +106,67 @@ _REASONS = {
 ReceivedHeaders = List[Tuple[bytes, bytes]]
 
 
+class RepeatingTimer:
+    """
+    A timer aimed again for each use instead of made and cancelled per use:
+    every request on a keep-alive connection needs a handler timeout that
+    is almost never reached, and a reactor ``callLater`` made and cancelled
+    per request costs a ``DelayedCall``, a push onto the reactor's heap and,
+    once cancelled calls pile up, a rebuild of that heap; aiming the same
+    ``DelayedCall`` later (``DelayedCall.reset``) costs an addition, and the
+    reactor moves it in its heap only if it ever comes due.
+
+    One timer for a series of uses, one at a time: :meth:`start` aims it
+    at a callback, :meth:`stop` disarms it without cancelling the reactor
+    call underneath (a call that comes due disarmed does nothing), and
+    :meth:`close` cancels that call for good.  Reactor thread throughout.
+
+    Aiming it sooner than it is already aimed (a shorter timeout than the
+    last one) makes a new call, as the reactor would have to move the old one
+    in its heap anyway.
+    """
+
+    __slots__ = ("_clock", "_call", "_callback")
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._call: Optional[IDelayedCall] = None
+        self._callback: Optional[Callable[[], object]] = None
+
+    def start(self, seconds: float, callback: Callable[[], object]) -> None:
+        """Call ``callback`` in ``seconds``, unless stopped or started again first."""
+        self._callback = callback
+        call = self._call
+        if call is not None and call.active():
+            if call.getTime() <= self._clock.seconds() + seconds:
+                call.reset(seconds)
+                return
+            call.cancel()
+        self._call = self._clock.callLater(seconds, self._fire)
+
+    def stop(self, callback: Callable[[], object]) -> None:
+        """Disarm the timer if it is still aimed at ``callback`` (compared with ``==``: bound methods are made anew on each access)."""
+        if self._callback == callback:
+            self._callback = None
+
+    def close(self) -> None:
+        """Cancel the timer for good (its connection is gone)."""
+        self._callback = None
+        call, self._call = self._call, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _fire(self) -> None:
+        self._call = None
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
 @implementer(IHandlerRequest)
 class HandlerRequest(Request):
     """
-    The Twisted request of a :class:`~twisted_pyhandlers.site.HandlerSite`.
+    The Twisted request of a :class:`HandlerSite`.
 
     :ivar receivedHeaders: every header field line of the request, as
         recorded by :class:`HandlerChannel`; None until the first one
@@ -427,7 +487,7 @@ class HandlerChannel(HTTPChannel):
     def handlerTimer(self, reactor: Any) -> RepeatingTimer:
         """
         The timer for the handler timeout of this connection's requests,
-        one at a time (see :mod:`twisted_pyhandlers._timers`), made on first
+        one at a time (a :class:`RepeatingTimer`), made on first
         use.  Reactor thread.
         """
         timer = self._runTimer
@@ -497,7 +557,7 @@ class ChannelLimits(Protocol):
 
 def handlerChannelProtocol(factory: ChannelLimits) -> _GenericHTTPChannelProtocol:
     """
-    The protocol a :class:`~twisted_pyhandlers.site.HandlerSite` builds for a connection: Twisted's
+    The protocol a :class:`HandlerSite` builds for a connection: Twisted's
     own wrapper (the one a plain ``Site`` uses, which switches to HTTP/2
     when TLS negotiates it) around a :class:`HandlerChannel`.
     """
@@ -507,3 +567,83 @@ def handlerChannelProtocol(factory: ChannelLimits) -> _GenericHTTPChannelProtoco
             maxBody=factory.maxBody,
         )
     )
+
+
+class HandlerSite(Site):
+    """
+    A :class:`~twisted.web.server.Site` for handler trees: requests are
+    :class:`HandlerRequest`\\ s received by a :class:`HandlerChannel`, so
+    handlers see request header names as sent, and request bodies are left
+    to the handlers (``parsePOSTFormSubmission=False`` unless given).
+
+    Takes every argument ``Site`` takes (``logPath``, ``requestFactory``
+    ...; ``timeout``, the idle timeout of a connection between requests,
+    defaults to :data:`DEFAULT_IDLE_TIMEOUT`), and ``headerTimeout`` and
+    ``maxBody`` (see :class:`HandlerChannel`)::
+
+        site = HandlerSite(HandlerDirectory("/srv/tests"))
+        reactor.listenTCP(8000, site, interface="127.0.0.1")
+
+    A ``requestFactory`` of your own should subclass :class:`HandlerRequest`
+    (any request object with a ``__dict__`` gets the record too).
+
+    Its access log (``logPath``) is in Apache's Combined Log Format unless a
+    ``logFormatter`` is given, with one line per request; a subclass with
+    ``accessLog = False`` writes none.
+    """
+
+    protocol = handlerChannelProtocol  # type: ignore[assignment]
+    requestFactory = HandlerRequest
+    #: Whether the site writes an access log line per request.
+    accessLog = True
+
+    def __init__(
+        self,
+        resource: Any,
+        requestFactory: Any = None,
+        *args: Any,
+        parsePOSTFormSubmission: bool = False,
+        headerTimeout: Optional[float] = DEFAULT_HEADER_TIMEOUT,
+        maxBody: Optional[int] = DEFAULT_MAX_BODY,
+        **kwargs: Any,
+    ) -> None:
+        self.headerTimeout = headerTimeout
+        self.maxBody = maxBody
+        if len(args) < 3:  # Site's positional (logPath, timeout, logFormatter)
+            kwargs.setdefault("logFormatter", combinedLogFormatter)
+        if len(args) < 2:
+            kwargs.setdefault("timeout", DEFAULT_IDLE_TIMEOUT)
+        super().__init__(
+            resource,
+            requestFactory,
+            *args,
+            parsePOSTFormSubmission=parsePOSTFormSubmission,
+            **kwargs,
+        )
+
+    def getContentFile(self, length: Optional[int]) -> IO[bytes]:
+        """
+        Where a request's body is kept: in memory under 100,000 bytes, else
+        a temporary file, as Twisted's own ``Request.gotLength`` decides.
+        Twisted's ``server.Request`` asks its site for this hook on every
+        request and, on a plain ``Site``, raises and catches an
+        ``AttributeError`` to find that it is missing; here it is found.
+        Reactor thread.
+        """
+        if length is not None and length < 100000:
+            return BytesIO()
+        return tempfile.TemporaryFile()
+
+    def log(self, request: Any) -> None:
+        """
+        Write ``request``'s access log line, unless it was written already:
+        one line per request, whichever way it ended (none when
+        ``accessLog`` is False).  Reactor thread.
+        """
+        if not self.accessLog:
+            return
+        if IHandlerRequest.providedBy(request):
+            if request.accessLogged:
+                return
+            request.accessLogged = True
+        super().log(request)

@@ -29,7 +29,14 @@ from typing import IO, Any, List, Optional, Sequence, Set, Tuple, Union
 from twisted_pyhandlers._encoding import isomorphic_encode
 from twisted_pyhandlers._output import ResponseOutput
 from twisted_pyhandlers._reasons import REASONS
-from twisted_pyhandlers._writer import SERVER_VERSION, Writable, WriterBase, WrittenResponse, httpDate, requiredHeaders
+from twisted_pyhandlers._response import (
+    SERVER_VERSION,
+    Writable,
+    WriterBase,
+    WrittenResponse,
+    httpDate,
+    requiredHeaders,
+)
 
 
 def _buildStatusLine(code: int, message: Optional[Writable]) -> bytes:

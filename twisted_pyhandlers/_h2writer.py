@@ -31,7 +31,7 @@ from twisted.logger import Logger
 
 from twisted_pyhandlers._encoding import isomorphic_decode
 from twisted_pyhandlers._output import Action, ResponseOutput
-from twisted_pyhandlers._writer import SERVER_VERSION, Writable, WriterBase, WrittenResponse, requiredHeaders
+from twisted_pyhandlers._response import SERVER_VERSION, Writable, WriterBase, WrittenResponse, requiredHeaders
 
 Header = Tuple[Any, Any]
 

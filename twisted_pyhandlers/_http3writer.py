@@ -20,7 +20,7 @@ from typing import IO, Any, Callable, List, Optional, Protocol, Tuple, Union
 from twisted.logger import Logger
 
 from twisted_pyhandlers._output import Action, ResponseOutput
-from twisted_pyhandlers._writer import SERVER_VERSION, Writable, WriterBase, WrittenResponse, requiredHeaders
+from twisted_pyhandlers._response import SERVER_VERSION, Writable, WriterBase, WrittenResponse, requiredHeaders
 
 #: Header fields HTTP/3 forbids (RFC 9114 4.2): the structured calls drop them.
 CONNECTION_HEADERS = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})

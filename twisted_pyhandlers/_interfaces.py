@@ -6,17 +6,28 @@ way Twisted names its own: ``IRequest``, ``IPushProducer``).
 Each is provided, with ``@implementer``, by the classes named in its
 docstring, and asked with ``providedBy`` where a plain Twisted object (a
 plain ``Site``'s channel and request) may come in instead.  This module
-imports nothing of the package but the timer type, so every layer may
-import it.
+imports nothing of the package, so every layer may import it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from zope.interface import Attribute, Interface
 
-from twisted_pyhandlers._timers import RepeatingTimer
+
+class HandlerTimer(Protocol):
+    """
+    A timer a connection keeps for the handler timeout of its requests,
+    aimed again for each (:class:`~twisted_pyhandlers._h11protocol.RepeatingTimer`).
+    Reactor thread.
+    """
+
+    def start(self, seconds: float, callback: Callable[[], object]) -> None:
+        """Call ``callback`` in ``seconds``, unless stopped or started again first."""
+
+    def stop(self, callback: Callable[[], object]) -> None:
+        """Disarm the timer if it is still aimed at ``callback``."""
 
 
 class IHandlerChannel(Interface):
@@ -30,7 +41,7 @@ class IHandlerChannel(Interface):
 
     writerClass = Attribute(
         "The writer of the connection's wire format: a class taking "
-        "``(output, response)`` (see :mod:`twisted_pyhandlers._writer`)."
+        "``(output, response)`` (see :class:`twisted_pyhandlers._response.WriterBase`)."
     )
 
     streamRun = Attribute(
@@ -38,10 +49,9 @@ class IHandlerChannel(Interface):
         "arrived (HTTP/2), or None: its request then goes on to ``main``."
     )
 
-    def handlerTimer(reactor: Any) -> Optional[RepeatingTimer]:
+    def handlerTimer(reactor: Any) -> Optional[HandlerTimer]:
         """
-        The :class:`~twisted_pyhandlers._timers.RepeatingTimer` the
-        connection keeps for the handler timeout of its requests, one after
+        The :class:`HandlerTimer` the connection keeps for the handler timeout of its requests, one after
         another (made on first use, on ``reactor``), or None when the run
         should make a timer of its own.
         """
@@ -78,7 +88,7 @@ class IStreamRun(Interface):
     """
     A handler run started when an HTTP/2 stream's headers arrived, before
     its body: it hears of each DATA frame as it comes.  Provided by
-    :class:`~twisted_pyhandlers._handler.StreamRun`.  Reactor thread.
+    :class:`~twisted_pyhandlers._run.StreamRun`.  Reactor thread.
     """
 
     def dataReceived(frame: Any) -> None:
@@ -92,7 +102,7 @@ class IStreamingResource(Interface):
     """
     A resource that starts its run when an HTTP/2 stream's headers arrive
     (wptserve's ``handle_headers``/``handle_data``): provided by
-    :class:`~twisted_pyhandlers._handler.PythonFileResource`, asked by
+    :class:`~twisted_pyhandlers._run.PythonFileResource`, asked by
     :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`.  Reactor
     thread.
     """

@@ -42,8 +42,8 @@ HIGH_WATER = 256 * 1024
 #: How much a transport may hand the kernel in one ``send`` once a response
 #: writes a body larger than Twisted's default of 128 KiB per send.  Each
 #: send is one turn of the reactor (a return from ``epoll``, a ``doWrite``),
-#: so a 1 MiB body took eight; the kernel still takes no more than fits in
-#: the socket's buffer, so a slow client gets no more than before.
+#: so a large body goes out in fewer turns; the kernel still takes no more
+#: than fits in the socket's buffer, so a slow client gets no more at once.
 LARGE_SEND_LIMIT = 4 * 1024 * 1024
 
 

@@ -611,10 +611,11 @@ class Request:
         self, twistedRequest: TwistedRequest, context: HandlerContext, urlBase: str
     ) -> None:
         self._context = context
-        self.method: str = isomorphic_decode(twistedRequest.method)
+        method = twistedRequest.method
+        self.method: str = _METHOD_NAMES.get(method) or isomorphic_decode(method)
         self._uri: bytes = twistedRequest.uri
         self._clientproto: bytes = twistedRequest.clientproto
-        self.protocol_version: str = _protocolVersion(self._clientproto)
+        self.protocol_version: str = _PROTOCOL_VERSIONS.get(self._clientproto) or _protocolVersion(self._clientproto)
         # getAllRawHeaders yields (name, list) pairs from Twisted's dict;
         # copy the lists so nothing Twisted does later shows through.
         self._rawHeaders: List[Tuple[bytes, List[bytes]]] = [
@@ -631,7 +632,9 @@ class Request:
         # The local address object, kept whole: host and port are read
         # from it only if the URL needs them (no Host header).
         self._boundAddress = _boundAddress(twistedRequest)
-        self.client_address: Tuple[str, int] = clientHostAndPort(twistedRequest.getClientAddress())
+        # The client's address object, kept whole: read into client_address
+        # only if the handler asks.
+        self._clientAddress = twistedRequest.getClientAddress()
         content = twistedRequest.content
         self._content: IO[bytes] = content if content is not None else BytesIO()
         self.url_base: str = urlBase
@@ -639,6 +642,11 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"
+
+    @_lazy
+    def client_address(self) -> Tuple[str, int]:
+        """``(host, port)`` of the client."""
+        return clientHostAndPort(self._clientAddress)
 
     def close(self) -> None:
         """Close ``raw_input`` (wptserve's API; the body itself is Twisted's)."""
@@ -846,8 +854,8 @@ def hostError(host: bytes) -> Optional[str]:
     request 400 before any handler sees it.
 
     Every request asks, and a suite sends the same few Host values again
-    and again: the answers are remembered (``urlsplit`` per request was 2%
-    of a tiny handler's CPU).  Reactor thread.
+    and again: the answers are remembered rather than parsed with
+    ``urlsplit`` per request.  Reactor thread.
     """
     text = isomorphic_decode(host)
     url = f"http://{text}/" if ":" in text else f"http://{text}:80/"
@@ -858,6 +866,11 @@ def hostError(host: bytes) -> Optional[str]:
     except ValueError as error:
         return str(error)
     return None
+
+
+#: The methods and protocol versions nearly every request has, decoded once.
+_METHOD_NAMES = {name.encode("ascii"): name for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
+_PROTOCOL_VERSIONS = {b"HTTP/1.1": "HTTP/1.1", b"HTTP/1.0": "HTTP/1.0", b"HTTP/2": "HTTP/2.0"}
 
 
 def _protocolVersion(clientproto: bytes) -> str:

@@ -1,5 +1,13 @@
 """
-One request's run of a handler, from start to finish.
+One request's run of a handler, from start to finish, and the leaves of
+the tree that start one.
+
+As in :mod:`twisted.web.wsgi`, the resource and its per-request object live
+together: a leaf's ``render`` (:class:`PythonFileResource` for a ``*.py``
+handler file, run in the thread pool; :class:`ServerAnswer` for the
+server's own answers, a 404, the redirect to a directory's slash form, a
+listing, run on the reactor) only decides what to run, makes a
+:class:`HandlerRun` and starts it; the run does the rest.
 
 This is the one object per request, on the model of
 :class:`twisted.web.wsgi._WSGIResponse`: :class:`HandlerRun` holds that
@@ -26,7 +34,7 @@ handler's thread and the reactor both decide things: it is ``RUNNING``
 until it is either ``FINISHED`` (step 5) or ``TIMED_OUT``.  The handler
 timeout (``--handler-timeout``) is a timer started in
 :meth:`HandlerRun.start` (the connection's own
-:class:`~twisted_pyhandlers._timers.RepeatingTimer` on HTTP/1.1, a reactor
+:class:`~twisted_pyhandlers._h11protocol.RepeatingTimer` on HTTP/1.1, a reactor
 ``callLater`` otherwise) and stopped when the response is finished; if it
 fires first, the run is given up on: its client gets a 504 (or a closed
 connection, if bytes were already written), the log names the handler and
@@ -39,10 +47,11 @@ from __future__ import annotations
 
 import enum
 import inspect
+import os
 import sys
 import threading
 import traceback
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -50,18 +59,21 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Request as TwistedRequest
+from zope.interface import implementer
 
 from twisted_pyhandlers._context import HandlerContext
-from twisted_pyhandlers._errors import errorCause, isHTTPException
+from twisted_pyhandlers._errors import NotFound, errorCause, isHTTPException
 from twisted_pyhandlers._h11writer import ResponseWriter
-from twisted_pyhandlers._interfaces import IHandlerChannel
+from twisted_pyhandlers._interfaces import HandlerTimer, IHandlerChannel, IStreamingResource, IStreamRun
 from twisted_pyhandlers._output import ResponseOutput
-from twisted_pyhandlers._pipes import Pipeline
+from twisted_pyhandlers._pipes import Pipeline, filePipes, withQueryPipe
 from twisted_pyhandlers._request import Request
 from twisted_pyhandlers._response import Response, applyReturnValue
+from twisted_pyhandlers._script import HandlerScript, Signature
 from twisted_pyhandlers._threads import HandlerThreadPool, PoolExhausted, SerialCalls
-from twisted_pyhandlers._timers import RepeatingTimer
 
 #: What a leaf runs: wptserve's ``main(request, response)`` shape.
 HandlerFunction = Callable[[Request, Response], Any]
@@ -173,7 +185,7 @@ class HandlerRun:
         self.state = RunState.RUNNING
         self._thread: Optional[threading.Thread] = None
         self._timer: Optional[IDelayedCall] = None
-        self._sharedTimer: Optional[RepeatingTimer] = None
+        self._sharedTimer: Optional[HandlerTimer] = None
         self._awaiting: Optional[Deferred[Any]] = None
 
     # -- starting ------------------------------------------------------------
@@ -203,7 +215,7 @@ class HandlerRun:
         if not timeout or self._timer is not None or self._sharedTimer is not None:
             return
         channel = self._output.twistedRequest.channel
-        timer: Optional[RepeatingTimer] = None
+        timer: Optional[HandlerTimer] = None
         if IHandlerChannel.providedBy(channel):
             timer = channel.handlerTimer(self._context.reactor)  # type: ignore[attr-defined]
         if timer is not None:
@@ -491,3 +503,166 @@ class HandlerRun:
             awaiting.cancel()
         if waiting:
             self._releaseOnce()
+
+
+# -- the leaves that start a run ----------------------------------------------------
+
+
+def notFound(request: Request, response: Response) -> None:
+    """The answer to every URL that names nothing under the root: a 404 naming its path."""
+    raise NotFound(request.url_parts.path)
+
+
+def notRouted(request: Request, response: Response) -> None:
+    """
+    The answer to a method that no route takes (other than GET or HEAD on
+    static content): wptserve's router finds no handler and answers a 404
+    with an empty message; ours names the method and the path.
+    """
+    response.set_error(404, f"No handler for {request.method} {request.url_parts.path}")
+
+
+def redirectToSlash(request: Request, response: Response) -> None:
+    """A directory URL without its slash: 301 to the slash form, as wptserve."""
+    response.status = 301
+    response.headers = [("Location", "%s/" % request.url)]
+
+
+def queryOf(request: TwistedRequest) -> str:
+    """The query string of ``request`` as sent (ISO-8859-1 decoded)."""
+    return request.uri.partition(b"?")[2].decode("iso-8859-1")
+
+
+@implementer(IStreamingResource)
+class PythonFileResource(Resource):
+    """
+    A ``*.py`` handler file: compiled once (see
+    :class:`~twisted_pyhandlers._script.CodeCache`), executed per request in
+    a fresh namespace holding ``__file__``, then its ``main`` called (see
+    :class:`~twisted_pyhandlers._script.HandlerScript`), in the thread pool.
+
+    :ivar path: the file, an absolute path inside the root.
+    :ivar segments: the URL path segments from the tree's root to here;
+        they give ``request.url_base`` when the tree is mounted under a
+        prefix.
+    """
+
+    isLeaf = True
+
+    def __init__(self, context: HandlerContext, path: str, segments: Sequence[bytes]) -> None:
+        super().__init__()
+        self._context = context
+        self.path = path
+        self.segments = tuple(segments)
+        self._depth = len(self.segments)
+        self._filePipes = filePipes(path, context.root.path)
+        # What the tree's lookup of this request found on disk, so that the
+        # run need not ask again (see noteStatus).
+        self._signature: Optional[Signature] = None
+
+    def noteStatus(self, status: os.stat_result) -> None:
+        """
+        The tree found the file with this ``os.stat`` result for the request
+        it is about to render: the code cache compares it with the code it
+        holds instead of asking the disk a second time.  Reactor thread
+        (between the lookup and the render of one request, which nothing
+        comes between).
+        """
+        self._signature = (status.st_mtime_ns, status.st_size)
+
+    def render(self, request: TwistedRequest) -> object:
+        """
+        Start the handler in the thread pool, or, on an HTTP/2 stream whose
+        run began with its headers (:meth:`startStream`), go on to ``main``
+        once the frame steps are done.  Reactor thread.
+        """
+        channel = request.channel
+        if IHandlerChannel.providedBy(channel) and channel.streamRun is not None:  # type: ignore[attr-defined]
+            channel.streamRun.start()  # type: ignore[attr-defined]
+            return NOT_DONE_YET
+        self._makeRun(request).start()
+        return NOT_DONE_YET
+
+    def _makeRun(self, request: TwistedRequest) -> HandlerRun:
+        context = self._context
+        signature, self._signature = self._signature, None
+        script = HandlerScript(context.codeCache, self.path, signature)
+        query = queryOf(request)
+        return HandlerRun(
+            context,
+            request,
+            script,
+            urlBaseOf(request, self._depth),
+            # A URL without a query names no pipe.
+            withQueryPipe(self._filePipes, query) if query else self._filePipes,
+            release=script.release,
+            name=self.path,
+        )
+
+    def startStream(self, request: TwistedRequest, streamID: int, frame: object) -> IStreamRun:
+        """
+        An HTTP/2 stream's headers arrived (its body may not have): start
+        the run now, with the file's ``handle_headers(frame, request,
+        response)`` as its first step, as wptserve's HTTP/2 server does.
+        Called by :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`.
+        Reactor thread.
+        """
+        streamRun = StreamRun(self._makeRun(request), streamID)
+        streamRun.frameReceived("handle_headers", frame)
+        return streamRun
+
+
+@implementer(IStreamRun)
+class StreamRun:
+    """
+    One HTTP/2 stream's handler run while its frames arrive: each frame is
+    a step of the run (``handle_headers``, then ``handle_data`` per DATA
+    frame), in order, in the thread pool.  Reactor thread.
+    """
+
+    def __init__(self, run: HandlerRun, streamID: int) -> None:
+        self.run = run
+        run.request.h2_stream_id = streamID  # type: ignore[attr-defined]
+        run.request.frames = []  # type: ignore[attr-defined]
+
+    def start(self) -> None:
+        """The stream's request is complete: ``main`` runs once the frame steps are done."""
+        self.run.startAfterSteps()
+
+    def frameReceived(self, name: str, frame: object) -> None:
+        """Queue the step for ``frame``: its handler function is ``name``."""
+        run = self.run
+        script = run.handler
+        assert isinstance(script, HandlerScript)
+
+        def step() -> None:
+            run.request.frames.append(frame)  # type: ignore[attr-defined]
+            script.frameStep(name, frame, run.request, run.response)
+
+        run.step(step)
+
+    def dataReceived(self, frame: object) -> None:
+        """A DATA frame arrived."""
+        self.frameReceived("handle_data", frame)
+
+
+class ServerAnswer(Resource):
+    """
+    The server's own answer to a URL, decided in ``getChild`` and given on
+    the reactor with no thread hop: ``answer(request, response)`` never
+    blocks.  It is written by the same response machinery as a handler's,
+    so it has the same headers (``Server`` included) and error bodies.
+    """
+
+    isLeaf = True
+
+    def __init__(self, context: HandlerContext, answer: HandlerFunction, segments: Sequence[bytes]) -> None:
+        super().__init__()
+        self._context = context
+        self._answer = answer
+        self.segments = tuple(segments)
+
+    def render(self, request: TwistedRequest) -> object:
+        """Answer now.  Reactor thread."""
+        HandlerRun(self._context, request, self._answer, urlBaseOf(request, len(self.segments))).answerHere()
+        return NOT_DONE_YET

@@ -55,6 +55,7 @@ import threading
 from types import CodeType, FunctionType, ModuleType
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
+from twisted_pyhandlers._context import CompiledCode
 from twisted_pyhandlers._errors import HTTPException, NotFound
 
 _COMPAT_PACKAGE = "twisted_pyhandlers.compat.wptserve"
@@ -163,7 +164,7 @@ class HandlerScript:
     response is written.
     """
 
-    def __init__(self, codeCache: CodeCache, path: str, signature: Optional[Signature] = None) -> None:
+    def __init__(self, codeCache: CompiledCode, path: str, signature: Optional[Signature] = None) -> None:
         self._codeCache = codeCache
         self._path = path
         self._signature = signature

@@ -42,13 +42,11 @@ from twisted_pyhandlers._contenttypes import guessContentType
 from twisted_pyhandlers._context import HandlerContext
 from twisted_pyhandlers._errors import NotFound
 from twisted_pyhandlers._filebody import FileBody
-from twisted_pyhandlers._handler import ServerAnswer, notFound, notRouted, queryOf
 from twisted_pyhandlers._pipes import pipeString
 from twisted_pyhandlers._ranges import ByteRange, RangeError, parseRange
-from twisted_pyhandlers._response import MultipartContent
-from twisted_pyhandlers._run import HandlerFunction, HandlerRun, urlBaseOf
+from twisted_pyhandlers._response import SERVER_VERSION, MultipartContent
+from twisted_pyhandlers._run import HandlerFunction, HandlerRun, ServerAnswer, notFound, notRouted, queryOf, urlBaseOf
 from twisted_pyhandlers._templates import template
-from twisted_pyhandlers._writer import SERVER_VERSION
 
 HeaderPair = tuple[bytes, bytes]
 

@@ -9,10 +9,9 @@ threads started as they are needed.
 
 Why not Twisted's ``ThreadPool``: it hands every call through a coordinator
 (``twisted._threads.Team``: a lock-protected worker, a condition per
-hand-off, log-context propagation).  Under the benchmark's 200 concurrent
-sleeping handlers that bookkeeping was the largest single cost of a request
-(see ``docs/performance.rst``).  Handlers need none of it: a call is a
-function and its arguments, run once, in order of arrival.
+hand-off, log-context propagation), a cost paid by every request.  Handlers
+need none of it: a call is a function and its arguments, run once, in
+order of arrival.
 
 The thread that runs a call is the one that went idle last.  A pool sized
 for 200 sleeping handlers has far more threads than a burst of quick
@@ -28,10 +27,7 @@ idle one, and an idle thread is woken for it only if it is still waiting
 waiting, not one per call).  Under the GIL, only one thread runs Python at
 a time: a second thread woken for a quick handler cannot run it sooner, it
 only fights the first for the GIL, and every such fight is a pair of
-context switches.  Measured on the bench's tiny handler (2 CPUs, 10
-connections), a call per woken thread cost 5.5 to 7 context switches per
-request and ~100 us of CPU; calls queued behind the running thread, fewer
-than 4 (``docs/performance.rst``).  A call queued behind a handler that
+context switches (``docs/performance.rst`` has the figures).  A call queued behind a handler that
 then blocks (sleeps, waits on a socket) waits at most
 :data:`QUEUE_BEHIND` longer than before; a handler that has been running
 longer than that is not waited for at all.

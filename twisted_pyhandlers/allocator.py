@@ -6,8 +6,8 @@ lets it go.  With glibc's default settings, a freed block of a megabyte or
 so goes back to the kernel: a thread's malloc heap is trimmed (``madvise``)
 as soon as more than twice the mmap threshold lies free at its top, which
 several bodies in flight easily reach.  The next body of that size then
-faults every one of its pages back in.  That was about a third of the CPU
-time of a 1 MiB response in the benchmark (``docs/performance.rst``).
+faults every one of its pages back in (``docs/performance.rst`` has what
+that costs).
 
 A server process can decide to keep those pages for the next body; a library
 cannot decide that for whatever program imports it.  So ``twistd

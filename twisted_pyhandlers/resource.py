@@ -21,10 +21,10 @@ from twisted.web.server import Request as TwistedRequest
 
 from twisted_pyhandlers._addresses import portOf
 from twisted_pyhandlers._context import HandlerContext, HandlerReactor
-from twisted_pyhandlers._handler import PythonFileResource, ServerAnswer, notFound, redirectToSlash
 from twisted_pyhandlers._listing import listing
 from twisted_pyhandlers._output import ReactorMailbox
 from twisted_pyhandlers._request import hostError
+from twisted_pyhandlers._run import PythonFileResource, ServerAnswer, notFound, redirectToSlash
 from twisted_pyhandlers._script import CodeCache, installWptserveCompat, makeImportable
 from twisted_pyhandlers._stashurl import stashStoreFromURL
 from twisted_pyhandlers._static import fileResource
