@@ -92,17 +92,18 @@ def urlBaseOf(request: TwistedRequest, depth: int) -> str:
     return "/" + "/".join(quote(segment, safe="") for segment in mount) + "/"
 
 
-def writerClassFor(channel: object) -> Any:
+def writerClassFor(channel: Optional[Any]) -> Any:
     """
-    The writer of the wire format a response on ``channel`` is written in:
-    the one our channel names (HTTP/1.1 bytes on a
-    :class:`~twisted_pyhandlers._h11protocol.HandlerChannel`, HTTP/2 frames
-    on a :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`), or
-    HTTP/1.1 on a plain Twisted channel (a plain ``Site``).  The one place
-    that decides it.
+    The writer of the wire format a response on ``channel`` (an
+    :class:`~twisted_pyhandlers._interfaces.IHandlerChannel`, or None for a
+    plain Twisted channel) is written in: the one our channel names
+    (HTTP/1.1 bytes on a :class:`~twisted_pyhandlers._h11protocol.HandlerChannel`,
+    HTTP/2 frames on a :class:`~twisted_pyhandlers._h2protocol.HandlerH2Stream`),
+    or HTTP/1.1 on a plain Twisted channel (a plain ``Site``).  The one
+    place that decides it.
     """
-    if IHandlerChannel.providedBy(channel):
-        return channel.writerClass  # type: ignore[attr-defined]
+    if channel is not None:
+        return channel.writerClass
     return ResponseWriter
 
 
@@ -171,11 +172,16 @@ class HandlerRun:
         self._pipes = pipes
         self._release = release
         self._name = name
+        channel = twistedRequest.channel
+        # The connection the request came on, when it is one of ours (it
+        # names the writer and keeps the handler timer); None on a plain
+        # Twisted channel.
+        self._channel: Optional[Any] = channel if IHandlerChannel.providedBy(channel) else None
         self._output = ResponseOutput(context.reactor, context.mailbox, twistedRequest)
         # When the run started, in the reactor's clock, for the access log.
         self._started = context.reactor.seconds()
         self.request = Request(twistedRequest, context, urlBase)
-        self.response = Response(self.request, self._output, writerClassFor(twistedRequest.channel))
+        self.response = Response(self.request, self._output, writerClassFor(self._channel))
         self._steps: Optional[SerialCalls] = None
         # The state, and the thread running the handler right now (None
         # while it waits for one, or awaits on the reactor), change under
@@ -214,10 +220,10 @@ class HandlerRun:
         timeout = self._context.handlerTimeout
         if not timeout or self._timer is not None or self._sharedTimer is not None:
             return
-        channel = self._output.twistedRequest.channel
+        channel = self._channel
         timer: Optional[HandlerTimer] = None
-        if IHandlerChannel.providedBy(channel):
-            timer = channel.handlerTimer(self._context.reactor)  # type: ignore[attr-defined]
+        if channel is not None:
+            timer = channel.handlerTimer(self._context.reactor)
         if timer is not None:
             timer.start(timeout, self._timedOut)
             self._sharedTimer = timer
