@@ -403,3 +403,23 @@ def test_eventsBeforeTheCloseReachABusyHandler(wt: WebTransportServer, tmp_path:
         "stream": {"source": "FIN"},
         "session": {"abruptly": False, "close_info": {"code": 3, "reason": "later"}},
     }
+
+
+def test_twoSessionsOnOneConnectionAreKeptApart(wt: WebTransportServer) -> None:
+    """
+    Two sessions on one QUIC connection each have their handler: a
+    session's stream and datagram are echoed in that session only, and
+    closing one (the server's close) leaves the other working.
+    """
+
+    async def scenario(client: WebTransportClientProtocol) -> None:
+        echo, _ = await client.openSession(wt.authority, "/webtransport/handlers/echo.py")
+        closing, _ = await client.openSession(wt.authority, "/webtransport/handlers/server-close.py?code=1&reason=one")
+        assert await client.endOf(closing) == closeCapsule((1).to_bytes(4, "big") + b"one")
+        stream = client.openStream(echo)
+        client.send(stream, b"still", end=True)
+        assert await client.endOf(stream) == b"still"
+        assert await echoedDatagram(client, echo, b"mine") == b"mine"
+        assert {sessionId for sessionId, _ in client.sessionDatagrams} == {echo}
+
+    wt.run(scenario)

@@ -39,6 +39,8 @@ class WebTransportClientProtocol(QuicConnectionProtocol):
         self.ended: set[int] = set()
         self.resets: Dict[int, int] = {}
         self.datagrams: List[bytes] = []
+        #: (session ID, data) of each datagram, in order.
+        self.sessionDatagrams: List[Tuple[int, bytes]] = []
         self.streamsOpenedByServer: List[int] = []
         self.changed = asyncio.Condition()
 
@@ -66,6 +68,7 @@ class WebTransportClientProtocol(QuicConnectionProtocol):
                 self.ended.add(event.stream_id)
         elif isinstance(event, DatagramReceived):
             self.datagrams.append(event.data)
+            self.sessionDatagrams.append((event.stream_id, event.data))
 
     async def _notify(self) -> None:
         async with self.changed:
