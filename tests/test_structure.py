@@ -1,6 +1,10 @@
 """
-The shape of the package: no import cycles between its modules, and the
-names every public module offers, pinned (klein's ``test_exports.py``).
+The shape of the package: no import cycles between its modules, the names
+every public module offers, pinned (klein's ``test_exports.py``), no two
+module names one letter apart, wire formats known only to their own layer
+(HTTP/2's libraries, each writer, Twisted's private HTTP/2 state), the
+number of getattr/hasattr calls (which only goes down), and every import
+declared.
 """
 
 from __future__ import annotations
