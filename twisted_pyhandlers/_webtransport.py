@@ -36,7 +36,6 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
 from urllib.parse import urlsplit
 
-from aioquic.quic.connection import stream_is_unidirectional
 from twisted.internet.threads import blockingCallFromThread
 from twisted.logger import Logger
 from twisted.python import threadable
@@ -180,8 +179,8 @@ class WebTransportSession:
         return self._dict_for_handlers
 
     def stream_is_unidirectional(self, stream_id: int) -> bool:
-        """Whether ``stream_id`` is a unidirectional stream."""
-        return stream_is_unidirectional(stream_id)
+        """Whether ``stream_id`` is a unidirectional stream (its second bit, RFC 9000 2.1)."""
+        return bool(stream_id & 0x2)
 
     def close(self, close_info: Optional[CloseInfo]) -> None:
         """
