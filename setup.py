@@ -56,6 +56,13 @@ setup(
         # finds a page's first content; the same tokenizer gives the same
         # bytes.
         "html5lib>=1.1",
+        # aioquic: QUIC, HTTP/3 and WebTransport for the webtransport-h3
+        # port (the library wpt's own WebTransport server is built on),
+        # driven sans-IO from the reactor: its H3Connection speaks
+        # WebTransport with RFC 9297 datagrams, as current Chromium does;
+        # 1.3 is the first whose private stream table _http3 reads (the
+        # context-managed _get_or_create_stream) and supports Python 3.10.
+        "aioquic>=1.3,<2",
     ],
     # The pytest plugin (fixtures pyhandlers and pyhandlers_stubtreq) is
     # found by pytest through this entry point: no conftest.py needed.

@@ -2,7 +2,7 @@
 The shape of the package: no import cycles between its modules, the names
 every public module offers, pinned (klein's ``test_exports.py``), no two
 module names one letter apart, wire formats known only to their own layer
-(HTTP/2's libraries, each writer, Twisted's private HTTP/2 state), the
+(HTTP/2's libraries, QUIC's, each writer, Twisted's private HTTP/2 state), the
 number of getattr/hasattr calls (which only goes down), and every import
 declared.
 """
@@ -386,11 +386,20 @@ def test_noTwoModulesDifferByOneLetter() -> None:
 HTTP2_LIBRARIES = frozenset({"h2", "hyperframe", "hpack", "priority"})
 HTTP2_LAYER = frozenset({"twisted_pyhandlers._h2protocol", "twisted_pyhandlers._h2writer"})
 
+#: QUIC's library, and the only modules that may import it: the QUIC port,
+#: its driver and HTTP/3 (the WebTransport handler API and the HTTP/3
+#: writer know no wire library).
+QUIC_LIBRARIES = frozenset({"aioquic"})
+QUIC_LAYER = frozenset(
+    {"twisted_pyhandlers._quic", "twisted_pyhandlers._http3", "twisted_pyhandlers._h3port"}
+)
+
 #: Who may import each writer: its own protocol (which names it as the
 #: writer of its channel), and for HTTP/1.1 the run (the writer of a plain
 #: Twisted channel, a plain Site) and the ``wptserve.response`` names.
 WRITER_IMPORTERS = {
     "twisted_pyhandlers._h2writer": {"twisted_pyhandlers._h2protocol"},
+    "twisted_pyhandlers._http3writer": {"twisted_pyhandlers._h3request"},
     "twisted_pyhandlers._h11writer": {
         "twisted_pyhandlers._h11protocol",
         "twisted_pyhandlers._run",
@@ -435,6 +444,14 @@ def test_onlyTheHTTP2LayerImportsItsWireLibraries() -> None:
         if name not in HTTP2_LAYER and _externalImports(path) & HTTP2_LIBRARIES
     }
     assert offenders == {}
+
+
+def test_onlyTheQUICLayerImportsAioquic() -> None:
+    """Only the QUIC port, its driver and HTTP/3 import ``aioquic``."""
+    offenders = sorted(
+        name for name, path in _allModules().items() if name not in QUIC_LAYER and _externalImports(path) & QUIC_LIBRARIES
+    )
+    assert offenders == []
 
 
 def test_eachWriterIsImportedOnlyByItsProtocol() -> None:
@@ -518,6 +535,7 @@ DECLARED_IMPORTS = {
     "multipart": "multipart",
     "pywebsocket3": "pywebsocket3",
     "html5lib": "html5lib",
+    "aioquic": "aioquic",  # the QUIC ports (webtransport-h3, h3)
     "pytest": "pytest",  # the pytest plugin, which only pytest loads (the test extra)
 }
 

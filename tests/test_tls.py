@@ -119,7 +119,7 @@ def test_allPorts(tmp_path: Path, root: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(CONFIG), encoding="utf-8")
     server = Server(tmp_path, "--root", str(root), "--config", "config.json", "--all-ports", "--tls-dir", "tls")
     # wpt serve's defaults fill in the schemes the file leaves out
-    # (http-public, https-private and the -local twins).
+    # (http-public, https-private, the -local twins and webtransport-h3).
     server.start(origins=13)
     try:
         text = server.text()
@@ -127,9 +127,9 @@ def test_allPorts(tmp_path: Path, root: Path) -> None:
         assert f"signed by the CA {ca}" in text
         assert "is not served" not in text
         schemes = ("http", "https", "http-private", "https-public", "h2", "ws", "wss",
-                   "http-public", "https-private", "http-local", "https-local")
+                   "http-public", "https-private", "http-local", "https-local", "webtransport-h3")
         expected = {scheme: server.ports(scheme) for scheme in schemes}
-        assert [len(expected[s]) for s in expected] == [2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+        assert [len(expected[s]) for s in expected] == [2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
         assert {(u, h) for u, h, _, _ in server.origins()} == {
             (scheme, "web-platform.test") for scheme in ("http", "https", "ws", "wss")
         }
@@ -340,6 +340,6 @@ def test_allPortsNothingToServe(tmp_path: Path) -> None:
 
     # wpt serve's defaults are merged in: the file takes every one of their schemes away.
     none = {scheme: [] for scheme in WPT_DEFAULT_CONFIG["ports"]}
-    (tmp_path / "config.json").write_text(json.dumps({"ports": {**none, "webtransport-h3": ["auto"]}}))
+    (tmp_path / "config.json").write_text(json.dumps({"ports": {**none, "gopher": ["auto"]}}))
     with pytest.raises(OptionError, match="^twistd pyhandlers: --all-ports: the config declares no port"):
         Options().parseOptions(["--root", str(tmp_path), "--config", str(tmp_path / "config.json"), "--all-ports"])

@@ -39,7 +39,7 @@ def test_parseListen(value: str, expected: tuple) -> None:
 
 def test_parseListenUnknownScheme() -> None:
     """An unknown scheme is one line naming it and the known ones."""
-    with pytest.raises(TopologyError, match=r"^--listen gopher=tcp:70: unknown scheme 'gopher' \(known: h2, http,"):
+    with pytest.raises(TopologyError, match=r"^--listen gopher=tcp:70: unknown scheme 'gopher' \(known: h2, h3, http,"):
         parseListen("gopher=tcp:70")
 
 
@@ -131,6 +131,7 @@ def test_listenOwnCertificate(tmp_path: Path) -> None:
         ("wss=", r"no endpoint after wss="),
         ("http=ssl:0", r"http is not a TLS scheme; use https=ssl:0"),
         ("https=", r"no endpoint after https="),
+        ("webtransport-h3=tcp:11000", r"webtransport-h3 listens on UDP: webtransport-h3=udp:PORT"),
     ],
 )
 def test_listenErrors(value: str, message: str) -> None:
@@ -143,6 +144,21 @@ def test_listenH2() -> None:
     """--listen h2=ENDPOINT is HTTP/2 over TLS with the server's certificate (ssl: without one included)."""
     assert planTopology(config(), ["h2=tcp:9000"]).listeners == [Listener("h2", "tcp:9000", "server")]
     assert planTopology(config(), ["h2=ssl:9000"]).listeners == [Listener("h2", "tcp:9000", "server")]
+
+
+def test_listenWebTransport() -> None:
+    """
+    --listen webtransport-h3=udp:PORT:interface=ADDRESS (and h3=udp:...)
+    is QUIC on that UDP port with the server's certificate; the config's webtransport-h3 ports
+    get a udp: listener on the bind address (IPv6 escaped as tcp6: is).
+    """
+    assert planTopology(config(), ["webtransport-h3=udp:0:interface=127.0.0.1"]).listeners == [
+        Listener("webtransport-h3", "udp:0:interface=127.0.0.1", "server")
+    ]
+    listener = planTopology(config(ports={"webtransport-h3": ["auto"]}), [], allPorts=True, bind="::1").listeners[0]
+    assert listener == Listener("webtransport-h3", "udp:0:interface=\\:\\:1", "server", 0)
+    assert listener.datagram and listener.urlScheme == "https"
+    assert planTopology(config(), ["h3=udp:8443"]).listeners == [Listener("h3", "udp:8443", "server")]
 
 
 def test_bind() -> None:
@@ -170,7 +186,7 @@ def test_wptDefaultTopology() -> None:
     and their pairs (www1.www), nonexistent as a not-subdomain, and the
     ports of ``wpt serve`` (8000 and one more http, 8443 and 8444, the
     -private (2021's name), -local (today's) and -public twins, h2 on 9000,
-    ws and wss).
+    ws and wss, webtransport-h3 on UDP 11000).
     """
     default = ServerConfig.fromDict(WPT_DEFAULT_CONFIG)
     assert default["browser_host"] == "web-platform.test"
@@ -183,7 +199,9 @@ def test_wptDefaultTopology() -> None:
     assert [(listener.scheme, listener.port) for listener in topology.listeners] == [
         ("http", 8000), ("http", 0), ("http-private", 0), ("http-local", 0), ("http-public", 0),
         ("https", 8443), ("https", 8444), ("https-private", 0), ("https-local", 0), ("https-public", 0), ("h2", 9000),
-        ("ws", 0), ("wss", 0),
+        ("ws", 0), ("wss", 0), ("webtransport-h3", 11000),
     ]
+    assert topology.listeners[-1].description == "udp:11000:interface=127.0.0.1"
+    assert topology.listeners[-1].tls == "server"
     assert [line.split(":")[0] for line in topology.notServed] == [
     ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import signal
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Protocol
+from typing import Any, Callable, List, Optional, Protocol, Tuple
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet import endpoints, threads
@@ -136,6 +136,13 @@ def assembleServer(
         watchSupervisor(reactor)
     for index, listener in enumerate(options.topology.listeners):
         endpoint: IStreamServerEndpoint
+        if listener.datagram:
+            assert certificate is not None
+            endpoint, factory = datagramListener(reactor, listener, resource, sites, certificate)
+            child = ListeningService(reactor, endpoint, factory, listener.scheme, config, listener.description)
+            child.setServiceParent(service)
+            listening.append(child)
+            continue
         if workerFds is not None:
             endpoint = AdoptedPortEndpoint(reactor, workerFds[index])
         else:
@@ -319,6 +326,25 @@ def factoryFor(listener: Listener, sites: SiteMaker, certificate: Optional[Serve
         return site
     assert certificate is not None
     return TLSMemoryBIOFactory(certificate.contextFactory(), False, site)
+
+
+def datagramListener(
+    reactor: Any, listener: Listener, resource: HandlerDirectory, sites: SiteMaker, certificate: ServerCertificate
+) -> Tuple[IStreamServerEndpoint, IProtocolFactory]:
+    """
+    The UDP endpoint and QUIC protocol of a ``webtransport-h3`` or ``h3``
+    listener, over the tree of ``resource`` (its thread pool, stash and
+    code cache); an ``h3`` port answers ordinary requests through the
+    HTTP/1.1 schemes' ``Site`` (its request class and access log).
+    :class:`~twisted_pyhandlers._listening.ListeningService` listens with
+    them as with a stream endpoint and a factory.
+    """
+    # Imported here: aioquic is loaded only when a QUIC port is served.
+    from twisted_pyhandlers._h3port import UDPServerEndpoint, webTransportProtocol
+
+    site = sites.siteForScheme("https") if listener.scheme == "h3" else None
+    protocol = webTransportProtocol(reactor, resource.context, certificate, site)
+    return UDPServerEndpoint(reactor, listener.description), protocol  # type: ignore[return-value]
 
 
 def exitZeroOnSigterm(reactor: IReactorCore) -> None:

@@ -48,13 +48,15 @@ PROTOCOL_FOR_SCHEME: Dict[str, str] = {
     "h2": "h2",
     "ws": "websocket",
     "wss": "websocket",
+    "webtransport-h3": "h3",
+    "h3": "h3",
 }
 
 #: How the protocols are named in messages.
-PROTOCOL_NAMES = {"http/1.1": "HTTP/1.1", "h2": "HTTP/2", "websocket": "WebSocket"}
+PROTOCOL_NAMES = {"http/1.1": "HTTP/1.1", "h2": "HTTP/2", "websocket": "WebSocket", "h3": "HTTP/3"}
 
 #: The protocols this version serves.
-SERVED_PROTOCOLS = frozenset({"http/1.1", "h2", "websocket"})
+SERVED_PROTOCOLS = frozenset({"http/1.1", "h2", "websocket", "h3"})
 
 
 class UnservedScheme(ValueError):
@@ -209,6 +211,9 @@ class SiteMaker:
             raise UnservedScheme(f"unknown scheme {scheme!r}")
         if protocol not in SERVED_PROTOCOLS:
             raise UnservedScheme(f"{scheme}: {PROTOCOL_NAMES[protocol]} is not served by this version")
+        if protocol == "h3":
+            # A UDP port: its datagram protocol is made by _h3port, not here.
+            raise UnservedScheme(f"{scheme}: a QUIC port has no Site (see twisted_pyhandlers._h3port)")
         key = scheme if protocol == "websocket" else protocol
         site = self._sites.get(key)
         if site is None:

@@ -25,7 +25,11 @@ from twisted_pyhandlers._schemes import PROTOCOL_FOR_SCHEME, PROTOCOL_NAMES, ser
 from twisted_pyhandlers.config import ServerConfig, schemeForEndpoint
 
 #: Schemes served over TLS.
-TLS_SCHEMES = frozenset({"https", "https-private", "https-local", "https-public", "h2", "wss"})
+TLS_SCHEMES = frozenset({"https", "https-private", "https-local", "https-public", "h2", "wss", "webtransport-h3", "h3"})
+
+#: Schemes served over QUIC (UDP), on ``udp:PORT:interface=ADDRESS`` listeners:
+#: wpt's WebTransport port, and (beyond wpt) an HTTP/3 port serving the tree.
+QUIC_SCHEMES = frozenset({"webtransport-h3", "h3"})
 
 #: The loopback address listeners bind to unless told otherwise.
 LOOPBACK = "127.0.0.1"
@@ -65,6 +69,11 @@ class Listener:
     description: str
     tls: Optional[str] = None
     port: Optional[int] = None
+
+    @property
+    def datagram(self) -> bool:
+        """Whether it listens on UDP (QUIC) rather than a stream endpoint."""
+        return self.scheme in QUIC_SCHEMES
 
     @property
     def urlScheme(self) -> str:
@@ -191,7 +200,10 @@ def planTopology(
         tls = "server" if scheme in TLS_SCHEMES else None
         for port in ports:
             number = 0 if port == "auto" else int(port)
-            fromConfig.append(Listener(scheme, _tcpDescription(number, address), tls, number))
+            description = _tcpDescription(number, address)
+            if scheme in QUIC_SCHEMES:
+                description = "udp:" + description.split(":", 1)[1]
+            fromConfig.append(Listener(scheme, description, tls, number))
     config = config.withPorts({scheme: [] for scheme in takenOver if scheme in declared})
     return Topology(fromConfig + listeners, config, address, notServed)
 
@@ -221,6 +233,10 @@ def _listenerFor(value: str) -> Listener:
             f"--listen {value}: {PROTOCOL_NAMES[PROTOCOL_FOR_SCHEME[scheme]]} ({scheme}) is not served by this version"
         )
     kind, named = endpointFields(description)
+    if scheme in QUIC_SCHEMES:
+        if kind != "udp":
+            raise TopologyError(f"--listen {value}: {scheme} listens on UDP: {scheme}=udp:PORT:interface=ADDRESS")
+        return Listener(scheme, description, "server")
     if scheme not in TLS_SCHEMES:
         if kind in ("ssl", "tls"):
             raise TopologyError(f"--listen {value}: {scheme} is not a TLS scheme; use https={description}")

@@ -58,6 +58,7 @@ WPT_DEFAULT_CONFIG: Dict[str, Any] = {
         "h2": [9000],
         "ws": ["auto"],
         "wss": ["auto"],
+        "webtransport-h3": [11000],
     },
     "bind_address": True,
     "aliases": [],

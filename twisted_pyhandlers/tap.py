@@ -90,11 +90,13 @@ class Options(usage.Options):
         f"--all-ports it listens on {DEFAULT_LISTEN} only.  --listen takes a Twisted "
         "endpoint string, or SCHEME=ENDPOINT (https=tcp:8443 is TLS with the made "
         "certificate); TCP endpoints get backlog=1024 unless they name one.  "
-        "--all-ports serves every http, https, h2, ws and wss port of the config (\"auto\": "
+        "--all-ports serves every http, https, h2, ws, wss and webtransport-h3 port of the config (\"auto\": "
         "a system-chosen port), or of wpt's default topology without --config; "
         "h2 ports speak HTTP/2 only, https ports HTTP/1.1 only; ws and wss ports (and "
         "h2, by extended CONNECT) run the *_wsh.py handlers of --ws-handlers "
         "(default websockets/handlers under the root: DIR/echo_wsh.py answers /echo).  "
+        "webtransport-h3=udp:PORT:interface=ADDRESS is QUIC, running webtransport/handlers/*.py "
+        "WebTransport sessions.  "
         "Stash URLs: memory: (the default, one process) or redis://host:port/db "
         "(shared between processes).  --workers N (or auto: one per CPU) runs N "
         "processes that share every port and one stash.  wpt serve's routes (404 for /tools/, "
@@ -263,6 +265,11 @@ class Options(usage.Options):
             self["listen"] = [DEFAULT_LISTEN]
         if self.workerCount > 1 and self.workerFds is None:
             for listener in self.topology.listeners:
+                if listener.datagram:
+                    raise usage.UsageError(
+                        f"--workers: the {listener.scheme} port ({listener.description}) keeps its QUIC "
+                        "connections in one process; serve it with --workers 1"
+                    )
                 if listener.tls == "own":
                     raise usage.UsageError(
                         f"--workers: {listener.description} makes its own TLS context, which a worker "
@@ -309,6 +316,15 @@ def _configFor(options: Options) -> Tuple[ServerConfig, List[str]]:
 def _checkEndpoint(listener: Listener) -> None:
     """Parse ``listener``'s endpoint string, so that a bad one is a usage error now."""
     from twisted.internet import reactor
+
+    if listener.datagram:
+        from twisted_pyhandlers._h3port import parseUDP
+
+        try:
+            parseUDP(listener.description)
+        except ValueError as e:
+            raise TopologyError(f"--listen {listener.scheme}={e}") from e
+        return
 
     try:
         endpoints.serverFromString(reactor, withBacklog(listener.description))
