@@ -130,7 +130,7 @@ class Options(usage.Options):
         ["idle-timeout", None, None, f"Seconds an idle connection is kept [{DEFAULT_IDLE_TIMEOUT:g}].", float],
         ["max-body", None, None, "The largest request body, bytes [1 GiB].", int],
         ["ws-handlers", None, None, "The *_wsh.py directory [websockets/handlers]."],
-        ["test-pages", None, "current", "Generated x.any.html etc.: current, 2021 or off."],
+        ["test-pages", None, None, "x.any.html pages: current, 2021, off [current]."],
         ["inject-script", None, None, "A script put into every text/html page."],
     ]
     compData = usage.Completions(
@@ -222,6 +222,8 @@ class Options(usage.Options):
                 self[name] = default
             if self[name] < 0:
                 raise usage.UsageError(f"--{name} cannot be negative")
+        if self["test-pages"] is None:
+            self["test-pages"] = "current"
         if self["test-pages"] != "off" and self["test-pages"] not in PAGE_SETS:
             raise usage.UsageError(f"--test-pages must be one of {', '.join(PAGE_SETS)} or off")
         if (self["tls-cert"] is None) != (self["tls-key"] is None):
