@@ -38,24 +38,20 @@ from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame
 from twisted.logger import Logger
 
 from twisted_pyhandlers._encoding import isomorphic_decode
+from twisted_pyhandlers._fieldwriter import Field, FieldWriter, answerFields
 from twisted_pyhandlers._output import Action, ResponseOutput
-from twisted_pyhandlers._response import SERVER_VERSION, Writable, WriterBase, WrittenResponse, requiredHeaders
+from twisted_pyhandlers._response import Writable, WrittenResponse
 
 Header = Tuple[Any, Any]
 
 #: The pseudo-header names wptserve's ``write_headers`` prefixes with ":".
 H2_PSEUDO_HEADERS = frozenset({"method", "scheme", "host", "path", "authority", "status"})
 
-#: Header fields HTTP/2 forbids (RFC 9113 8.2.2): the structured calls drop
-#: them instead of resetting the stream.
-CONNECTION_HEADERS = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
-
-
 class RawWriteOnHTTP2(TypeError):
     """``writer.write()`` of raw bytes on an HTTP/2 stream, before any frame went out."""
 
 
-class H2ResponseWriter(WriterBase):
+class H2ResponseWriter(FieldWriter):
     """
     Writes a response's frames to one HTTP/2 stream.
 
@@ -69,10 +65,8 @@ class H2ResponseWriter(WriterBase):
     """
 
     _log = Logger()
-    file_chunk_size = 32 * 1024
     #: A handler is not started for a stream reset before it started.
     startsWhenClientGone = False
-    default_status = 200
 
     def __init__(self, output: ResponseOutput, response: WrittenResponse) -> None:
         """Reactor thread (the response is made there)."""
@@ -84,27 +78,10 @@ class H2ResponseWriter(WriterBase):
         self.stream_id: int = stream.streamID
         self.logger = response.logger
         self.stream_ended = False
-        self._status: Optional[int] = None
-        self._headers: List[Tuple[bytes, bytes]] = []
         # The HEADERS of end_headers, held until the next frame (see the
         # module docstring), and whether any frame was handed over.
-        self._held: Optional[List[Tuple[bytes, bytes]]] = None
+        self._held: Optional[List[Field]] = None
         self._handedOver = False
-        # The output counts only DATA payloads here, so the body starts at 0
-        # (the access log's size is body bytes only, as on HTTP/1.1).
-        output.bodyStart = 0
-
-    # -- what the server reads after main returns -----------------------------
-
-    @property
-    def status_written(self) -> bool:
-        """Whether a status was given (it goes out with the headers)."""
-        return self._status is not None
-
-    @property
-    def status_code(self) -> Optional[int]:
-        """The status of the stream's response (for the access log), None if none was given."""
-        return self._status
 
     # -- the reactor hand-over --------------------------------------------------
 
@@ -150,16 +127,6 @@ class H2ResponseWriter(WriterBase):
             return not self._output.lost
         return self._output.perform(action)
 
-    def _handOverBatch(self, pending: List[Any]) -> None:
-        """The frames a batch held go to the reactor as one action, in order."""
-        actions: List[Action] = pending
-
-        def runAll() -> None:
-            for action in actions:
-                action.run()
-
-        self._output.perform(Action(runAll, sum(action.size for action in actions)))
-
     def write_whole(
         self, status: Tuple[int, Optional[Writable]], headers: Any, content: Writable, withBody: bool
     ) -> Optional[bool]:
@@ -182,79 +149,22 @@ class H2ResponseWriter(WriterBase):
             if body is None:
                 connection.resetStream(streamID)
                 return
-            headers = [
-                (b":status", b"%d" % code),
-                (b"server", SERVER_VERSION),
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", b"%d" % len(body)),
-            ]
-            connection.sendHeaders(streamID, headers, False)
+            connection.sendHeaders(streamID, answerFields(code, body), False)
             connection.sendData(streamID, body, True)
 
         self._output.answerInstead(Action(answer), 0, code, runTime)
 
     # -- the structured calls (as the HTTP/1.1 writer) ----------------------------
 
-    def write_status(self, code: int, message: Optional[Writable] = None) -> bool:
-        """The status (HTTP/2 has no reason phrase: ``message`` is dropped)."""
-        self._status = int(code)
-        return not self._output.lost
-
-    def write_header(self, name: Writable, value: Union[Writable, int]) -> bool:
-        """One header field for the HEADERS frame (names go lower-case, as HTTP/2 wants)."""
-        if self._status is None:
-            self.write_status(self.default_status)
-        nameBytes = self.encode(name).lower()
-        self._headers_seen.add(nameBytes)
-        valueBytes = b"%d" % (value,) if isinstance(value, int) else self.encode(value)
-        if nameBytes not in CONNECTION_HEADERS:
-            self._headers.append((nameBytes, valueBytes))
-        return not self._output.lost
-
-    def write_default_headers(self) -> bool:
-        """Server, Date and (for a body known in full) Content-Length, if missing."""
-        return self._defaultHeaders(self._response.content)
-
-    def _defaultHeaders(self, content: Any) -> bool:
-        for lower, _, value in requiredHeaders(self._headers_seen, content, self._response.encoding):
-            self.write_header(lower, value)
-        return not self._output.lost
-
-    def end_headers(self) -> bool:
-        """Send the HEADERS frame, with the required headers unless the response says not to."""
-        return self._endHeaders(self._response.content)
-
-    def _endHeaders(self, content: Any) -> bool:
-        if self._status is None:
-            self.write_status(self.default_status)
-        if self._response.add_required_headers:
-            self._defaultHeaders(content)
-        self._held = [(b":status", b"%d" % (self._status or self.default_status,))] + self._headers
-        self._headers_complete = True
+    def _sendHead(self, fields: List[Field]) -> bool:
+        """Hold the HEADERS frame until the next frame, the handler's end or ``flush()`` (see the module docstring)."""
+        self._held = fields
         self.content_written = True
         return not self._output.lost
 
-    def write_content(self, data: Union[Writable, IO[bytes]]) -> bool:
-        """Body data, sending the HEADERS frame first if it has not gone out."""
-        if not self._headers_complete:
-            self._endHeaders(data)
-        return self.write_raw_content(data)
-
-    def write_raw_content(self, data: Union[Writable, IO[bytes]]) -> bool:
-        """Body data (text, bytes, or a file-like object read in chunks) as DATA frames."""
-        if data is None:
-            raise ValueError("data cannot be None")
-        if isinstance(data, (str, bytes)):
-            return self._data(self.encode(data), False, None)
-        try:
-            while True:
-                chunk = data.read(self.file_chunk_size)
-                if not chunk:
-                    return True
-                if not self._data(chunk, False, None):
-                    return False
-        finally:
-            data.close()
+    def _sendBody(self, data: bytes) -> bool:
+        """DATA frames, the stream left open."""
+        return self._data(data, False, None)
 
     def write(self, data: Writable) -> bool:
         """

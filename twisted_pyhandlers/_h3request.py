@@ -24,7 +24,8 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_pyhandlers._http3writer import CONNECTION_HEADERS, H3ResponseWriter
+from twisted_pyhandlers._fieldwriter import CONNECTION_HEADERS
+from twisted_pyhandlers._http3writer import H3ResponseWriter
 from twisted_pyhandlers._interfaces import IHandlerChannel
 
 Headers = List[Tuple[bytes, bytes]]

@@ -15,15 +15,13 @@ of the stream.
 
 from __future__ import annotations
 
-from typing import IO, Any, Callable, List, Optional, Protocol, Tuple, Union
+from typing import Any, Callable, List, Optional, Protocol, Tuple
 
 from twisted.logger import Logger
 
+from twisted_pyhandlers._fieldwriter import Field, FieldWriter, answerFields
 from twisted_pyhandlers._output import Action, ResponseOutput
-from twisted_pyhandlers._response import SERVER_VERSION, Writable, WriterBase, WrittenResponse, requiredHeaders
-
-#: Header fields HTTP/3 forbids (RFC 9114 4.2): the structured calls drop them.
-CONNECTION_HEADERS = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"})
+from twisted_pyhandlers._response import Writable, WrittenResponse
 
 
 class H3ResponseStream(Protocol):
@@ -39,7 +37,7 @@ class H3ResponseStream(Protocol):
         """Reset the stream (H3_INTERNAL_ERROR)."""
 
 
-class H3ResponseWriter(WriterBase):
+class H3ResponseWriter(FieldWriter):
     """
     Writes a response's frames to one HTTP/3 request stream.
 
@@ -49,27 +47,11 @@ class H3ResponseWriter(WriterBase):
     """
 
     _log = Logger()
-    file_chunk_size = 32 * 1024
-    default_status = 200
 
     def __init__(self, output: ResponseOutput, response: WrittenResponse) -> None:
         """Reactor thread (the response is made there)."""
         super().__init__(output, response)
         self._stream: H3ResponseStream = output.twistedRequest.channel  # type: ignore[assignment]
-        self._status: Optional[int] = None
-        self._headers: List[Tuple[bytes, bytes]] = []
-        # The output counts only DATA payloads, so the body starts at 0.
-        output.bodyStart = 0
-
-    @property
-    def status_written(self) -> bool:
-        """Whether a status was given (it goes out with the headers)."""
-        return self._status is not None
-
-    @property
-    def status_code(self) -> Optional[int]:
-        """The status of the response (for the access log), None if none was given."""
-        return self._status
 
     # -- the reactor hand-over --------------------------------------------------
 
@@ -81,16 +63,6 @@ class H3ResponseWriter(WriterBase):
             self._pending.append(action)
             return not self._output.lost
         return self._output.perform(action)
-
-    def _handOverBatch(self, pending: List[Any]) -> None:
-        """The frames a batch held go to the reactor as one action, in order."""
-        actions: List[Action] = pending
-
-        def runAll() -> None:
-            for action in actions:
-                action.run()
-
-        self._output.perform(Action(runAll, sum(action.size for action in actions)))
 
     def write_whole(
         self, status: Tuple[int, Optional[Writable]], headers: Any, content: Writable, withBody: bool
@@ -110,81 +82,20 @@ class H3ResponseWriter(WriterBase):
             if body is None:
                 stream.reset()
                 return
-            headers = [
-                (b":status", b"%d" % code),
-                (b"server", SERVER_VERSION),
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", b"%d" % len(body)),
-            ]
-            stream.sendHeaders(headers, False)
+            stream.sendHeaders(answerFields(code, body), False)
             stream.sendData(body, False)
 
         self._output.answerInstead(Action(answer), 0, code, runTime)
 
-    # -- the structured calls ----------------------------------------------------
+    # -- the head and the body ------------------------------------------------
 
-    def write_status(self, code: int, message: Optional[Writable] = None) -> bool:
-        """The status (HTTP/3 has no reason phrase: ``message`` is dropped)."""
-        self._status = int(code)
-        return not self._output.lost
-
-    def write_header(self, name: Writable, value: Union[Writable, int]) -> bool:
-        """One header field for the HEADERS frame (names lower-case, as HTTP/3 wants)."""
-        if self._status is None:
-            self.write_status(self.default_status)
-        nameBytes = self.encode(name).lower()
-        self._headers_seen.add(nameBytes)
-        valueBytes = b"%d" % (value,) if isinstance(value, int) else self.encode(value)
-        if nameBytes not in CONNECTION_HEADERS:
-            self._headers.append((nameBytes, valueBytes))
-        return not self._output.lost
-
-    def write_default_headers(self) -> bool:
-        """Server, Date and (for a body known in full) Content-Length, if missing."""
-        return self._defaultHeaders(self._response.content)
-
-    def _defaultHeaders(self, content: Any) -> bool:
-        for lower, _, value in requiredHeaders(self._headers_seen, content, self._response.encoding):
-            self.write_header(lower, value)
-        return not self._output.lost
-
-    def end_headers(self) -> bool:
-        """Send the HEADERS frame, with the required headers unless the response says not to."""
-        return self._endHeaders(self._response.content)
-
-    def _endHeaders(self, content: Any) -> bool:
-        if self._status is None:
-            self.write_status(self.default_status)
-        if self._response.add_required_headers:
-            self._defaultHeaders(content)
-        headers = [(b":status", b"%d" % (self._status or self.default_status,))] + self._headers
-        self._headers_complete = True
+    def _sendHead(self, fields: List[Field]) -> bool:
+        """The HEADERS frame, handed over at once."""
         stream = self._stream
-        return self._do(lambda: stream.sendHeaders(headers, False))
+        return self._do(lambda: stream.sendHeaders(fields, False))
 
-    def write_content(self, data: Union[Writable, IO[bytes]]) -> bool:
-        """Body data, sending the HEADERS frame first if it has not gone out."""
-        if not self._headers_complete:
-            self._endHeaders(data)
-        return self.write_raw_content(data)
-
-    def write_raw_content(self, data: Union[Writable, IO[bytes]]) -> bool:
-        """Body data (text, bytes, or a file-like object read in chunks) as DATA frames."""
-        if data is None:
-            raise ValueError("data cannot be None")
-        if isinstance(data, (str, bytes)):
-            return self._data(self.encode(data))
-        try:
-            while True:
-                chunk = data.read(self.file_chunk_size)
-                if not chunk:
-                    return True
-                if not self._data(chunk):
-                    return False
-        finally:
-            data.close()
-
-    def _data(self, data: bytes) -> bool:
+    def _sendBody(self, data: bytes) -> bool:
+        """DATA frames, the stream left open."""
         if not data:
             return not self._output.lost
         stream = self._stream
