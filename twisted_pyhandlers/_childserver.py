@@ -2,18 +2,20 @@
 A server for tests, in a child process: both sides of it.
 
 The parent side, :class:`ChildServer`, is what the ``pyhandlers`` pytest
-fixture hands a test: it starts ``python -m twisted_pyhandlers._childserver``
+fixture hands a test that asks for ``process=True`` (by default a test's
+server runs in the test's own process: :mod:`twisted_pyhandlers._inprocess`):
+it starts ``python -m twisted_pyhandlers._childserver``
 on a document root, waits for the child to say which port it listens on, and
 reads back what the child recorded.  The child side, :func:`main`, is a
 ``twistd pyhandlers`` in all but the process management: it takes the same
 options (parsed by :class:`twisted_pyhandlers.tap.Options`), and adds one,
 ``--requests FILE``, to which it appends one JSON line per request received.
 
-Why a child process: under pytest-twisted the global reactor runs only while
-a Twisted test waits on a Deferred, so an in-process server would never
-answer a plain synchronous test (urllib, requests, httpx).  A child has its
-own reactor, which serves both kinds of test alike; a handler that hangs or
-crashes cannot take pytest down with it.
+Why a child process, when a test asks for one: a handler that hangs or
+crashes the process cannot take pytest down with it, and the server is a
+real ``twistd pyhandlers`` (its own reactor, the global one).  What it
+cannot have is what lives in the test's process: handler functions
+written in the test, expectations, and handler errors failing the test.
 
 What crosses the process boundary, and how:
 
