@@ -17,6 +17,7 @@ Every method runs in the handler's thread (or the reactor thread for
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import IO, Any, List, Optional, Tuple, Union
 
 from twisted_pyhandlers._output import Action, ResponseOutput
@@ -40,7 +41,7 @@ def answerFields(code: int, body: bytes) -> List[Field]:
     ]
 
 
-class FieldWriter(WriterBase):
+class FieldWriter(WriterBase, ABC):
     """
     The structured calls over a head of header fields; subclasses say how
     the head and each piece of the body are handed over.
@@ -137,10 +138,10 @@ class FieldWriter(WriterBase):
         finally:
             data.close()
 
+    @abstractmethod
     def _sendHead(self, fields: List[Field]) -> bool:
         """Hand over the HEADERS frame of ``fields``; False once the stream is gone."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _sendBody(self, data: bytes) -> bool:
         """Hand over ``data`` as DATA, the stream left open; False once the stream is gone."""
-        raise NotImplementedError

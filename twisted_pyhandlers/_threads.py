@@ -453,7 +453,9 @@ class SerialCalls:
     """
     Calls run in a thread pool one after another, in the order given: the
     steps of one HTTP/2 stream (its frames are handled in order, as
-    wptserve's one thread per stream does), without holding a thread
+    wptserve's one thread per stream does), or the handler calls of one
+    WebTransport session (in order, never overlapping, while other
+    sessions' calls run in other threads), without holding a thread
     between them.  ``call`` runs on the reactor thread; the calls in the pool.
     """
 
@@ -485,4 +487,4 @@ class SerialCalls:
             try:
                 work()
             except BaseException:
-                self._log.failure("A stream step failed")
+                self._log.failure("A serial call (an HTTP/2 stream step or a WebTransport handler call) failed")

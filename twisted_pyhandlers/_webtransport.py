@@ -31,9 +31,7 @@ gives it (:mod:`twisted_pyhandlers._http3`).
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 from urllib.parse import urlsplit
 
 from twisted.internet.threads import blockingCallFromThread
@@ -42,6 +40,7 @@ from twisted.python import threadable
 from twisted.python.filepath import FilePath, InsecurePath
 
 from twisted_pyhandlers._context import HandlerContext
+from twisted_pyhandlers._threads import SerialCalls
 from twisted_pyhandlers.stash import Stash
 
 #: Request and response header lists, as aioquic gives and takes them.
@@ -115,39 +114,6 @@ def handlerFile(root: FilePath[str], path: bytes) -> Optional[FilePath[str]]:
     if real != root and not real.path.startswith(root.path.rstrip("/") + "/"):
         return None
     return found
-
-
-class SerialCalls:
-    """
-    Runs calls in the thread pool one after another, in the order they were
-    added: one session's handler calls keep their order and never overlap,
-    while other sessions' calls run in other threads.
-    """
-
-    def __init__(self, pool: Any) -> None:
-        self._pool = pool
-        self._queue: Deque[Callable[[], None]] = deque()
-        self._running = False
-        self._lock = threading.Lock()
-
-    def add(self, call: Callable[[], None]) -> None:
-        """Queue ``call``; start a pool thread on the queue if none is on it.  Reactor thread."""
-        with self._lock:
-            self._queue.append(call)
-            if self._running:
-                return
-            self._running = True
-        self._pool.callInThread(self._drain)
-
-    def _drain(self) -> None:
-        """Run queued calls until none is left.  Handler thread."""
-        while True:
-            with self._lock:
-                if not self._queue:
-                    self._running = False
-                    return
-                call = self._queue.popleft()
-            call()
 
 
 class WebTransportSession:
@@ -269,7 +235,7 @@ class WebTransportRun:
 
     def start(self) -> None:
         """Load the handler and answer the CONNECT, in the pool.  Reactor thread."""
-        self._calls.add(self._connect)
+        self._calls.call(self._connect)
 
     def streamDataReceived(self, streamId: int, data: bytes, ended: bool) -> None:
         """Data (or the end) on one of the session's streams.  Reactor thread."""
@@ -297,7 +263,7 @@ class WebTransportRun:
 
     def _queue(self, name: str, *args: Any, **kwargs: Any) -> None:
         if not self.finished:
-            self._calls.add(lambda: self._callIfLive(name, *args, **kwargs))
+            self._calls.call(lambda: self._callIfLive(name, *args, **kwargs))
 
     # -- reactor side: what the handler asks for --------------------------------
 
