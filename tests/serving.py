@@ -10,8 +10,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Iterator, List, Mapping, Optional, Tuple
 
 from twisted.web.resource import IResource
 
@@ -156,3 +157,27 @@ class TopologyProcess:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+
+@contextmanager
+def h2Process(tmp: Path, handlers: Mapping[str, str], *options: str) -> Iterator[TopologyProcess]:
+    """
+    A twistd process with one h2 port (a made certificate in ``tmp/tls``)
+    over a root holding ``handlers`` (file name to source, dedented), with
+    ``options`` added; ``process.root`` names the root.  Before it stops,
+    ``release.flag`` is written in the root, for handlers that wait on it.
+    """
+    root = tmp / "root"
+    root.mkdir()
+    for name, source in handlers.items():
+        (root / name).write_text(textwrap.dedent(source))
+    process = TopologyProcess(
+        tmp, "--root", str(root), "--listen", "h2=tcp:0:interface=127.0.0.1", "--tls-dir", "tls", *options
+    )
+    process.start(origins=1)
+    process.root = root  # type: ignore[attr-defined]
+    try:
+        yield process
+    finally:
+        (root / "release.flag").write_text("")
+        process.stop()

@@ -7,13 +7,13 @@ TLS socket to a real ``twistd pyhandlers`` process.  The proofs are counts
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Iterator, List
 
 import h2.events
 import pytest
 from h2client import FrameClient
+from serving import h2Process
 from test_tls import Server
 
 MAX_BODY = 1024 * 1024
@@ -33,32 +33,15 @@ HANDLERS = {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A twistd process with an h2 port and ``--max-body`` 1 MiB."""
-    tmp = tmp_path_factory.mktemp("h2body")
-    root = tmp / "root"
-    root.mkdir()
-    for name, source in HANDLERS.items():
-        (root / name).write_text(textwrap.dedent(source))
-    process = Server(tmp, "--root", str(root), "--listen", "h2=tcp:0:interface=127.0.0.1", "--tls-dir", "tls",
-                     "--max-body", str(MAX_BODY))
-    process.start(origins=1)
-    process.root = root  # type: ignore[attr-defined]
-    yield process
-    process.stop()
+    with h2Process(tmp_path_factory.mktemp("h2body"), HANDLERS, "--max-body", str(MAX_BODY)) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
 def roomy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A twistd process with an h2 port and the default ``--max-body`` (1 GiB)."""
-    tmp = tmp_path_factory.mktemp("h2roomy")
-    root = tmp / "root"
-    root.mkdir()
-    for name, source in HANDLERS.items():
-        (root / name).write_text(textwrap.dedent(source))
-    process = Server(tmp, "--root", str(root), "--listen", "h2=tcp:0:interface=127.0.0.1", "--tls-dir", "tls")
-    process.start(origins=1)
-    process.root = root  # type: ignore[attr-defined]
-    yield process
-    process.stop()
+    with h2Process(tmp_path_factory.mktemp("h2roomy"), HANDLERS) as process:
+        yield process
 
 
 def portOf(server: Server) -> int:

@@ -9,13 +9,13 @@ close, the server's resident memory), never a time.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 from h2client import FrameClient, statusOf
 from hyperframe.frame import PingFrame, SettingsFrame
+from serving import h2Process
 from test_tls import Server
 
 #: Frames sent in one write, and the most a server may take before closing.
@@ -26,17 +26,12 @@ MOST_FRAMES = 1_000_000
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A twistd process with an h2 port."""
-    tmp = tmp_path_factory.mktemp("h2floods")
-    root = tmp / "root"
-    root.mkdir()
-    (root / "hello.py").write_text(textwrap.dedent("""
+    hello = {"hello.py": """
         def main(request, response):
             return b"hello"
-    """))
-    process = Server(tmp, "--root", str(root), "--listen", "h2=tcp:0:interface=127.0.0.1", "--tls-dir", "tls")
-    process.start(origins=1)
-    yield process
-    process.stop()
+    """}
+    with h2Process(tmp_path_factory.mktemp("h2floods"), hello) as process:
+        yield process
 
 
 def portOf(server: Server) -> int:

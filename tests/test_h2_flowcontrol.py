@@ -8,7 +8,6 @@ bounded loops, never a time.
 
 from __future__ import annotations
 
-import textwrap
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -16,6 +15,7 @@ from typing import Iterator, List
 import pytest
 from h2client import FrameClient
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame, WindowUpdateFrame
+from serving import h2Process
 from test_tls import Server
 
 HANDLERS = {
@@ -39,19 +39,8 @@ HANDLERS = {
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[Server]:
     """A twistd process with an h2 port and a 2 s idle timeout."""
-    root = tmp_path / "root"
-    root.mkdir()
-    for name, source in HANDLERS.items():
-        (root / name).write_text(textwrap.dedent(source))
-    process = Server(tmp_path, "--root", str(root), "--listen", "h2=tcp:0:interface=127.0.0.1", "--tls-dir", "tls",
-                     "--idle-timeout", "2")
-    process.start(origins=1)
-    process.root = root  # type: ignore[attr-defined]
-    try:
+    with h2Process(tmp_path, HANDLERS, "--idle-timeout", "2") as process:
         yield process
-    finally:
-        (root / "release.flag").write_text("")
-        process.stop()
 
 
 def portOf(server: Server) -> int:

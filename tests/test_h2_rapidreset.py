@@ -9,7 +9,6 @@ frames seen) in bounded loops.
 from __future__ import annotations
 
 import ssl
-import textwrap
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -17,6 +16,7 @@ from typing import Iterator, List
 import pytest
 from h2client import FrameClient, statusOf
 from hyperframe.frame import Frame, GoAwayFrame, PingFrame, RstStreamFrame
+from serving import h2Process
 from test_tls import Server
 
 from twisted_pyhandlers._h2limits import CONNECTION_RESET_BURST, RUNS_PER_CLIENT, RUNS_PER_CONNECTION
@@ -57,19 +57,8 @@ HANDLERS = {
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[Server]:
     """A twistd process with an h2 port over a root holding the counting handler (300 threads)."""
-    root = tmp_path / "root"
-    root.mkdir()
-    for name, source in HANDLERS.items():
-        (root / name).write_text(textwrap.dedent(source))
-    process = Server(tmp_path, "--root", str(root), "--listen", "h2=tcp:0:interface=127.0.0.1", "--tls-dir", "tls",
-                     "--threads", "300")
-    process.start(origins=1)
-    process.root = root  # type: ignore[attr-defined]
-    try:
+    with h2Process(tmp_path, HANDLERS, "--threads", "300") as process:
         yield process
-    finally:
-        (root / "release.flag").write_text("")
-        process.stop()
 
 
 def portOf(server: Server) -> int:
