@@ -6,7 +6,7 @@ when they arrive), which no HTTP client library shows.
 from __future__ import annotations
 
 import time
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
@@ -77,3 +77,18 @@ async def exchange(port: int, data: bytes) -> bytes:
 def portOf(url: str) -> int:
     """The port of an ``http://127.0.0.1:PORT`` base URL."""
     return int(url.rsplit(":", 1)[1])
+
+
+async def get(base: str, target: str, method: str = "GET") -> Tuple[bytes, Dict[bytes, List[bytes]], bytes]:
+    """
+    One ``Connection: close`` request to the server at ``base`` over a raw
+    socket: its status line, its headers by lower-case name, its body.
+    """
+    raw = await exchange(portOf(base), f"{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers: Dict[bytes, List[bytes]] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers.setdefault(name.lower(), []).append(value.strip())
+    return lines[0], headers, body

@@ -13,11 +13,10 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import pytest
 import pytest_twisted
-from rawhttp import exchange, portOf
+from rawhttp import get
 from serving import HandlerRoot, Serve, TwistdProcess
 from twisted.web.resource import Resource
 
@@ -33,18 +32,6 @@ ECHO = """
 def main(request, response):
     return [("Content-Type", "text/plain")], f"{request.url_base} {request.url_parts.path} {__file__}"
 """
-
-
-async def _get(base: str, target: str, method: str = "GET") -> Tuple[bytes, Dict[bytes, List[bytes]], bytes]:
-    """One request over a raw socket: status line, headers by lower-case name, body."""
-    raw = await exchange(portOf(base), f"{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    headers: Dict[bytes, List[bytes]] = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        headers.setdefault(name.lower(), []).append(value.strip())
-    return lines[0], headers, body
 
 
 def _checkout(handlerRoot: HandlerRoot) -> None:
@@ -82,13 +69,13 @@ async def test_forbiddenPaths(serve: Serve, handlerRoot: HandlerRoot, mount: str
         ("/tools/serve/serve.py", "POST"), ("/css/tools/x.py", "GET"), ("/_certs/key.pem", "GET"),
         ("/_certs/", "GET"), ("/results/", "GET"), ("/%74ools/serve/serve.py", "GET"),
     ]:
-        status, headers, body = await _get(base, mount + target, method)
+        status, headers, body = await get(base, mount + target, method)
         assert status == b"HTTP/1.1 404 Not Found", target
         assert headers[b"content-type"] == [b"application/json"], target
         assert body == WPT_SERVE_404, target
-    status, _, body = await _get(base, mount + "/results/a.txt")
+    status, _, body = await get(base, mount + "/results/a.txt")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"a result")
-    status, _, body = await _get(base, mount + "/tools.txt")
+    status, _, body = await get(base, mount + "/tools.txt")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"not the tools directory")
 
 
@@ -101,11 +88,11 @@ async def test_webIDLParserRewrite(serve: Serve, handlerRoot: HandlerRoot) -> No
     """
     _checkout(handlerRoot)
     base = serve(HandlerDirectory(handlerRoot.path, routes=CheckoutRoutes()))
-    status, headers, body = await _get(base, "/resources/WebIDLParser.js")
+    status, headers, body = await get(base, "/resources/WebIDLParser.js")
     assert status == b"HTTP/1.1 200 OK"
     assert headers[b"content-type"] == [b"text/javascript; charset=utf-8"]
     assert body == b"var WebIDL2 = {};\n"
-    status, _, _ = await _get(base, "/resources/WebIDLParser.js", "POST")
+    status, _, _ = await get(base, "/resources/WebIDLParser.js", "POST")
     assert status == b"HTTP/1.1 404 Not Found"
 
 
@@ -114,7 +101,7 @@ async def test_withoutRoutes(serve: Serve, handlerRoot: HandlerRoot) -> None:
     """A tree without the routes serves the same files as any handler root."""
     _checkout(handlerRoot)
     base = serve(HandlerDirectory(handlerRoot.path))
-    status, _, body = await _get(base, "/tools/serve/serve.py")
+    status, _, body = await get(base, "/tools/serve/serve.py")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"ran")
 
 
@@ -145,25 +132,25 @@ async def test_directoryAlias(serve: Serve, handlerRoot: HandlerRoot, tmp_path: 
         [{"url-path": "/mine/", "local-dir": str(other)}, {"url-path": "/deep/er/", "local-dir": str(other)}]
     )
     base = serve(HandlerDirectory(handlerRoot.path, routes=routes))
-    status, headers, body = await _get(base, "/mine/page.html")
+    status, headers, body = await get(base, "/mine/page.html")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"<p>from the alias</p>")
     assert headers[b"x-alias"] == [b"yes"]
-    status, _, body = await _get(base, "/mine/sub/echo.py?x=1")
+    status, _, body = await get(base, "/mine/sub/echo.py?x=1")
     assert status == b"HTTP/1.1 200 OK"
     assert body.decode() == f"/mine/ /mine/sub/echo.py {other / 'sub' / 'echo.py'}"
-    status, _, body = await _get(base, "/deep/er/sub/echo.py")
+    status, _, body = await get(base, "/deep/er/sub/echo.py")
     assert body.decode() == f"/deep/er/ /deep/er/sub/echo.py {other / 'sub' / 'echo.py'}"
-    status, _, body = await _get(base, "/mine/host.sub.txt")
+    status, _, body = await get(base, "/mine/host.sub.txt")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"localhost")
     for escape in ("/mine/leak.txt", "/mine/../secret.txt", "/mine/%2e%2e/secret.txt", "/mine/sub%2f..%2f..%2fsecret.txt"):
-        status, _, body = await _get(base, escape)
+        status, _, body = await get(base, escape)
         assert status == b"HTTP/1.1 404 Not Found", escape
         assert b"outside" not in body
-    status, _, body = await _get(base, "/mine2.txt")
+    status, _, body = await get(base, "/mine2.txt")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"beside")
     overlapping = CheckoutRoutes([{"url-path": "/mine/", "local-dir": str(other)}, {"url-path": "/mine/", "local-dir": str(later)}])
     base = serve(HandlerDirectory(handlerRoot.path, routes=overlapping))
-    status, _, body = await _get(base, "/mine/only-later.txt")
+    status, _, body = await get(base, "/mine/only-later.txt")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"later")
 
 
@@ -189,12 +176,12 @@ async def test_fileAlias(serve: Serve, handlerRoot: HandlerRoot, tmp_path: Path)
         ]
     )
     base = serve(HandlerDirectory(handlerRoot.path, routes=routes))
-    status, headers, body = await _get(base, "/resources/testharnessreport.js")
+    status, headers, body = await get(base, "/resources/testharnessreport.js")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"// ours\n")
     assert headers[b"content-type"] == [b"text/javascript"]
-    status, _, body = await _get(base, "/resources/other.js")
+    status, _, body = await get(base, "/resources/other.js")
     assert status == b"HTTP/1.1 404 Not Found"
-    status, _, body = await _get(base, "/single.js")
+    status, _, body = await get(base, "/single.js")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"// single\n")
 
 
@@ -224,17 +211,17 @@ async def test_wellKnownHandlers(serve: Serve, handlerRoot: HandlerRoot) -> None
     handlerRoot.write(".well-known/other", "static text")
     root = handlerRoot.path
     base = serve(HandlerDirectory(root, routes=CheckoutRoutes()))
-    status, _, body = await _get(base, "/.well-known/web-identity", "POST")
+    status, _, body = await get(base, "/.well-known/web-identity", "POST")
     assert (status, body.decode()) == (b"HTTP/1.1 200 OK", f"/ /.well-known/web-identity {root / '.well-known/web-identity'}")
-    status, _, body = await _get(base, "/.well-known/private-aggregation/debug/report-shared-storage")
+    status, _, body = await get(base, "/.well-known/private-aggregation/debug/report-shared-storage")
     assert status == b"HTTP/1.1 200 OK"
     assert body.decode().endswith("report-shared-storage")
-    status, _, body = await _get(base, "/.well-known/interest-group/permissions/?origin=x")
+    status, _, body = await get(base, "/.well-known/interest-group/permissions/?origin=x")
     assert status == b"HTTP/1.1 200 OK"
     assert body.decode().endswith("permissions/default.py")
-    status, _, body = await _get(base, "/.well-known/interest-group/real-time-report")
+    status, _, body = await get(base, "/.well-known/interest-group/real-time-report")
     assert (status, body) == (b"HTTP/1.1 404 Not Found", WPT_SERVE_404)
-    status, _, body = await _get(base, "/.well-known/other")
+    status, _, body = await get(base, "/.well-known/other")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"static text")
 
 

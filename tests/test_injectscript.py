@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import pytest
 import pytest_twisted
-from rawhttp import exchange, portOf
+from rawhttp import exchange, get, portOf
 from serving import HandlerRoot, Serve, TwistdProcess
 
 from twisted_pyhandlers import HandlerDirectory
@@ -75,17 +74,6 @@ def test_element() -> None:
     assert scriptElement(SCRIPT) == ELEMENT
 
 
-async def _get(base: str, target: str, method: str = "GET") -> Tuple[bytes, Dict[bytes, List[bytes]], bytes]:
-    raw = await exchange(portOf(base), f"{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    headers: Dict[bytes, List[bytes]] = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        headers.setdefault(name.lower(), []).append(value.strip())
-    return lines[0], headers, body
-
-
 PAGE = b"<!doctype html>\n<p>page</p>\n"
 INJECTED_PAGE = b"<!doctype html>\n" + ELEMENT + b"<p>page</p>\n"
 
@@ -131,21 +119,21 @@ async def test_responses(serve: Serve, handlerRoot: HandlerRoot) -> None:
     """)
     base = serve(HandlerDirectory(root.path, responseFilter=ScriptInjection(SCRIPT)))
     for target in ("/static.html", "/text.py", "/file.py", "/static.html?pipe=status(201)"):
-        status, headers, body = await _get(base, target)
+        status, headers, body = await get(base, target)
         assert body == INJECTED_PAGE, target
         assert headers[b"content-length"] == [str(len(INJECTED_PAGE)).encode()], target
-    status, headers, body = await _get(base, "/template.sub.html")
+    status, headers, body = await get(base, "/template.sub.html")
     assert body == b"<!doctype html>\n" + ELEMENT + b"<p>localhost</p>\n"
-    status, headers, body = await _get(base, "/static.html", "HEAD")
+    status, headers, body = await get(base, "/static.html", "HEAD")
     assert (status, body) == (b"HTTP/1.1 200 OK", b"")
     assert headers[b"content-length"] == [str(len(INJECTED_PAGE)).encode()]
     for target in ("/charset.html", "/plain.txt", "/generator.py", "/writer.py"):
-        status, _, body = await _get(base, target)
+        status, _, body = await get(base, target)
         assert status == b"HTTP/1.1 200 OK", target
         assert body.replace(b"\r\n", b"").endswith(b"<p>page</p>\n") and b"injected" not in body, (target, body)
     raw = await exchange(portOf(base), b"GET /static.html HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4\r\nConnection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 206 ") and raw.endswith(b"\r\n\r\n<!doc")
-    status, _, body = await _get(base, "/missing.html")
+    status, _, body = await get(base, "/missing.html")
     assert status == b"HTTP/1.1 404 Not Found" and b"injected" not in body
 
 
