@@ -79,6 +79,53 @@ class FieldWriter(WriterBase, ABC):
 
         self._output.perform(Action(runAll, sum(action.size for action in actions)))
 
+    def _wholeHead(
+        self, status: Tuple[int, Optional[Writable]], headers: Any, content: Writable
+    ) -> Optional[Tuple[List[Field], bytes]]:
+        """
+        The fields of the HEADERS frame and the body of a whole response
+        whose body is known in full: the same fields, in the same order, as
+        :meth:`write_status`, :meth:`write_header` for each of ``headers``
+        and :meth:`end_headers` would make (names lower-case, the
+        connection-specific ones dropped, the required headers last), built
+        in one pass, and the writer's state as they would leave it.
+        Worker thread.
+
+        :return: ``(fields, body)``; None, with nothing recorded, when a
+            header name or value is neither text, bytes nor (a value) an
+            int: the step-by-step path then writes what it can and raises
+            as before.
+        """
+        encode = self.encode
+        response = self._response
+        code = int(status[0])
+        seen = set()
+        fields: List[Field] = [(b":status", b"%d" % code)]
+        try:
+            for name, value in headers:
+                lower = (name if name.__class__ is bytes else encode(name)).lower()
+                seen.add(lower)
+                if value.__class__ is bytes:
+                    valueBytes = value
+                elif isinstance(value, int):
+                    valueBytes = b"%d" % value
+                else:
+                    valueBytes = encode(value)
+                if lower not in CONNECTION_HEADERS:
+                    fields.append((lower, valueBytes))
+            body = content if content.__class__ is bytes else encode(content)
+        except ValueError:
+            return None
+        if response.add_required_headers:
+            for lower, _, value in requiredHeaders(seen, body, response.encoding):
+                seen.add(lower)
+                fields.append((lower, value))
+        self._status = code
+        self._headers = fields[1:]
+        self._headers_seen = seen
+        self._headers_complete = True
+        return fields, body
+
     def write_status(self, code: int, message: Optional[Writable] = None) -> bool:
         """The status (no reason phrase in a HEADERS frame: ``message`` is dropped)."""
         self._status = int(code)

@@ -285,6 +285,11 @@ class HandlerH2Connection(H2Connection):
         self.refused = 0
         self.bodiesRefused = 0
         self._logged = False
+        # The transport's addresses and security, asked once per connection
+        # instead of once per stream (see getHost).
+        self._host: Any = None
+        self._peer: Any = None
+        self._secure: Optional[bool] = None
 
     def connectionMade(self) -> None:
         """
@@ -311,6 +316,30 @@ class HandlerH2Connection(H2Connection):
         self.conn.local_settings.acknowledge()
         super().connectionMade()
         transport.registerProducer(self, True)
+
+    # -- what every stream's request asks -------------------------------------
+
+    def getHost(self) -> Any:
+        """
+        Twisted's (the transport's address), asked of the transport once:
+        every stream's request asks when it is made, and over TCP each ask
+        is a ``getsockname()`` system call.
+        """
+        if self._host is None:
+            self._host = super().getHost()
+        return self._host
+
+    def getPeer(self) -> Any:
+        """Twisted's (the client's address), asked of the transport once (see :meth:`getHost`)."""
+        if self._peer is None:
+            self._peer = super().getPeer()
+        return self._peer
+
+    def _isSecure(self) -> bool:
+        """Twisted's (whether the transport is TLS: an adaptation each time), asked once."""
+        if self._secure is None:
+            self._secure = bool(super()._isSecure())
+        return self._secure
 
     # -- what arrives --------------------------------------------------------
 
@@ -734,6 +763,28 @@ class HandlerH2Connection(H2Connection):
             self._ended(streamID)
             self.forgetStream(streamID)
 
+    def sendResponse(self, streamID: int, headers: List[Tuple[bytes, bytes]], body: bytes) -> None:
+        """
+        A whole response on a request's own stream: HEADERS, then ``body``
+        (if any) in one DATA frame that ends the stream, handed to the
+        transport in one write, when nothing waits before them and the
+        stream's window and the frame size take the body; otherwise the
+        HEADERS frame, then the body through :meth:`sendData`.
+        """
+        if body and not self._fitsNow(streamID, body):
+            self.sendHeaders(streamID, headers, False)
+            self.sendData(streamID, body, True)
+            return
+        if body:
+            self.resetTimeout()
+            self.conn.send_headers(streamID, headers)
+            self.conn.send_data(streamID, body, end_stream=True)
+        else:
+            self.conn.send_headers(streamID, headers, end_stream=True)
+        self._tryToWriteControlData()
+        self._ended(streamID)
+        self.forgetStream(streamID)
+
     def sendData(self, streamID: int, data: bytes, endStream: bool) -> None:
         """
         DATA on ``streamID``: through Twisted's send loop (flow control,
@@ -773,15 +824,26 @@ class HandlerH2Connection(H2Connection):
 
         :return: whether it was sent.
         """
-        if self._outboundStreamQueues[streamID] or self._consumerBlocked is not None or self._bufferedControlFrames:
-            return False
-        if len(data) > min(self.conn.max_outbound_frame_size, self.conn.local_flow_control_window(streamID)):
+        if not self._fitsNow(streamID, data):
             return False
         self.resetTimeout()
         self.conn.send_data(streamID, data)
         if self._tryToWriteControlData() and self.remainingOutboundWindow(streamID) <= 0:
             self.streams[streamID].flowControlBlocked()
         return True
+
+    def _fitsNow(self, streamID: int, data: bytes) -> bool:
+        """
+        Whether ``data`` may go on ``streamID`` in one DATA frame right now:
+        the stream is a request's own and nothing waits before it (no data
+        queued on the stream, the transport not paused, no control frames
+        held back), and the window and the frame size take it.
+        """
+        if not self._isOwn(streamID):
+            return False
+        if self._outboundStreamQueues[streamID] or self._consumerBlocked is not None or self._bufferedControlFrames:
+            return False
+        return len(data) <= min(self.conn.max_outbound_frame_size, self.conn.local_flow_control_window(streamID))
 
     def endRequest(self, streamID: int) -> None:
         """

@@ -131,11 +131,26 @@ class H2ResponseWriter(FieldWriter):
         self, status: Tuple[int, Optional[Writable]], headers: Any, content: Writable, withBody: bool
     ) -> Optional[bool]:
         """
-        A whole response in one piece: not on HTTP/2, whose HEADERS frame is
-        made by the structured calls (in one batch, which hands the frames
-        over as one).  Returns None, having written nothing.
+        A whole response whose body is known in full, before anything else
+        was written: its HEADERS and DATA go to the connection as one
+        action, which sends them ending the stream, in one write when the
+        stream's window takes the body (see
+        :meth:`~twisted_pyhandlers._h2protocol.HandlerH2Connection.sendResponse`).
+        The frames carry what the structured calls would send.  Worker
+        thread.
+
+        :return: what the hand-over returned; None, with nothing written,
+            when a header name or value is neither text, bytes nor (a
+            value) an int (see :meth:`FieldWriter._wholeHead`).
         """
-        return None
+        whole = self._wholeHead(status, headers, content)
+        if whole is None:
+            return None
+        fields, body = whole
+        if not withBody:
+            body = b""
+        streamID, connection = self.stream_id, self._connection
+        return self._do(lambda: connection.sendResponse(streamID, fields, body), len(body))
 
     def answerInstead(self, body: Optional[bytes], code: int, runTime: float) -> None:
         """
