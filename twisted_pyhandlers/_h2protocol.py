@@ -171,7 +171,15 @@ class HandlerH2Stream(H2Stream):
         connection.runStarted()
 
     def runEnded(self) -> None:
-        """The run let go (its thread returned, or it never ran): the place is free."""
+        """
+        The run let go of the request (its response finished, or it never
+        ran): the place is free, and the links between the stream, its
+        request and its run are cut, so that all of them are freed as soon
+        as Twisted lets go of the stream, instead of waiting, a cycle per
+        request, for the cyclic garbage collector.
+        """
+        self._request.runWatcher = None
+        self.streamRun = None
         if self.runHeld:
             self.runHeld = False
             connection: HandlerH2Connection = self._conn
