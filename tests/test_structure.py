@@ -382,9 +382,12 @@ def test_noTwoModulesDifferByOneLetter() -> None:
 
 
 #: The libraries of HTTP/2's wire format, and the only modules that may
-#: import them: the HTTP/2 protocol and the HTTP/2 writer.
+#: import them: the HTTP/2 protocol, the HTTP/2 writer and the checks of
+#: header blocks.
 HTTP2_LIBRARIES = frozenset({"h2", "hyperframe", "hpack", "priority"})
-HTTP2_LAYER = frozenset({"twisted_pyhandlers._h2protocol", "twisted_pyhandlers._h2writer"})
+HTTP2_LAYER = frozenset(
+    {"twisted_pyhandlers._h2protocol", "twisted_pyhandlers._h2writer", "twisted_pyhandlers._h2validation"}
+)
 
 #: QUIC's library, and the only modules that may import it: the QUIC port,
 #: its driver and HTTP/3 (the WebTransport handler API and the HTTP/3

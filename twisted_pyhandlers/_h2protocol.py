@@ -79,6 +79,7 @@ from twisted_pyhandlers._h2limits import (
     ClientLimits,
     TokenBucket,
 )
+from twisted_pyhandlers._h2validation import checkReceivedHeaders
 from twisted_pyhandlers._h2writer import H2ResponseWriter
 from twisted_pyhandlers._interfaces import IHandlerChannel, IRunWatcher, IStreamingResource, IStreamRun
 from twisted_pyhandlers._wsh2 import WebSocketH2Stream, isExtendedConnect
@@ -279,6 +280,9 @@ class HandlerH2Connection(H2Connection):
         maxBody: Optional[int] = None,
     ) -> None:
         super().__init__(reactor)
+        # Received header blocks are checked by checkReceivedHeaders (h2's
+        # own checks, made in one pass: see _h2validation), in dataReceived.
+        self.conn.config.validate_inbound_headers = False
         self.webSockets = webSockets
         #: Streams whose wire is done but whose request is not finished.
         self._detached: Dict[int, HandlerH2Stream] = {}
@@ -370,11 +374,20 @@ class HandlerH2Connection(H2Connection):
         self.resetTimeout()
         opened: Set[int] = set()
         reset: Set[int] = set()
-        for event in events:
-            if isinstance(event, h2.events.RequestReceived):
-                opened.add(event.stream_id)
-            elif isinstance(event, h2.events.StreamReset):
-                reset.add(event.stream_id)
+        try:
+            for event in events:
+                if isinstance(event, h2.events.RequestReceived):
+                    opened.add(event.stream_id)
+                    checkReceivedHeaders(event.headers)
+                elif isinstance(event, h2.events.StreamReset):
+                    reset.add(event.stream_id)
+                elif isinstance(event, h2.events.TrailersReceived):
+                    checkReceivedHeaders(event.headers, trailers=True)
+        except h2.exceptions.ProtocolError:
+            # What h2 does for a header block its own checks refuse.
+            self.conn.close_connection(error_code=h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            self._terminate(Failure())
+            return
         dropped = opened & reset
         for event in events:
             if not self._stillProducing:
