@@ -16,7 +16,7 @@ from typing import Iterator, List, Tuple
 import pytest
 from h2.errors import ErrorCodes
 from h2.exceptions import ProtocolError
-from h2.utilities import HeaderValidationFlags, validate_headers
+from h2.utilities import HeaderValidationFlags, normalize_outbound_headers, validate_headers, validate_outbound_headers
 from h2client import FrameClient, statusOf
 from hyperframe.frame import GoAwayFrame, HeadersFrame
 from hypothesis import given, settings
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from serving import h2Process
 from test_tls import Server
 
-from twisted_pyhandlers._h2validation import checkReceivedHeaders
+from twisted_pyhandlers._h2validation import checkReceivedHeaders, isPlainResponse
 
 Block = List[Tuple[bytes, bytes]]
 
@@ -91,6 +91,36 @@ def oursRefuses(block: Block, trailers: bool) -> bool:
 def test_sameVerdictAsH2(block: Block, trailers: bool) -> None:
     """Every generated block is refused by our check exactly when h2's refuses it."""
     assert oursRefuses(block, trailers) == h2Refuses(block, trailers), block
+
+
+RESPONSE_NAMES = [b":status", b":path", b"content-type", b"Content-Type", b"te", b"cookie", b"authorization", b"connection", b" x", b"x-a", b""]
+responseFields = st.tuples(st.one_of(st.sampled_from(RESPONSE_NAMES), st.binary(max_size=4)), values)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(responseFields, max_size=6), st.booleans())
+def test_plainResponsePassesH2Unchanged(fields: Block, withStatus: bool) -> None:
+    """
+    Whatever :func:`isPlainResponse` calls plain, h2's normalisation and
+    checks of outgoing response fields pass unchanged (same names, values,
+    order, and no field made never-indexed), so skipping them changes
+    nothing on the wire.
+    """
+    if withStatus:
+        fields = [(b":status", b"200")] + fields
+    if not isPlainResponse(fields):
+        return
+    flags = HeaderValidationFlags(is_client=False, is_trailer=False, is_response_header=True, is_push_promise=False)
+    passed = list(validate_outbound_headers(normalize_outbound_headers(fields, flags), flags))
+    assert passed == fields
+    assert all(type(field) is tuple for field in passed)
+
+
+def test_writerFieldsArePlain() -> None:
+    """The fields of an ordinary response, as the writer makes them, are plain: the fast path is the usual one."""
+    assert isPlainResponse([(b":status", b"200"), (b"content-type", b"text/plain"), (b"server", b"x"), (b"content-length", b"5")])
+    assert not isPlainResponse([(b":status", b"200"), (b"set-cookie", b"a=b"), (b"cookie", b"a")])
+    assert not isPlainResponse([(b":status", b"200"), (b"x-a", b" padded ")])
 
 
 @pytest.mark.parametrize(

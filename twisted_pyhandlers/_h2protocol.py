@@ -79,7 +79,7 @@ from twisted_pyhandlers._h2limits import (
     ClientLimits,
     TokenBucket,
 )
-from twisted_pyhandlers._h2validation import checkReceivedHeaders
+from twisted_pyhandlers._h2validation import checkReceivedHeaders, isPlainResponse
 from twisted_pyhandlers._h2writer import H2ResponseWriter
 from twisted_pyhandlers._interfaces import IHandlerChannel, IRunWatcher, IStreamingResource, IStreamRun
 from twisted_pyhandlers._wsh2 import WebSocketH2Stream, isExtendedConnect
@@ -798,13 +798,31 @@ class HandlerH2Connection(H2Connection):
             return
         if body:
             self.resetTimeout()
-            self.conn.send_headers(streamID, headers)
+            self._sendResponseHeaders(streamID, headers, False)
             self.conn.send_data(streamID, body, end_stream=True)
         else:
-            self.conn.send_headers(streamID, headers, end_stream=True)
+            self._sendResponseHeaders(streamID, headers, True)
         self._tryToWriteControlData()
         self._ended(streamID)
         self.forgetStream(streamID)
+
+    def _sendResponseHeaders(self, streamID: int, headers: List[Tuple[bytes, bytes]], endStream: bool) -> None:
+        """
+        ``send_headers``, past h2's normalisation and checks of outgoing
+        fields when they would let ``headers`` through unchanged anyway
+        (:func:`~twisted_pyhandlers._h2validation.isPlainResponse`): h2
+        reads those two settings of its configuration on each call.
+        """
+        config = self.conn.config
+        if not isPlainResponse(headers):
+            self.conn.send_headers(streamID, headers, end_stream=endStream)
+            return
+        normalize, validate = config.normalize_outbound_headers, config.validate_outbound_headers
+        config.normalize_outbound_headers = config.validate_outbound_headers = False
+        try:
+            self.conn.send_headers(streamID, headers, end_stream=endStream)
+        finally:
+            config.normalize_outbound_headers, config.validate_outbound_headers = normalize, validate
 
     def sendData(self, streamID: int, data: bytes, endStream: bool) -> None:
         """

@@ -1,6 +1,6 @@
 """
 The checks a received HTTP/2 header block must pass (RFC 9113 8.2 and 8.3),
-made in one pass.
+made in one pass, and whether a response's fields need h2's normalisation.
 
 They are the checks of h2 4.4's own ``h2.utilities.validate_headers``, rule
 for rule: the ``h2`` port turns h2's inbound validation off
@@ -19,7 +19,7 @@ Runs on the reactor thread (any thread: it keeps no state).
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional, Set, Tuple
+from typing import Iterable, Optional, Sequence, Set, Tuple
 
 from h2.exceptions import ProtocolError
 
@@ -41,6 +41,33 @@ _PSEUDO = _REQUEST_PSEUDO | {b":status"}
 
 #: Connection-specific fields, which HTTP/2 forbids (RFC 9113 8.2.2).
 _CONNECTION = frozenset({b"connection", b"proxy-connection", b"keep-alive", b"transfer-encoding", b"upgrade"})
+
+
+#: Names h2's normalisation or checks of a response's fields would change
+#: or refuse (besides pseudo-header fields past the first): the
+#: connection-specific ones, ``TE``, and the ones it never indexes.
+_NOT_PLAIN = _CONNECTION | {b"te", b"authorization", b"proxy-authorization", b"cookie"}
+
+
+def isPlainResponse(fields: Sequence[Tuple[bytes, bytes]]) -> bool:
+    """
+    Whether h2's normalisation and checks of outgoing fields
+    (``normalize_outbound_headers``, ``validate_outbound_headers``) would
+    let these response fields through unchanged: ``:status`` first and no
+    other pseudo-header field, names in lower case and not empty, no
+    connection-specific field, no ``TE``, no field h2 never indexes, and
+    nothing to strip around a name or a value.  The HTTP/2 writer's whole responses are
+    almost always so; for them the connection may skip h2's pipeline.
+    """
+    if not fields or fields[0][0] != b":status":
+        return False
+    for name, value in fields:
+        if name.lower() != name or name.strip() != name or value.strip() != value:
+            return False
+    for name, _ in fields[1:]:
+        if not name or name[:1] == b":" or name in _NOT_PLAIN:
+            return False
+    return True
 
 
 def checkReceivedHeaders(headers: Iterable[Tuple[bytes, bytes]], trailers: bool = False) -> None:
