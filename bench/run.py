@@ -514,6 +514,14 @@ def computeTargets(report: Report) -> list[Target]:
             "x",
         ),
         Target(
+            "tiny h2 / tiny https: ours, CPU per request",
+            _ratio(cpuPerRequestOf(report, "tiny-h2", "ours"), cpuPerRequestOf(report, "tiny-https", "ours")),
+            2,
+            False,
+            "x",
+            "one process serves both ports",
+        ),
+        Target(
             "sleeping handler: ours / ideal (2000 req/s)",
             _ratio(_rate(report, "sleep", "ours"), SLEEP_IDEAL),
             0.8,

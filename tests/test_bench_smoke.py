@@ -184,6 +184,13 @@ def test_targetsAreJudgedAgainstTheIssuesBounds() -> None:
     assert targets["tiny keep-alive: ours / static.Data"].verdict == "PASS"
     assert targets["start to first answer (median)"].verdict == "FAIL"
     assert targets["1 GiB generator: ours RSS growth"].verdict == "NOT RUN"
+    # HTTP/2's CPU per request against HTTP/1.1 over TLS: 2x exactly fails, under passes.
+    same = combineResults([tiny])
+    for cpu, verdict in ((2.0, "FAIL"), (1.99, "PASS")):
+        report.wrk["tiny-https"]["ours"] = run.Measurement(same, 1.0)
+        report.wrk["tiny-h2"]["ours"] = run.Measurement(same, cpu)
+        targets = {target.name: target for target in run.computeTargets(report)}
+        assert targets["tiny h2 / tiny https: ours, CPU per request"].verdict == verdict
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")

@@ -120,6 +120,14 @@ HANDLERS = {
                 return b"stored"
             return request.server.stash.take(key) or b"none"
     """,
+    "big.py": """
+        def main(request, response):
+            return [("Content-Type", "text/plain")], b"x" * 100000
+    """,
+    "oddheaders.py": """
+        def main(request, response):
+            return [("X-Padded", "  padded  "), ("Authorization", "Basic e30="), ("X-Int", 7)], b"odd"
+    """,
     "broken_headers.py": """
         def handle_headers(frame, request, response):
             raise ValueError("bad headers step")
@@ -336,6 +344,71 @@ def test_heldHeadersGoOutWhenTheHandlerEnds(h2: Server) -> None:
         assert statusOf(headers) == 204
         assert dict(headers)[b"x-only"] == b"headers"
         assert body == b""
+    finally:
+        client.close()
+
+
+def test_wholeResponseIsTwoFrames(h2: Server) -> None:
+    """
+    A handler returning a small body known in full gets a HEADERS frame and
+    one DATA frame that ends the stream (no empty DATA frame after it).
+    """
+    client = FrameClient(portOf(h2))
+    try:
+        _, _, frames = client.response(client.request("/hello.py"))
+        assert [type(frame) for frame in frames] == [HeadersFrame, DataFrame]
+        assert "END_STREAM" not in frames[0].flags
+        assert "END_STREAM" in frames[1].flags and frames[1].data == b"hello"
+        headers = client.headersOf(frames[0])
+        assert headers[0] == (b":status", b"200")
+        assert (b"content-length", b"5") in headers and (b"x-protocol", b"HTTP/2.0") in headers
+    finally:
+        client.close()
+
+
+def test_wholeResponseToHEADIsOneFrame(h2: Server) -> None:
+    """A HEAD request's whole response is one HEADERS frame ending the stream, with the body's Content-Length."""
+    client = FrameClient(portOf(h2))
+    try:
+        headers, body, frames = client.response(client.request("/hello.py", method="HEAD"))
+        assert [type(frame) for frame in frames] == [HeadersFrame]
+        assert "END_STREAM" in frames[0].flags
+        assert statusOf(headers) == 200 and dict(headers)[b"content-length"] == b"5" and body == b""
+    finally:
+        client.close()
+
+
+def test_wholeResponseOverTheWindowWaitsForIt(h2: Server) -> None:
+    """
+    A whole response larger than the stream's flow-control window goes out
+    as far as the window lets it, and the rest once the client opens it:
+    all 100,000 bytes arrive, the stream ended once.
+    """
+    client = FrameClient(portOf(h2))
+    try:
+        headers, body, frames = client.response(client.request("/big.py"))
+        assert statusOf(headers) == 200 and dict(headers)[b"content-length"] == b"100000"
+        assert body == b"x" * 100000
+        assert len([frame for frame in frames if isinstance(frame, DataFrame)]) > 1
+        assert ["END_STREAM" in frame.flags for frame in frames].count(True) == 1
+    finally:
+        client.close()
+
+
+def test_wholeResponseWithFieldsH2Normalises(h2: Server) -> None:
+    """
+    Fields h2's normalisation changes (a padded value, ``Authorization``,
+    which h2 never indexes) still go through it: the value arrives
+    stripped, as before the whole-response path.
+    """
+    client = FrameClient(portOf(h2))
+    try:
+        headers, body, _ = client.response(client.request("/oddheaders.py"))
+        fields = dict(headers)
+        assert (statusOf(headers), body) == (200, b"odd")
+        assert fields[b"x-padded"] == b"padded"
+        assert fields[b"authorization"] == b"Basic e30="
+        assert fields[b"x-int"] == b"7"
     finally:
         client.close()
 
