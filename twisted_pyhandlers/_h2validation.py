@@ -28,9 +28,11 @@ from h2.exceptions import ProtocolError
 #: leading colon is looked at apart).
 _NAME = re.compile(rb"[!-9;-@\[-~]+")
 
-#: What a field value may not hold (RFC 9113 8.2.1): NUL, LF or CR anywhere,
-#: or a space or tab at either end.
-_BAD_VALUE = re.compile(rb"[\x00\n\r]|\A[ \t]|[ \t]\Z")
+#: What a field value may not hold anywhere (RFC 9113 8.2.1): NUL, LF or CR.
+_CONTROL = re.compile(rb"[\x00\n\r]")
+
+#: What a field value may not start or end with (RFC 9113 8.2.1).
+_BLANK = b" \t"
 
 #: The pseudo-header fields a request may carry.
 _REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path", b":protocol"})
@@ -112,7 +114,7 @@ def checkReceivedHeaders(headers: Iterable[Tuple[bytes, bytes]], trailers: bool 
                 if host is not None:
                     raise ProtocolError("Request header block has multiple Host headers.")
                 host = value
-        if value and _BAD_VALUE.search(value) is not None:
+        if value and (value[0] in _BLANK or value[-1] in _BLANK or _CONTROL.search(value) is not None):
             raise ProtocolError(f"Illegal character or surrounding whitespace in header value: {value!r}")
     if trailers:
         if pseudo:
