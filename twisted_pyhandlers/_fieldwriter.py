@@ -69,6 +69,13 @@ class FieldWriter(WriterBase, ABC):
         """The status of the response (for the access log), None if none was given."""
         return self._status
 
+    def _handOver(self, action: Action) -> bool:
+        """Hand ``action`` over: into the open batch, else to the output at once."""
+        if self._pending is not None:
+            self._pending.append(action)
+            return not self._output.lost
+        return self._output.perform(action)
+
     def _handOverBatch(self, pending: List[Any]) -> None:
         """The frames a batch held go to the reactor as one action, in order."""
         actions: List[Action] = pending

@@ -121,11 +121,7 @@ class H2ResponseWriter(FieldWriter):
                 )
                 connection.resetStream(streamID)
 
-        action = Action(run, size)
-        if self._pending is not None:
-            self._pending.append(action)
-            return not self._output.lost
-        return self._output.perform(action)
+        return self._handOver(Action(run, size))
 
     def write_whole(
         self, status: Tuple[int, Optional[Writable]], headers: Any, content: Writable, withBody: bool

@@ -58,11 +58,7 @@ class H3ResponseWriter(FieldWriter):
     def _do(self, work: Callable[[], object], size: int = 0) -> bool:
         """Run ``work`` on the reactor, in order."""
         self.content_written = True
-        action = Action(work, size)
-        if self._pending is not None:
-            self._pending.append(action)
-            return not self._output.lost
-        return self._output.perform(action)
+        return self._handOver(Action(work, size))
 
     def write_whole(
         self, status: Tuple[int, Optional[Writable]], headers: Any, content: Writable, withBody: bool
