@@ -12,6 +12,8 @@ HTTP/2 request (``docs/performance.rst``, "HTTP/2 per request").  A block
 h2 would refuse is refused here, with the same :class:`ProtocolError`, and
 the connection ends the same way (``GOAWAY PROTOCOL_ERROR``);
 ``tests/test_h2_validation.py`` compares the two on generated blocks.
+When h2 is upgraded, read its ``validate_headers`` again: a rule it adds
+is caught by that test only if the generated blocks happen to break it.
 
 Runs on the reactor thread (any thread: it keeps no state).
 """
