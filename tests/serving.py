@@ -159,6 +159,14 @@ class TopologyProcess:
             self.process.wait(timeout=30)
 
 
+#: A root of one handler answering ``hello``: for tests of what a client may
+#: do to a connection, where what the handler does hardly matters.
+HELLO = {"hello.py": """
+    def main(request, response):
+        return b"hello"
+"""}
+
+
 @contextmanager
 def h2Process(tmp: Path, handlers: Mapping[str, str], *options: str) -> Iterator[TopologyProcess]:
     """

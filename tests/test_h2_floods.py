@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import pytest
 from h2client import FrameClient, statusOf
 from hyperframe.frame import PingFrame, SettingsFrame
-from serving import h2Process
+from serving import HELLO, h2Process
 from test_tls import Server
 
 #: Frames sent in one write, and the most a server may take before closing.
@@ -26,11 +26,7 @@ MOST_FRAMES = 1_000_000
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A twistd process with an h2 port."""
-    hello = {"hello.py": """
-        def main(request, response):
-            return b"hello"
-    """}
-    with h2Process(tmp_path_factory.mktemp("h2floods"), hello) as process:
+    with h2Process(tmp_path_factory.mktemp("h2floods"), HELLO) as process:
         yield process
 
 

@@ -21,7 +21,7 @@ from h2client import FrameClient, statusOf
 from hyperframe.frame import GoAwayFrame, HeadersFrame
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from serving import h2Process
+from serving import HELLO, h2Process
 from test_tls import Server
 
 from twisted_pyhandlers._h2validation import checkReceivedHeaders, isPlainResponse
@@ -165,11 +165,7 @@ def test_invalidRequestsRefused(block: Block) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A twistd process with an h2 port."""
-    hello = {"hello.py": """
-        def main(request, response):
-            return b"hello"
-    """}
-    with h2Process(tmp_path_factory.mktemp("h2validation"), hello) as process:
+    with h2Process(tmp_path_factory.mktemp("h2validation"), HELLO) as process:
         yield process
 
 

@@ -13,7 +13,8 @@ as :attr:`HandlerH2Stream.connection`) and ``_request``; ``H2Connection``'s
 ``dataReceived``, ``_sendPrioritisedData``, ``_handleWindowUpdate``,
 ``_handlePriorityUpdate``, ``_terminate``, ``_sendingDeferred``,
 ``_consumerBlocked``, ``_bufferedControlFrames`` and
-``_END_STREAM_SENTINEL``.  Check them again when Twisted is upgraded.
+``_END_STREAM_SENTINEL``, and ``_isSecure`` (asked once per connection).
+Check them again when Twisted is upgraded.
 
 Twisted's HTTP/2 hands a request to the resource tree only once its whole
 body has arrived, and owns the end of every stream.  wptserve's HTTP/2
@@ -250,7 +251,7 @@ class HandlerH2Connection(H2Connection):
 
     Read from Twisted 26.10.0's ``twisted/web/_http2.py``: this class
     overrides ``dataReceived``, ``_sendPrioritisedData``,
-    ``_requestAborted`` and ``_handleWindowUpdate`` and uses the private
+    ``_requestAborted``, ``_handleWindowUpdate`` and ``_isSecure`` and uses the private
     state they use (``conn``, ``streams``, ``priority``,
     ``_outboundStreamQueues``, ``_streamCleanupCallbacks``,
     ``_sendingDeferred``, ``_consumerBlocked``, ``_stillProducing``,
